@@ -1,0 +1,64 @@
+import { CommanderError } from 'commander';
+import { InputError, TdeployError } from '../src/errors.js';
+import { removePendingOutputs } from '../src/io/atomic.js';
+import { killActiveTools } from '../src/process/runner.js';
+import { currentContext } from './action.js';
+import { buildProgram, isCleanExit } from './program.js';
+
+/**
+ * The executable's body: parse, run, and turn every failure into one line on stderr and the
+ * contract's exit code (with --json, a JSON error object on stdout unless a report was printed).
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    // Commander would print the whole help to stderr; one line and a hint say it better.
+    if (!argv.slice(2).some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
+      throw new InputError('no command given', { kind: 'usage', hint: "see 'tdeploy --help'; 'tdeploy run' runs the whole pipeline on the bundled example" });
+    }
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (isCleanExit(error)) return 0;
+    return reportError(error, argv);
+  }
+}
+
+function reportError(error: unknown, argv: string[]): number {
+  const json = currentContext?.flags.json ?? argv.includes('--json');
+  const verbose = currentContext?.flags.verbose ?? argv.includes('--verbose');
+  let code: number;
+  let kind: string;
+  let message: string;
+  let hint: string | undefined;
+  if (error instanceof TdeployError) {
+    ({ exitCode: code, kind, message, hint } = error);
+  } else if (error instanceof CommanderError) {
+    code = 2;
+    kind = 'usage';
+    message = error.message.replace(/^error: /, '');
+    hint = "see 'tdeploy --help' or 'tdeploy <command> --help'";
+  } else {
+    code = 2;
+    kind = 'internal';
+    message = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    hint = 'this is a bug in tdeploy; run with --verbose for the stack trace and report it';
+  }
+  process.stderr.write(`tdeploy: error: ${message}\n`);
+  if (hint) process.stderr.write(`hint: ${hint}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  if (json && !currentContext?.reported) {
+    process.stdout.write(`${JSON.stringify({ error: { code, kind, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
+  }
+  return code;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killActiveTools();
+    removePendingOutputs();
+    process.stderr.write(`tdeploy: interrupted (${signal})\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+process.exitCode = await main(process.argv);

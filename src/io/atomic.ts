@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError, fileError } from '../errors.js';
+
+/**
+ * Outputs are written to temporary paths beside their destination and renamed into place only
+ * when complete, so a failed or interrupted command never leaves a half-written file.
+ */
+const pending = new Set<string>();
+
+/** Removes every temporary output still in flight (the CLI calls this on SIGINT/SIGTERM). */
+export function removePendingOutputs(): void {
+  for (const tmp of pending) fs.rmSync(tmp, { recursive: true, force: true });
+  pending.clear();
+}
+
+function tempPathFor(dest: string): string {
+  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+async function makeParent(dest: string): Promise<void> {
+  try {
+    await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+  } catch (error) {
+    throw fileError(path.dirname(dest), error, 'output folder');
+  }
+}
+
+/**
+ * A group of outputs that appear together or not at all, e.g. a model and its external-data
+ * file. `temp(dest)` gives the path to write; `commit()` renames them all into place.
+ */
+export class OutputSet {
+  private readonly temps = new Map<string, string>();
+
+  async temp(dest: string): Promise<string> {
+    const resolved = path.resolve(dest);
+    const existing = this.temps.get(resolved);
+    if (existing) return existing;
+    await makeParent(resolved);
+    const tmp = tempPathFor(resolved);
+    this.temps.set(resolved, tmp);
+    pending.add(tmp);
+    return tmp;
+  }
+
+  /** Renames every temporary into place; side files first so the main file never points at a missing one. */
+  async commit(): Promise<void> {
+    const entries = [...this.temps].reverse();
+    for (const [dest, tmp] of entries) {
+      await renameOver(tmp, dest);
+      pending.delete(tmp);
+    }
+    this.temps.clear();
+  }
+
+  async abort(): Promise<void> {
+    for (const tmp of this.temps.values()) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      pending.delete(tmp);
+    }
+    this.temps.clear();
+  }
+
+  /** Runs `write` and commits, or removes every temporary if it throws. */
+  async run<T>(write: (set: OutputSet) => Promise<T>): Promise<T> {
+    try {
+      const result = await write(this);
+      await this.commit();
+      return result;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+}
+
+/** rename() replaces a file atomically but refuses to replace a non-empty directory. */
+async function renameOver(tmp: string, dest: string): Promise<void> {
+  try {
+    await fs.promises.rename(tmp, dest);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw new InputError(`cannot write ${dest}: ${(error as Error).message}`);
+    await fs.promises.rm(dest, { recursive: true, force: true });
+    await fs.promises.rename(tmp, dest);
+  }
+}
+
+/** Writes one file atomically: `write` fills the temporary path, which is then renamed to `dest`. */
+export function writeAtomic<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  return new OutputSet().run(async (set) => write(await set.temp(dest)));
+}
+
+export function writeFileAtomic(dest: string, data: Uint8Array | string): Promise<void> {
+  return writeAtomic(dest, (tmp) => fs.promises.writeFile(tmp, data));
+}

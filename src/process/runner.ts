@@ -1,0 +1,99 @@
+import { execa } from 'execa';
+import { ToolError } from '../errors.js';
+
+/**
+ * The one way tdeploy runs an external program (python, trtexec): its own process group, a
+ * timeout that kills the whole group, output streamed line by line and kept whole.
+ */
+export interface ToolRun {
+  file: string;
+  args: string[];
+  /** what the tool is called in messages, e.g. "python" or "trtexec" */
+  label: string;
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** hint shown when the program does not exist */
+  missingHint?: string;
+}
+
+export interface ToolResult {
+  exitCode: number | undefined;
+  /** set when the process died of a signal */
+  signal?: string;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+const active = new Set<number>();
+
+/** Kills every running tool's process group (the CLI calls this on Ctrl-C). */
+export function killActiveTools(): void {
+  for (const pid of active) killGroup(pid, 'SIGKILL');
+  active.clear();
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export async function runTool(run: ToolRun): Promise<ToolResult> {
+  const started = performance.now();
+  const child = execa(run.file, run.args, {
+    cwd: run.cwd,
+    env: run.env,
+    extendEnv: true,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    maxBuffer: 1 << 30,
+  });
+  if (child.pid !== undefined) active.add(child.pid);
+  let timedOut = false;
+  const timer = run.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) {
+          killGroup(child.pid, 'SIGTERM');
+          setTimeout(() => killGroup(child.pid!, 'SIGKILL'), 2000).unref();
+        }
+      }, run.timeoutMs)
+    : undefined;
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let pending = '';
+    child[stream]?.on('data', (data: Buffer) => {
+      const lines = (pending + data.toString('utf8')).split(/\r?\n/);
+      pending = lines.pop() ?? '';
+      for (const line of lines) run.onLine?.(line, stream);
+    });
+    child[stream]?.on('end', () => {
+      if (pending) run.onLine?.(pending, stream);
+    });
+  }
+  const result = await child;
+  if (timer) clearTimeout(timer);
+  if (child.pid !== undefined) {
+    // Whatever the tool left running in its group goes with it.
+    killGroup(child.pid, 'SIGKILL');
+    active.delete(child.pid);
+  }
+  if (result.code === 'ENOENT' || (result.failed && result.exitCode === undefined && !result.signal && !timedOut)) {
+    throw new ToolError(`${run.label} not found: ${run.file}`, { hint: run.missingHint, kind: 'tool-missing' });
+  }
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal ?? undefined,
+    timedOut,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    seconds: (performance.now() - started) / 1000,
+  };
+}

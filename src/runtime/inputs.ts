@@ -1,0 +1,85 @@
+import { InputError } from '../errors.js';
+import { type TensorInfo, formatShape } from '../onnx/signature.js';
+import { dtypeInfo } from '../tensor/dtype.js';
+import { Random } from '../tensor/random.js';
+import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, zeros } from '../tensor/tensor.js';
+
+export interface GenerateOptions {
+  seed?: number;
+  /** integers are drawn from [lo, hi): the default 0..100 gives valid token ids for any vocabulary of 100 or more */
+  intRange?: [number, number];
+}
+
+/** Deterministic inputs for the given shapes: floats standard normal, integers uniform in the range. */
+export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[]>, options: GenerateOptions = {}): TensorMap {
+  const random = new Random(options.seed ?? 0);
+  const [lo, hi] = options.intRange ?? [0, 100];
+  const out: TensorMap = new Map();
+  for (const input of inputs) {
+    const shape = shapes.get(input.name)!;
+    const tensor = zeros(input.dtype, shape);
+    const n = elementCount(shape);
+    const data = tensor.data as unknown as Record<number, unknown>;
+    const info = dtypeInfo(input.dtype);
+    if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with --inputs`);
+    for (let i = 0; i < n * info.lanes; i++) {
+      switch (info.kind) {
+        case 'float':
+        case 'complex': {
+          const v = random.normal();
+          data[i] = input.dtype === 'float16' ? floatToHalf(v) : input.dtype === 'bfloat16' ? floatToBfloat16(v) : v;
+          break;
+        }
+        case 'int':
+        case 'uint': {
+          const v = random.int(lo, hi);
+          data[i] = info.array.startsWith('Big') ? BigInt(v) : v;
+          break;
+        }
+        case 'bool':
+          data[i] = random.next() < 0.5 ? 0 : 1;
+          break;
+        case 'string':
+          data[i] = `token${random.int(lo, hi)}`;
+          break;
+      }
+    }
+    out.set(input.name, tensor);
+  }
+  return out;
+}
+
+/**
+ * Checks tensors given for the model's inputs: every input present, dtypes equal, ranks and fixed
+ * dims matching, and one value per symbolic dim across inputs. Errors name the tensor.
+ */
+export function checkInputs(inputs: TensorInfo[], tensors: TensorMap, where: string): void {
+  const symbols = new Map<string, { value: number; input: string }>();
+  for (const input of inputs) {
+    const tensor = tensors.get(input.name);
+    if (!tensor) {
+      throw new InputError(`${where} has no tensor for input '${input.name}'`, { hint: `it has ${[...tensors.keys()].join(', ') || 'nothing'}` });
+    }
+    checkTensor(input, tensor, where);
+    input.shape?.forEach((d, axis) => {
+      if (typeof d !== 'string') return;
+      const seen = symbols.get(d);
+      if (seen && seen.value !== tensor.shape[axis]) {
+        throw new InputError(`${where}: dimension '${d}' is ${seen.value} in '${seen.input}' but ${tensor.shape[axis]} in '${input.name}'`);
+      }
+      symbols.set(d, { value: tensor.shape[axis], input: input.name });
+    });
+  }
+}
+
+/** One tensor against the model's description of it: same dtype, same rank, same fixed dims. */
+export function checkTensor(info: TensorInfo, tensor: Tensor, where: string): void {
+  if (tensor.dtype !== info.dtype) {
+    throw new InputError(`${where}: '${info.name}' is ${tensor.dtype} but the model expects ${info.dtype}`);
+  }
+  if (!info.shape) return;
+  const fits = info.shape.length === tensor.shape.length && info.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === tensor.shape[i]);
+  if (!fits) {
+    throw new InputError(`${where}: '${info.name}' has shape [${tensor.shape.join(', ')}] but the model expects ${formatShape(info.shape)}`);
+  }
+}

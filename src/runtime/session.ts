@@ -1,0 +1,94 @@
+import ort from 'onnxruntime-node';
+import { InputError } from '../errors.js';
+import { type Progress, silent } from '../progress.js';
+import { type Dtype, DTYPES, dtypeInfo } from '../tensor/dtype.js';
+import type { Tensor, TensorMap } from '../tensor/tensor.js';
+
+/**
+ * onnxruntime-node sessions. The one runner every command uses to execute an ONNX model, so
+ * provider choice, CPU fallback and tensor conversion behave the same everywhere.
+ */
+export type Provider = 'cpu' | 'cuda' | 'tensorrt';
+export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  provider?: Provider;
+  threads?: number;
+  graphOptimization?: GraphOptimization;
+}
+
+export interface Session {
+  /** the provider that actually runs the model (cpu after a fallback) */
+  provider: Provider;
+  /** set when the requested provider was unavailable and CPU was used instead */
+  fallback?: string;
+  run(feeds: TensorMap, outputNames?: string[]): Promise<TensorMap>;
+  release(): Promise<void>;
+  /** the underlying session, for callers that time session.run itself (bench) */
+  ort: ort.InferenceSession;
+}
+
+export async function openSession(modelPath: string, options: SessionOptions = {}, progress: Progress = silent): Promise<Session> {
+  const requested = options.provider ?? 'cpu';
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: options.graphOptimization ?? 'all',
+    logSeverityLevel: 3,
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+  };
+  let fallback: string | undefined;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: [requested] });
+  } catch (error) {
+    if (requested === 'cpu') throw loadError(modelPath, error);
+    fallback = `the ${requested} execution provider is not available (${firstLine(error)}); running on CPU`;
+    progress({ kind: 'note', message: fallback });
+    try {
+      session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
+    } catch (cpuError) {
+      throw loadError(modelPath, cpuError);
+    }
+  }
+  return {
+    provider: fallback ? 'cpu' : requested,
+    fallback,
+    ort: session,
+    async run(feeds, outputNames) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of feeds) ortFeeds[name] = toOrt(tensor, name);
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = outputNames ? await session.run(ortFeeds, outputNames) : await session.run(ortFeeds);
+      } catch (error) {
+        throw new InputError(`onnxruntime failed to run ${modelPath}: ${firstLine(error)}`, { kind: 'ort-run', cause: error });
+      }
+      const out: TensorMap = new Map();
+      for (const name of outputNames ?? session.outputNames) out.set(name, fromOrt(results[name] as ort.Tensor, name));
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+function loadError(modelPath: string, error: unknown): InputError {
+  return new InputError(`onnxruntime cannot load ${modelPath}: ${firstLine(error)}`, { kind: 'ort-load', cause: error });
+}
+
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((l) => l.trim())?.trim() ?? text;
+}
+
+export function toOrt(tensor: Tensor, name: string): ort.Tensor {
+  const type = dtypeInfo(tensor.dtype).ort;
+  if (!type) throw new InputError(`input '${name}' is ${tensor.dtype}, which onnxruntime-node cannot pass from JavaScript`);
+  return new ort.Tensor(type, tensor.data as ort.Tensor.DataType, tensor.shape);
+}
+
+const byOrtType = new Map(DTYPES.filter((d) => dtypeInfo(d).ort).map((d) => [dtypeInfo(d).ort as string, d]));
+
+export function fromOrt(value: ort.Tensor, name: string): Tensor {
+  const dtype: Dtype | undefined = byOrtType.get(value?.type);
+  if (!dtype) throw new InputError(`output '${name}' has a type onnxruntime-node cannot return to JavaScript (${value?.type ?? 'not a tensor'})`);
+  return { dtype, shape: [...value.dims], data: value.data as Tensor['data'] };
+}

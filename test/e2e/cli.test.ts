@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fixture, runCli, tempDir } from '../helpers.js';
+
+test('global flags work before and after the subcommand', () => {
+  const before = runCli(['--json', 'inspect', fixture('convnet.onnx')]);
+  const after = runCli(['inspect', '--json', fixture('convnet.onnx')]);
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(after.code, 0, after.stderr);
+  assert.deepEqual(JSON.parse(before.stdout), JSON.parse(after.stdout));
+});
+
+test('--version counts only before a subcommand', () => {
+  const version = JSON.parse(fs.readFileSync(fixture('..', 'package.json'), 'utf8')).version;
+  const ok = runCli(['--version']);
+  assert.equal(ok.code, 0);
+  assert.equal(ok.stdout.trim(), version);
+  const after = runCli(['inspect', '--version']);
+  assert.equal(after.code, 2);
+  assert.match(after.stderr, /^tdeploy: error: unknown option '--version'/);
+});
+
+test('usage errors exit 2 with one line, and a JSON error object with --json', () => {
+  for (const args of [['inspect', '--bogus', 'x.onnx'], ['inspect'], ['frobnicate'], []]) {
+    const r = runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^tdeploy: error: .+\n/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const json = runCli(['inspect', '--json', '--bogus', 'x.onnx']);
+  assert.equal(json.code, 2);
+  assert.deepEqual(JSON.parse(json.stdout).error.code, 2);
+  assert.equal(JSON.parse(json.stdout).error.kind, 'usage');
+});
+
+test('every command has --help with an example', () => {
+  const top = runCli(['--help']);
+  assert.equal(top.code, 0);
+  const names = [...top.stdout.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]).filter((n) => n !== 'help');
+  assert.ok(names.includes('inspect'));
+  for (const name of names) {
+    const r = runCli([name, '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Examples?:\n {2}tdeploy /, `${name} --help has an example`);
+  }
+});
+
+test('inspect --json describes the torch-exported encoder exactly', () => {
+  const r = runCli(['inspect', fixture('encoder.onnx'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(report), ['path', 'sizeBytes', 'irVersion', 'producer', 'opsets', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'parameterBytes', 'dtypes', 'externalData']);
+  assert.equal(report.sizeBytes, fs.statSync(fixture('encoder.onnx')).size);
+  assert.equal(report.irVersion, 8);
+  assert.deepEqual(report.producer, { name: 'pytorch', version: '1.13.0' });
+  assert.deepEqual(report.opsets, { 'ai.onnx': 17 });
+  assert.deepEqual(report.inputs, [
+    { name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] },
+    { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'seq'] },
+  ]);
+  assert.deepEqual(report.outputs, [
+    { name: 'logits', dtype: 'float32', shape: ['batch', 4] },
+    { name: 'hidden_states', dtype: 'float32', shape: ['batch', 'seq', 64] },
+  ]);
+  // tiny_models.encoder: embeddings, one LayerNorm, two blocks, pooler, classifier. The blocks'
+  // LayerNorm parameters are still ones and zeros, identical to the first LayerNorm's, and torch's
+  // exporter stores identical initializers once.
+  const expected = 1000 * 64 + 128 * 64 + 2 * 64 + 2 * (4 * (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64)) + (64 * 64 + 64) + (64 * 4 + 4);
+  assert.equal(report.parameters, expected);
+  assert.equal(report.parameterBytes, expected * 4);
+  assert.deepEqual(report.dtypes, { float32: expected * 4 });
+  assert.equal(report.ops.MatMul, 16);
+  assert.equal(report.ops.Gemm, 2);
+  assert.equal(report.ops.Softmax, 2);
+  assert.equal(report.nodes, Object.values(report.ops as Record<string, number>).reduce((a, b) => a + b, 0));
+  assert.equal(report.externalData, false);
+});
+
+test('inspect of the same model saved with external data: same parameters, externalData true', () => {
+  const inline = JSON.parse(runCli(['inspect', fixture('encoder.onnx'), '--json']).stdout);
+  const r = runCli(['inspect', fixture('encoder_external', 'encoder.onnx'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const external = JSON.parse(r.stdout);
+  assert.equal(external.externalData, true);
+  assert.equal(external.parameters, inline.parameters);
+  assert.deepEqual(external.dtypes, inline.dtypes);
+  assert.deepEqual(external.ops, inline.ops);
+  const files = ['encoder.onnx', 'encoder.onnx.data'].map((f) => fs.statSync(fixture('encoder_external', f)).size);
+  assert.equal(external.sizeBytes, files[0] + files[1]);
+});
+
+test('inspect: bad inputs exit 2 with one clear line', () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'garbage.onnx'), 'not a model at all');
+  const bytes = fs.readFileSync(fixture('encoder.onnx'));
+  fs.writeFileSync(path.join(dir, 'cut.onnx'), bytes.subarray(0, 5000));
+  fs.cpSync(fixture('encoder_external'), path.join(dir, 'ext'), { recursive: true });
+  fs.rmSync(path.join(dir, 'ext', 'encoder.onnx.data'));
+  const cases: [string, RegExp][] = [
+    [path.join(dir, 'missing.onnx'), /model not found/],
+    [dir, /is a directory/],
+    [path.join(dir, 'garbage.onnx'), /not an ONNX model/],
+    [path.join(dir, 'cut.onnx'), /truncated or not an ONNX model/],
+    [path.join(dir, 'ext', 'encoder.onnx'), /external data file 'encoder\.onnx\.data' of tensor '.+' is missing/],
+  ];
+  for (const [file, message] of cases) {
+    const r = runCli(['inspect', file]);
+    assert.equal(r.code, 2, file);
+    assert.match(r.stderr.split('\n')[0], message);
+    assert.equal(r.stdout, '');
+    const json = runCli(['inspect', file, '--json']);
+    assert.equal(JSON.parse(json.stdout).error.code, 2);
+  }
+});

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { TensorInfo } from '../../src/onnx/signature.js';
+import { generateInputs, checkInputs } from '../../src/runtime/inputs.js';
+import { resolveShapes, sweep } from '../../src/runtime/shapes.js';
+
+const inputs: TensorInfo[] = [
+  { name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] },
+  { name: 'pixel', dtype: 'float32', shape: [null, 3, 'height', 8] },
+];
+
+test('symbolic dims default to 1 when batch-like, else 16, and the defaults are reported', () => {
+  const { shapes, defaulted } = resolveShapes(inputs, { shapes: {}, dims: { seq: [32] } });
+  assert.deepEqual(shapes.get('input_ids'), [1, 32]);
+  assert.deepEqual(shapes.get('pixel'), [1, 3, 16, 8]);
+  assert.deepEqual(defaulted, ['batch=1', 'pixel[0]=1', 'height=16']);
+});
+
+test('--shape fixes one input; --dim applies wherever the name appears; sweeps pick by index', () => {
+  const spec = { shapes: { pixel: [4, 3, 10, 8] }, dims: { batch: [1, 8, 32], seq: [128] } };
+  assert.deepEqual(resolveShapes(inputs, spec, 2).shapes.get('input_ids'), [32, 128]);
+  assert.deepEqual(resolveShapes(inputs, spec, 2).shapes.get('pixel'), [4, 3, 10, 8]);
+  assert.deepEqual(sweep(spec).map((s) => s.dims.batch[0]), [1, 8, 32]);
+});
+
+test('shape specs that do not fit the model are input errors naming the problem', () => {
+  const none = { shapes: {}, dims: {} };
+  assert.throws(() => resolveShapes(inputs, { ...none, shapes: { nope: [1] } }), /--shape names 'nope', which is not an input/);
+  assert.throws(() => resolveShapes(inputs, { ...none, shapes: { input_ids: [1, 2, 3] } }), /rank 3 but the model's input is \[batch, seq\]/);
+  assert.throws(() => resolveShapes(inputs, { ...none, shapes: { pixel: [1, 4, 2, 8] } }), /dim 1 is fixed to 3 in the model, not 4/);
+  assert.throws(() => resolveShapes(inputs, { ...none, dims: { width: [3] } }), /no symbolic dimension 'width'.*/);
+});
+
+test('generated inputs are deterministic, in range and of the right dtype', () => {
+  const shapes = new Map([['input_ids', [2, 5]], ['pixel', [1, 3, 2, 8]]]);
+  const a = generateInputs(inputs, shapes, { seed: 7, intRange: [10, 20] });
+  const b = generateInputs(inputs, shapes, { seed: 7, intRange: [10, 20] });
+  const ids = a.get('input_ids')!.data as BigInt64Array;
+  assert.equal(ids.length, 10);
+  assert.ok(ids.every((v) => v >= 10n && v < 20n));
+  assert.deepEqual(Array.from(ids), Array.from(b.get('input_ids')!.data as BigInt64Array));
+  const pixel = a.get('pixel')!.data as Float32Array;
+  const mean = pixel.reduce((s, v) => s + v, 0) / pixel.length;
+  assert.ok(Math.abs(mean) < 0.5 && pixel.some((v) => v < 0) && pixel.some((v) => v > 0));
+  checkInputs(inputs, a, 'generated');
+});
+
+test('given inputs are checked: missing, wrong dtype, wrong shape, inconsistent symbolic dim', () => {
+  const good = generateInputs(inputs, new Map([['input_ids', [2, 5]], ['pixel', [2, 3, 4, 8]]]));
+  assert.throws(() => checkInputs(inputs, new Map([['input_ids', good.get('input_ids')!]]), 'x.npz'), /x\.npz has no tensor for input 'pixel'/);
+  const wrongDtype = new Map(good).set('input_ids', { dtype: 'int32', shape: [2, 5], data: new Int32Array(10) });
+  assert.throws(() => checkInputs(inputs, wrongDtype, 'x.npz'), /'input_ids' is int32 but the model expects int64/);
+  const wrongShape = new Map(good).set('pixel', { dtype: 'float32', shape: [2, 4, 4, 8], data: new Float32Array(256) });
+  assert.throws(() => checkInputs(inputs, wrongShape, 'x.npz'), /'pixel' has shape \[2, 4, 4, 8\] but the model expects \[\?, 3, height, 8\]/);
+  const two = [inputs[0], { name: 'mask', dtype: 'int64', shape: ['batch', 'seq'] } as TensorInfo];
+  const mismatch = new Map([['input_ids', good.get('input_ids')!], ['mask', { dtype: 'int64' as const, shape: [2, 6], data: new BigInt64Array(12) }]]);
+  assert.throws(() => checkInputs(two, mismatch, 'x.npz'), /dimension 'seq' is 5 in 'input_ids' but 6 in 'mask'/);
+});
