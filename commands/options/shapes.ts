@@ -1,0 +1,48 @@
+import { type Command, Option } from 'commander';
+import { InputError } from '../../src/errors.js';
+import type { ShapeSpec } from '../../src/runtime/shapes.js';
+import { collect } from './parse.js';
+
+/**
+ * The shape argument group, shared by check, bench, quantize and engine so that `--dim batch=8`
+ * means the same everywhere. How many values a dim may carry is the command's choice:
+ * one (check), a sweep (bench), or min,opt,max (engine).
+ */
+export function addShapeOptions(command: Command, dimHelp = 'set a symbolic dimension wherever it appears, e.g. batch=8'): Command {
+  return command
+    .addOption(new Option('--shape <name:dims>', "fix one input's shape, e.g. input_ids:2x16 (repeatable)").argParser(collect))
+    .addOption(new Option('--dim <name=values>', `${dimHelp} (repeatable)`).argParser(collect));
+}
+
+export interface ShapeFlags {
+  shape?: string[];
+  dim?: string[];
+}
+
+export function shapeSpec(raw: ShapeFlags, values: { min?: number; max?: number } = {}): ShapeSpec {
+  const spec: ShapeSpec = { shapes: {}, dims: {} };
+  for (const item of raw.shape ?? []) {
+    const at = item.lastIndexOf(':');
+    if (at <= 0) throw new InputError(`--shape ${item}: expected name:dims, e.g. input_ids:2x16`, { kind: 'usage' });
+    const dims = item.slice(at + 1);
+    spec.shapes[item.slice(0, at)] = dims === '' ? [] : dims.split('x').map((d) => positive(d, `--shape ${item}`));
+  }
+  for (const item of raw.dim ?? []) {
+    const at = item.lastIndexOf('=');
+    if (at <= 0) throw new InputError(`--dim ${item}: expected name=value, e.g. batch=8`, { kind: 'usage' });
+    const list = item.slice(at + 1).split(',').map((d) => positive(d, `--dim ${item}`));
+    const { min = 1, max = Infinity } = values;
+    if (list.length < min || list.length > max) {
+      const wanted = min === max ? `${min === 1 ? 'one value' : `${min} values`}` : `${min} to ${max} values`;
+      throw new InputError(`--dim ${item}: expected ${wanted}, got ${list.length}`, { kind: 'usage' });
+    }
+    spec.dims[item.slice(0, at)] = list;
+  }
+  return spec;
+}
+
+function positive(text: string, where: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1) throw new InputError(`${where}: '${text}' is not a positive integer`, { kind: 'usage' });
+  return n;
+}
