@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError, ToolError, fileError } from '../errors.js';
+import { OutputSet } from '../io/atomic.js';
+import { hasExternalData, loadModel } from '../onnx/model.js';
+import { saveModel } from '../onnx/save.js';
+import { type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
+import { type Progress, silent } from '../progress.js';
+import { openSession } from '../runtime/session.js';
+import { readNpz, writeNpz } from '../tensor/npz.js';
+import { runExport } from './export.js';
+import { type InputSpec, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
+import { choosePython } from './python.js';
+
+export interface ConvertOptions {
+  /** the ONNX file to write, `<out>.onnx`; the reference data goes to `<out>.reference.npz` */
+  output: string;
+  inputs?: InputSpec[];
+  /** sizes for symbolic dims in the generated example inputs */
+  exampleDims?: Record<string, number>;
+  /** .npz with the example inputs instead of generated ones */
+  exampleInputs?: string;
+  outputNames?: string[];
+  /** default: the highest opset the installed torch exports */
+  opset?: number;
+  /** the interpreter (default: TDEPLOY_PYTHON, else python3) */
+  python?: string;
+  /** folders to import `package.module:factory` sources from */
+  pythonPath?: string[];
+  timeoutMs?: number;
+}
+
+export interface ConvertReport {
+  output: string;
+  reference: string;
+  opset: number;
+  torch: string;
+  python: string;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** set when the model is over protobuf's 2 GB limit and its weights live in this file */
+  dataFile?: string;
+  seconds: number;
+}
+
+const FACTORY = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/;
+const SOURCES_HINT = 'give a TorchScript archive (.pt/.pth from torch.jit.save), a torch.export archive (.pt2), or package.module:factory';
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Converts a PyTorch model to ONNX through the user's Python: one template run loads the model,
+ * runs it on the example inputs for the reference outputs and exports it. The model must load
+ * in onnxruntime before anything appears at the destination, and the ONNX file, its external data
+ * (if any) and the reference data appear together or not at all.
+ */
+export async function convert(source: string, options: ConvertOptions, progress: Progress = silent): Promise<ConvertReport> {
+  const started = performance.now();
+  const output = path.resolve(options.output);
+  if (!output.endsWith('.onnx')) throw new InputError(`-o ${options.output}: the output file must end with .onnx`, { kind: 'usage' });
+  const reference = output.replace(/\.onnx$/, '.reference.npz');
+  const from = resolveSource(source);
+  checkSpecs(options.inputs ?? []);
+  for (const name of options.outputNames ?? []) checkName(name, '--output-names');
+  if (options.exampleInputs && Object.keys(options.exampleDims ?? {}).length > 0) {
+    throw new InputError('--example-dim sets the size of generated inputs; it cannot apply to --example-inputs', { kind: 'usage' });
+  }
+  const python = choosePython(options.python);
+
+  // The work folder sits beside the destination so that moving the model into place is a rename.
+  // It is never committed: abort() removes it, and so does Ctrl-C.
+  const scratch = new OutputSet();
+  try {
+    const work = await scratch.temp(path.join(path.dirname(output), `${path.basename(output)}.export`));
+    await fs.promises.mkdir(work);
+    const { specs, examples } = await prepareExamples(options, work, progress);
+    const onnx = path.join(work, 'model.onnx');
+    return await new OutputSet().run(async (set) => {
+      progress({ kind: 'phase', phase: `exporting with ${python.command}` });
+      const exported = await runExport(python, {
+        source: from, pythonPath: (options.pythonPath ?? []).map((p) => path.resolve(p)), inputs: specs, examples,
+        outputNames: options.outputNames, opset: options.opset, onnx, reference: await set.temp(reference),
+      }, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, progress });
+      const steps = Object.entries(exported.timings).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ');
+      progress({ kind: 'log', line: `torch ${exported.torch} (${exported.python}): ${steps}` });
+
+      progress({ kind: 'phase', phase: 'validating with onnxruntime' });
+      const model = await loadExported(onnx);
+      await validate(onnx);
+      const { inputs, outputs } = signature(model.proto);
+      for (const spec of specs) {
+        if (!inputs.some((i) => i.name === spec.name)) progress({ kind: 'note', message: `torch dropped input '${spec.name}': the model does not use it` });
+      }
+      let dataFile: string | undefined;
+      if (hasExternalData(model)) {
+        // torch writes one side file per large tensor; gather them into `<out>.onnx.data`.
+        progress({ kind: 'phase', phase: 'writing external data' });
+        dataFile = (await saveModel(model, output, { outputs: set, externalData: 'always' })).dataFile;
+      } else {
+        await fs.promises.rename(onnx, await set.temp(output));
+      }
+      return {
+        output, reference, opset: opsetVersion(model.proto) ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
+        inputs, outputs, ...(dataFile ? { dataFile } : {}), seconds: (performance.now() - started) / 1000,
+      };
+    });
+  } finally {
+    await scratch.abort();
+  }
+}
+
+function resolveSource(source: string): { path: string } | { factory: string } {
+  if (FACTORY.test(source) && !fs.existsSync(source)) return { factory: source };
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(source);
+    fs.accessSync(source, fs.constants.R_OK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(source, error, 'source');
+    throw new InputError(`source not found: ${source}`, { kind: 'file', hint: SOURCES_HINT });
+  }
+  if (stat.isDirectory()) throw new InputError(`source is a directory, not a model file: ${source}`, { kind: 'file', hint: SOURCES_HINT });
+  return { path: path.resolve(source) };
+}
+
+async function prepareExamples(options: ConvertOptions, work: string, progress: Progress): Promise<{ specs: InputSpec[]; examples: string }> {
+  let specs = options.inputs ?? [];
+  let shapes: Map<string, number[]>;
+  let examples: string;
+  if (options.exampleInputs) {
+    const tensors = await readNpz(options.exampleInputs);
+    specs = specsFromExamples(specs, tensors, options.exampleInputs);
+    shapes = new Map(specs.map((s) => [s.name, tensors.get(s.name)!.shape]));
+    examples = path.resolve(options.exampleInputs);
+  } else {
+    shapes = exampleShapes(specs, options.exampleDims ?? {});
+    examples = path.join(work, 'examples.npz');
+    // With no inputs declared the template still runs, to say what forward expects.
+    if (specs.length > 0) await writeNpz(examples, generateExamples(specs, options.exampleDims ?? {}));
+  }
+  const ones = new Set(specs.flatMap((s) => s.dims.filter((d, axis) => typeof d === 'string' && shapes.get(s.name)![axis] === 1)));
+  for (const dim of ones) {
+    progress({ kind: 'note', message: `the example has ${dim}=1: tracing may fix that dim to 1 in the model; export with 2 or more` });
+  }
+  return { specs, examples };
+}
+
+async function loadExported(onnx: string) {
+  try {
+    return await loadModel(onnx);
+  } catch (error) {
+    throw new ToolError(`torch wrote an unreadable ONNX model: ${(error as Error).message}`, { kind: 'invalid-export', cause: error });
+  }
+}
+
+/** The exported model must load in onnxruntime before it is reported written. */
+async function validate(onnx: string): Promise<void> {
+  try {
+    const session = await openSession(onnx);
+    await session.release();
+  } catch (error) {
+    throw new ToolError(`torch exported a model that onnxruntime cannot load: ${(error as Error).message.replace(/^onnxruntime cannot load \S+: /, '')}`, {
+      kind: 'invalid-export', hint: 'try another --opset', cause: error,
+    });
+  }
+}
