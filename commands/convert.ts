@@ -35,6 +35,7 @@ export const convertCommand = new Command('convert')
   .addOption(new Option('--python <path>', 'Python interpreter with torch (default: $TDEPLOY_PYTHON, else python3)'))
   .addOption(new Option('--python-path <dir>', 'folder to import a package.module:factory source from (repeatable)').argParser(collect))
   .addOption(new Option('--timeout <seconds>', 'stop the export after this long').default('1800'))
+  .option('--no-check', 'do not check the ONNX model against the reference')
   .addHelpText('after', `
 Examples:
   tdeploy convert model.pt -o model.onnx --input input_ids:int64:batch,seq --input attention_mask:int64:batch,seq

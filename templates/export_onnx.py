@@ -14,6 +14,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -40,9 +41,22 @@ class Failure(Exception):
         self.hint = hint
 
 
+# TorchScript puts its serialized traceback first and the error itself on the last line.
+TORCHSCRIPT_TRACEBACK = "The following operation failed in the TorchScript interpreter"
+
+
 def first_line(error):
-    text = str(error).strip()
-    return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    """The one line that says what went wrong, as the library that raised it wrote it."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[-1] if lines[0].startswith(TORCHSCRIPT_TRACEBACK) else lines[0]
+
+
+def explain(error):
+    """`first_line`, led by the exception's type unless the line already names one."""
+    line = first_line(error)
+    return line if re.match(r"^[A-Za-z_.]*(Error|Exception):", line) else f"{type(error).__name__}: {line}"
 
 
 def import_required(name, install):
@@ -143,7 +157,7 @@ def load_factory(torch, spec, python_path):
         raise Failure("import", f"cannot import {module_name}: {first_line(error)}",
                       "add the folder that holds it with --python-path DIR")
     except Exception as error:
-        raise Failure("factory", f"importing {module_name} failed: {type(error).__name__}: {first_line(error)}")
+        raise Failure("factory", f"importing {module_name} failed: {explain(error)}")
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise Failure("import", f"{module_name} has no attribute {attribute}")
@@ -153,7 +167,7 @@ def load_factory(torch, spec, python_path):
     try:
         model = target()
     except Exception as error:
-        raise Failure("factory", f"{spec}() raised {type(error).__name__}: {first_line(error)}")
+        raise Failure("factory", f"{spec}() raised {explain(error)}")
     if not isinstance(model, torch.nn.Module):
         raise Failure("not-a-module", f"{spec}() returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -299,7 +313,7 @@ def export(torch, request):
         with torch.no_grad():
             result = model(*tensors)
     except Exception as error:
-        raise Failure("forward", f"the model failed on the example inputs: {type(error).__name__}: {first_line(error)}",
+        raise Failure("forward", f"the model failed on the example inputs: {explain(error)}",
                       "check each --input's dtype and dims against what forward expects")
     outputs, tensors_out = output_names(torch, result, request.get("outputNames"))
     clash = sorted(set(names) & set(outputs))
@@ -352,7 +366,7 @@ def main():
         sys.exit(1)
     except Exception as error:  # a bug here or a torch surprise: the traceback goes to --verbose
         traceback.print_exc()
-        respond({"ok": False, "kind": "internal", "message": f"{type(error).__name__}: {first_line(error)}"})
+        respond({"ok": False, "kind": "internal", "message": explain(error)})
         sys.exit(1)
 
 

@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, ToolError, fileError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
-import { hasExternalData, loadModel } from '../onnx/model.js';
-import { saveModel } from '../onnx/save.js';
+import { loadModel } from '../onnx/model.js';
 import { type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { openSession } from '../runtime/session.js';
 import { readNpz, writeNpz } from '../tensor/npz.js';
 import { runExport } from './export.js';
 import { type InputSpec, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
+import { placeModel } from './place.js';
 import { choosePython } from './python.js';
 
 export interface ConvertOptions {
@@ -40,6 +40,7 @@ export interface ConvertReport {
   outputs: TensorInfo[];
   /** set when the model is over protobuf's 2 GB limit and its weights live in this file */
   dataFile?: string;
+  check: null;
   seconds: number;
 }
 
@@ -90,17 +91,10 @@ export async function convert(source: string, options: ConvertOptions, progress:
       for (const spec of specs) {
         if (!inputs.some((i) => i.name === spec.name)) progress({ kind: 'note', message: `torch dropped input '${spec.name}': the model does not use it` });
       }
-      let dataFile: string | undefined;
-      if (hasExternalData(model)) {
-        // torch writes one side file per large tensor; gather them into `<out>.onnx.data`.
-        progress({ kind: 'phase', phase: 'writing external data' });
-        dataFile = (await saveModel(model, output, { outputs: set, externalData: 'always' })).dataFile;
-      } else {
-        await fs.promises.rename(onnx, await set.temp(output));
-      }
+      const dataFile = await placeModel(model, output, set);
       return {
         output, reference, opset: opsetVersion(model.proto) ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
-        inputs, outputs, ...(dataFile ? { dataFile } : {}), seconds: (performance.now() - started) / 1000,
+        inputs, outputs, ...(dataFile ? { dataFile } : {}), check: null, seconds: (performance.now() - started) / 1000,
       };
     });
   } finally {
