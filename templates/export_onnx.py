@@ -298,7 +298,10 @@ def export(torch, request):
         opset = opsets[1]
 
     model, kind, forward = load_model(torch, request)
-    model.eval()
+    # A torch.export program was traced in the mode it was exported in; its module refuses eval()
+    # in several torch 2.x releases.
+    if kind != "export":
+        model.eval()
     inputs = request["inputs"]
     names = [spec["name"] for spec in inputs]
     check_inputs(forward, names)
