@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { formatShape } from '../src/onnx/signature.js';
 import { keyValues, table } from '../src/report/format.js';
-import { type ConvertReport, convert } from '../src/torch/convert.js';
+import type { ConvertReport } from '../src/torch/convert.js';
 import { parseInputSpec } from '../src/torch/inputs.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
@@ -43,6 +43,8 @@ Examples:
   tdeploy convert model.pt -o model.onnx --input x:float32:batch,16 --example-inputs batch.npz --python /usr/bin/python3`)
   .action(action(async (source: string, raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(Flags, raw);
+    // Loaded on use: its graph (execa, onnxruntime) would slow every other command's start.
+    const { convert } = await import('../src/torch/convert.js');
     const report = await convert(source, {
       output: flags.output,
       inputs: flags.input.map(parseInputSpec),

@@ -1,15 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, ToolError, fileError } from '../errors.js';
+import { InputError, fileError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
-import { loadModel } from '../onnx/model.js';
-import { type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
+import type { TensorInfo } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
-import { openSession } from '../runtime/session.js';
 import { readNpz, writeNpz } from '../tensor/npz.js';
 import { runExport } from './export.js';
 import { type InputSpec, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
-import { placeModel } from './place.js';
 import { choosePython } from './python.js';
 
 export interface ConvertOptions {
@@ -77,6 +74,8 @@ export async function convert(source: string, options: ConvertOptions, progress:
     const onnx = path.join(work, 'model.onnx');
     return await new OutputSet().run(async (set) => {
       progress({ kind: 'phase', phase: `exporting with ${python.command}` });
+      // onnxruntime and the ONNX reader load while Python imports torch (about a second).
+      const delivering = import('./deliver.js');
       const exported = await runExport(python, {
         source: from, pythonPath: (options.pythonPath ?? []).map((p) => path.resolve(p)), inputs: specs, examples,
         outputNames: options.outputNames, opset: options.opset, onnx, reference: await set.temp(reference),
@@ -84,17 +83,12 @@ export async function convert(source: string, options: ConvertOptions, progress:
       const steps = Object.entries(exported.timings).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ');
       progress({ kind: 'log', line: `torch ${exported.torch} (${exported.python}): ${steps}` });
 
-      progress({ kind: 'phase', phase: 'validating with onnxruntime' });
-      const model = await loadExported(onnx);
-      await validate(onnx);
-      const { inputs, outputs } = signature(model.proto);
-      for (const spec of specs) {
-        if (!inputs.some((i) => i.name === spec.name)) progress({ kind: 'note', message: `torch dropped input '${spec.name}': the model does not use it` });
-      }
-      const dataFile = await placeModel(model, output, set);
+      const { deliver } = await delivering;
+      const delivered = await deliver(onnx, output, set, specs, progress);
       return {
-        output, reference, opset: opsetVersion(model.proto) ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
-        inputs, outputs, ...(dataFile ? { dataFile } : {}), check: null, seconds: (performance.now() - started) / 1000,
+        output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
+        inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: delivered.dataFile } : {}),
+        check: null, seconds: (performance.now() - started) / 1000,
       };
     });
   } finally {
@@ -136,24 +130,4 @@ async function prepareExamples(options: ConvertOptions, work: string, progress: 
     progress({ kind: 'note', message: `the example has ${dim}=1: tracing may fix that dim to 1 in the model; export with 2 or more` });
   }
   return { specs, examples };
-}
-
-async function loadExported(onnx: string) {
-  try {
-    return await loadModel(onnx);
-  } catch (error) {
-    throw new ToolError(`torch wrote an unreadable ONNX model: ${(error as Error).message}`, { kind: 'invalid-export', cause: error });
-  }
-}
-
-/** The exported model must load in onnxruntime before it is reported written. */
-async function validate(onnx: string): Promise<void> {
-  try {
-    const session = await openSession(onnx);
-    await session.release();
-  } catch (error) {
-    throw new ToolError(`torch exported a model that onnxruntime cannot load: ${(error as Error).message.replace(/^onnxruntime cannot load \S+: /, '')}`, {
-      kind: 'invalid-export', hint: 'try another --opset', cause: error,
-    });
-  }
 }
