@@ -73,7 +73,7 @@ function packageText(r: PackageResult): string {
       ['repository', r.repository],
       ['version', r.version],
       ...r.models.map((m): [string, string] => [m.name, `${m.role}, ${m.platform}, max_batch_size ${m.maxBatchSize}`]),
-      ['replaced', r.replaced.join(', ') || undefined],
+      ...(r.replaced.length ? [['replaced', r.replaced.join(', ')] as [string, string]] : []),
     ]),
     table(['model', '', 'tensor', 'data_type', 'dims'], rows),
     'files:',

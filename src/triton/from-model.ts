@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { InputError } from '../errors.js';
 import { type ModelSignature, type TensorInfo, formatShape } from '../onnx/signature.js';
 import { resolveShapes } from '../runtime/shapes.js';
-import { type Dtype, dtypeFromTriton, dtypeInfo } from '../tensor/dtype.js';
+import { type Dtype, dtypeInfo } from '../tensor/dtype.js';
 import {
   type ModelConfig, type ModelInput, type ModelOutput, type ModelVersionPolicy, type ModelWarmup,
   DataType, ModelConfigSchema, ModelDynamicBatchingSchema, ModelInputSchema, ModelInstanceGroupSchema,
@@ -24,10 +24,6 @@ const TRITON_DEFAULT_MAX_BATCH = 4;
 export function tritonType(dtype: Dtype): DataType | undefined {
   const name = dtypeInfo(dtype).triton;
   return name === undefined ? undefined : DataType[name as keyof typeof DataType];
-}
-
-export function dtypeOfTriton(type: DataType): Dtype | undefined {
-  return dtypeFromTriton(DataType[type]);
 }
 
 /** Why the model cannot batch (a tensor without a dynamic leading dim), or undefined when it can. */
@@ -67,6 +63,9 @@ export function modelConfig(name: string, kind: SourceKind, signature: ModelSign
   applyScheduler(config, serving);
   applyInstances(config, kind, serving);
   if (serving.warmup !== undefined) config.modelWarmup = [warmup(signature, maxBatchSize, serving, notes)];
+  else if (Object.keys(serving.shapes.dims).length + Object.keys(serving.shapes.shapes).length > 0) {
+    throw new InputError('--dim and --shape set the shapes of the warm-up request: give --warmup N too');
+  }
   if (serving.versionPolicy) config.versionPolicy = versionPolicy(serving.versionPolicy);
   return { config, notes };
 }
@@ -100,7 +99,7 @@ function tensorType(t: TensorInfo): DataType {
  * Config dims: symbolic and unknown dims become -1, and with batching the leading dim is implied.
  * Triton needs rank >= 1, so a tensor that is only `[batch]` becomes `dims: [1]` reshaped to `[]`.
  */
-export function tensorDims(t: TensorInfo, batched: boolean): Pick<ModelInput, 'dims' | 'reshape'> {
+function tensorDims(t: TensorInfo, batched: boolean): Pick<ModelInput, 'dims' | 'reshape'> {
   if (!t.shape) throw new InputError(`'${t.name}' has no shape in the model; Triton needs its dims`);
   const shape = batched ? t.shape.slice(1) : t.shape;
   if (shape.some((d) => d === 0)) throw new InputError(`'${t.name}' has a zero-sized dimension ${formatShape(t.shape)}, which Triton cannot describe`);
@@ -135,7 +134,8 @@ function labelOutput(outputs: ModelOutput[], signature: ModelSignature, labels: 
   const classes = classCount(chosen);
   if (classes === undefined) throw new InputError(`--label-file: output '${chosen.name}' ${formatShape(chosen.shape)} is not [batch, classes]`);
   if (classes !== labels.lines) {
-    throw new InputError(`--label-file ${labels.fileName} has ${labels.lines} lines but output '${chosen.name}' has ${classes} classes`, { hint: 'one label per line, in class order' });
+    const lines = `${labels.lines} line${labels.lines === 1 ? '' : 's'}`;
+    throw new InputError(`--label-file ${labels.fileName} has ${lines} but output '${chosen.name}' has ${classes} classes`, { hint: 'one label per line, in class order' });
   }
   return outputs.find((o) => o.name === chosen.name)!;
 }

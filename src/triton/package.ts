@@ -63,21 +63,23 @@ export async function packageModel(model: string, options: PackageOptions, progr
   const labels = options.labelFile ? await readLabels(options.labelFile, source.signature) : undefined;
   const main = modelConfig(name, source.kind, source.signature, options, labels?.labels);
   const notes = [...source.notes, ...main.notes];
-  const folders: ModelFolder[] = [{ config: main.config, versionFiles: source.versionFiles, modelFiles: labels ? [labels.file] : [] }];
+  const folders: (ModelFolder & { role: PackagedModel['role'] })[] = [
+    { role: 'model', config: main.config, versionFiles: source.versionFiles, modelFiles: labels ? [labels.file] : [] },
+  ];
   if (options.tokenizer) {
     const tokenizer = await readTokenizer(options.tokenizer);
     const front = tokenizerModels(main.config, source.signature, tokenizer, options.maxLength);
     notes.push(...front.notes);
     folders.push(
-      { config: front.tokenizer, modelFiles: [], versionFiles: [{ name: 'model.py', from: TOKENIZER_TEMPLATE }, { name: TOKENIZER_FILE, from: tokenizer.file }] },
-      { config: front.ensemble, modelFiles: [], versionFiles: [] },
+      { role: 'tokenizer', config: front.tokenizer, modelFiles: [], versionFiles: [{ name: 'model.py', from: TOKENIZER_TEMPLATE }, { name: TOKENIZER_FILE, from: tokenizer.file }] },
+      { role: 'ensemble', config: front.ensemble, modelFiles: [], versionFiles: [] },
     );
   } else if (options.maxLength !== undefined) {
     throw new InputError('--max-length applies to the tokenizer step: give --tokenizer too');
   }
   progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
   const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
-  const models = folders.map((f, i) => describe(f.config, (['model', 'tokenizer', 'ensemble'] as const)[i]));
+  const models = folders.map((f) => describe(f.config, f.role));
   return { repository: written.repository, version: written.version, models, files: written.files, replaced: written.replaced, notes };
 }
 

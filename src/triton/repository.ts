@@ -13,7 +13,7 @@ import { configText, readConfig } from './text.js';
  * temporary folder beside its destination and renamed into place once complete.
  */
 
-/** A file to put in a model folder: copied from `from` (streamed by the kernel) or written from `text`. */
+/** A file to put in a model folder: copied from `from` or written from `text`. */
 export type FileEntry = { name: string; from: string } | { name: string; text: string };
 
 export interface ModelFolder {
@@ -134,7 +134,8 @@ async function writeFiles(dir: string, files: FileEntry[]): Promise<void> {
 async function putFile(dest: string, file: FileEntry): Promise<void> {
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   if ('text' in file) await fs.promises.writeFile(dest, file.text);
-  else await fs.promises.copyFile(file.from, dest);
+  // A copy-on-write clone where the file system has one, else a kernel copy: never through the heap.
+  else await fs.promises.copyFile(file.from, dest, fs.constants.COPYFILE_FICLONE);
 }
 
 function relativeFiles(folder: ModelFolder, version: number): string[] {

@@ -9,8 +9,12 @@ import { type ModelConfig, ModelConfigSchema } from './gen/model_config_pb.js';
  */
 
 export class ConfigSyntaxError extends InputError {
+  /** the field name when the problem is a field the schema does not have */
+  readonly field?: string;
+
   constructor(readonly file: string, readonly detail: string, readonly line?: number) {
     super(`${file}${line ? `:${line}` : ''}: ${detail}`, { kind: 'config-syntax' });
+    this.field = /^unknown field "([^"]+)"/.exec(detail)?.[1];
   }
 }
 

@@ -97,7 +97,7 @@ async function loadConfig(repo: string, file: string, report: Report): Promise<M
     return await readConfig(path.join(repo, file));
   } catch (error) {
     if (!(error instanceof ConfigSyntaxError)) throw error;
-    report(/unknown field "([^"]+)"/.exec(error.detail)?.[1] ?? '', `${error.line ? `line ${error.line}: ` : ''}${error.detail}`);
+    report(error.field ?? '', `${error.line ? `line ${error.line}: ` : ''}${error.detail}`);
     return undefined;
   }
 }

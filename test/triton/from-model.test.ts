@@ -103,6 +103,7 @@ test('serving options that contradict each other or the model are refused', asyn
     [{ kind: 'cpu' }, /--kind cpu: tensorrt_plan models run on GPUs only/, plan],
     [{ warmup: 8 }, /--warmup 8 is larger than max_batch_size 4/],
     [{ maxBatchSize: 0, warmup: 2 }, /--warmup 2: without batching/],
+    [{ shapes: { shapes: {}, dims: { seq: [16] } } }, /--dim and --shape set the shapes of the warm-up request: give --warmup N too/],
   ];
   for (const [options, message, kind] of refused) assert.throws(() => derive(sig, options, kind), message, JSON.stringify(options));
 });

@@ -147,7 +147,7 @@ print(json.dumps([[{"name": t.name(), "dtype": str(t.as_numpy().dtype), "shape":
 `;
   const out = execFileSync(python, ['-c', driver, path.join(repo, name, '1', 'model.py'), JSON.stringify(args), JSON.stringify(batches)], {
     encoding: 'utf8',
-    env: { ...process.env, PYTHONPATH: paths.join(path.delimiter) },
+    env: { ...process.env, PYTHONPATH: paths.join(path.delimiter), PYTHONDONTWRITEBYTECODE: '1' },
   });
   return JSON.parse(out);
 }
