@@ -110,7 +110,10 @@ test('planted: ensemble wiring: an unmapped input, a tensor produced twice, a st
 
 test('semantics Triton checks on its own: folder name, batching vs the model, ensemble restrictions', async () => {
   const repo = await pipelineRepo();
-  edit(repo, 'encoder/config.pbtxt', (t) => t.replace('name: "encoder"', 'name: "bert"'));
+  edit(repo, 'encoder/config.pbtxt', (t) => t
+    .replace('name: "encoder"', 'name: "bert"')
+    .replace('name: "logits"', 'name: "logits"\n  label_filename: "labels.txt"')
+    .concat('version_policy { specific { versions: [1, 3] } }\n'));
   edit(repo, 'encoder_pipeline/config.pbtxt', (t) => `${t}instance_group { kind: KIND_CPU }\n`);
   const dir = path.join(repo, 'fixed');
   fs.mkdirSync(path.join(dir, '1'), { recursive: true });
@@ -122,6 +125,8 @@ test('semantics Triton checks on its own: folder name, batching vs the model, en
   ].join('\n'));
   assert.deepEqual((await problemsOf(repo)).map((p) => [p.model, p.field, p.message]), [
     ['encoder', 'name', "is 'bert' but the folder is 'encoder'; Triton requires them to be equal"],
+    ['encoder', 'version_policy.specific.versions', 'version 3 has no folder'],
+    ['encoder', 'output[0].label_filename', 'encoder/labels.txt is missing'],
     ['encoder_pipeline', 'instance_group', 'an ensemble cannot have instance groups'],
     ['fixed', 'dynamic_batching.preferred_batch_size', '8 is not between 1 and max_batch_size 4'],
     ['fixed', 'input[0].dims', "'x': max_batch_size 4 needs a dynamic leading (batch) dim, but the model's shape is [1, 3]"],
