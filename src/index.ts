@@ -12,3 +12,6 @@ export { readTensorFile, writeTensorPb } from './tensor/files.js';
 export { openSession, type Session, type SessionOptions, type Provider } from './runtime/session.js';
 export { generateInputs } from './runtime/inputs.js';
 export { resolveShapes, type ShapeSpec } from './runtime/shapes.js';
+export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
+export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
+export { checkTable } from './report/check.js';
