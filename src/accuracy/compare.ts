@@ -311,7 +311,7 @@ function excess(error: number, scale: number, { atol, rtol }: Tolerance): number
 }
 
 /** The same measure from the values a WorstElement carries (strings: text or 64-bit integers beyond 2^53). */
-function elementExcess(w: WorstElement, tolerance: Tolerance): number {
+export function elementExcess(w: WorstElement, tolerance: Tolerance): number {
   const { expected: e, actual: a } = w;
   if (typeof e === 'string' || typeof a === 'string') return e === a ? 0 : Infinity;
   if (e === a || (Number.isNaN(e) && Number.isNaN(a))) return 0;

@@ -1,5 +1,5 @@
 import type { CheckReport } from '../accuracy/check.js';
-import type { OutputComparison, Tolerance, WorstElement } from '../accuracy/compare.js';
+import { type OutputComparison, type Tolerance, type WorstElement, elementExcess } from '../accuracy/compare.js';
 import { type Cell, formatCosine, formatNumber, formatTolerance, keyValues, table } from './format.js';
 
 /**
@@ -58,9 +58,9 @@ function failureText(o: OutputComparison): string {
   if (o.worst.length) {
     const withSet = o.worst.some((w) => w.set !== undefined);
     lines.push(table(
-      [...(withSet ? ['set'] : []), 'index', 'expected', 'actual', '|a-e|'],
-      o.worst.map((w) => [...(withSet ? [w.set] : []), `[${w.index.join(', ')}]`, value(w.expected), value(w.actual), difference(w)]),
-      [...(withSet ? ['right' as const] : []), 'left', 'right', 'right', 'right'],
+      [...(withSet ? ['set'] : []), 'index', 'expected', 'actual', '|a-e|', 'x allowed'],
+      o.worst.map((w) => [...(withSet ? [w.set] : []), `[${w.index.join(', ')}]`, value(w.expected), value(w.actual), difference(w), allowed(w, o)]),
+      [...(withSet ? ['right' as const] : []), 'left', 'right', 'right', 'right', 'right'],
     ));
   }
   return lines.join('\n');
@@ -69,6 +69,11 @@ function failureText(o: OutputComparison): string {
 /** Elements with float32's nine significant digits, so that expected and actual visibly differ. */
 function value(v: number | string): string {
   return typeof v === 'number' ? (Number.isFinite(v) ? String(+v.toPrecision(9)) : String(v)) : JSON.stringify(v);
+}
+
+/** How many times its tolerance the element is off (above 1 fails); exact types have no tolerance to scale by. */
+function allowed(w: WorstElement, o: OutputComparison): Cell {
+  return o.exact ? 'differs' : `${formatNumber(elementExcess(w, o))}x`;
 }
 
 function difference(w: WorstElement): Cell {

@@ -98,6 +98,18 @@ test('--against flags the drifted model on generated inputs and says which defau
   assert.ok(!same.notes.some((n) => n.includes('defaults')));
 });
 
+test('--against with --inputs runs both models on the given tensors and ignores the rest of the file', async () => {
+  const dir = tempDir();
+  const drifted = await scaledCopy(fixture('encoder.onnx'), path.join(dir, 'drifted.onnx'), 'classifier.weight', 1.02);
+  const report = await check(drifted, { against: fixture('encoder.onnx'), inputs: fixture('encoder.reference.npz'), gate });
+  assert.equal(report.passed, false);
+  assert.deepEqual(report.notes, [`${fixture('encoder.reference.npz')}: ignored logits, hidden_states (not an input of the model)`]);
+  const reference = await readNpz(fixture('encoder.reference.npz'));
+  const drift = expectedDrift(toFloat64(reference.get('logits')!), await initializer(fixture('encoder.onnx'), 'classifier.bias'));
+  assert.ok(Math.abs(report.outputs[0].maxAbsError - drift) < 1e-5);
+  assert.deepEqual(report.outputs[0].shape, [2, 4]);
+});
+
 test('models with external data are checked, and a drifted copy keeps its external data and fails', async () => {
   const external = fixture('encoder_external', 'encoder.onnx');
   assert.equal((await check(external, { reference: fixture('encoder.reference.npz'), gate })).passed, true);
