@@ -9,13 +9,14 @@ import { type SessionFlags, addSessionOptions, sessionOptions } from './options/
 import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
 import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options/tolerances.js';
 
-type CheckFlags = InputFlags & SessionFlags & ShapeFlags & ToleranceFlags & { reference?: string; against?: string };
+type CheckFlags = InputFlags & SessionFlags & ShapeFlags & ToleranceFlags & { reference?: string; against?: string; upgradeOpset?: boolean };
 
 const base = new Command('check')
   .description('run a model with onnxruntime and compare its outputs with a reference or another model; exit 1 on drift')
   .argument('<model>', 'ONNX model, or an ONNX test folder (model.onnx + test_data_set_*/input_N.pb, output_N.pb)')
   .addOption(new Option('--reference <file|dir>', 'expected data: .npz keyed by input and output names, or a folder of test_data_set_*'))
-  .addOption(new Option('--against <baseline.onnx>', 'run this model on the same inputs and compare with it'));
+  .addOption(new Option('--against <baseline.onnx>', 'run this model on the same inputs and compare with it'))
+  .addOption(new Option('--upgrade-opset', 'check a copy upgraded to opset 7 when a model is older (ONNX Runtime no longer runs opset < 7)'));
 
 export const checkCommand = addToleranceOptions(addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. batch=2')))
   .addHelpText('after', `
@@ -37,6 +38,7 @@ Examples:
       shapes: shapeSpec(raw, { max: 1 }),
       session: sessionOptions(raw),
       gate: gateOptions(raw),
+      upgradeOpset: raw.upgradeOpset === true,
     }, ctx.progress);
     ctx.render(report, checkTable);
     if (!report.passed) {

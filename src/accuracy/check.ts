@@ -1,6 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { InputError } from '../errors.js';
 import { loadModel } from '../onnx/model.js';
-import { type ModelSignature, type TensorInfo, signature } from '../onnx/signature.js';
+import { saveModel } from '../onnx/save.js';
+import { type ModelSignature, type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
+import { upgradeToOpset7 } from '../onnx/upgrade-opset.js';
 import { type Progress, silent } from '../progress.js';
 import { checkInputs, generateInputs } from '../runtime/inputs.js';
 import { type Provider, type SessionOptions, openSession } from '../runtime/session.js';
@@ -43,6 +48,8 @@ export interface CheckOptions {
   intRange?: [number, number];
   session?: SessionOptions;
   gate: GateOptions;
+  /** check a copy upgraded to opset 7 when the model's opset is older (ONNX Runtime no longer runs those) */
+  upgradeOpset?: boolean;
 }
 
 /**
@@ -55,22 +62,35 @@ export async function check(model: string, options: CheckOptions, progress: Prog
   const modelFile = folder?.model ?? model;
   const reference = options.reference ?? (options.against ? undefined : folder?.dir);
   checkChoice(options, reference);
-
-  if (options.against) {
-    const baseline = await runnableSignature(options.against);
-    checkToleranceNames(options.gate, baseline.outputs, options.against);
-    const { sets, notes } = options.inputs
-      ? await readDataSets(options.inputs, baseline, false)
-      : generatedSets(baseline, options);
-    const report = await compareModels(options.against, modelFile, sets.map((s) => s.inputs), options.gate, options.session, progress);
-    return { ...report, notes: [...notes, ...report.notes] };
+  const scratch = options.upgradeOpset ? fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-check-')) : undefined;
+  try {
+    const notes: string[] = [];
+    const runnable = async (file: string) => (scratch ? upgradedCopy(file, scratch, notes) : file);
+    const report = options.against
+      ? await checkAgainst(await runnable(modelFile), await runnable(options.against), options, progress)
+      : await checkReference(await runnable(modelFile), reference!, options, progress);
+    // the report names the user's files, not the upgraded copies
+    const against = options.against ? { kind: 'model' as const, path: options.against } : report.against;
+    return { ...report, model: modelFile, against, notes: [...notes, ...report.notes] };
+  } finally {
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
 
+async function checkAgainst(modelFile: string, against: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
+  const baseline = await runnableSignature(against);
+  checkToleranceNames(options.gate, baseline.outputs, against);
+  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline, false) : generatedSets(baseline, options);
+  const report = await compareModels(against, modelFile, sets.map((s) => s.inputs), options.gate, options.session, progress);
+  return { ...report, notes: [...notes, ...report.notes] };
+}
+
+async function checkReference(modelFile: string, reference: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const sig = await runnableSignature(modelFile);
   const names = sig.outputs.map((o) => o.name);
   checkToleranceNames(options.gate, sig.outputs, modelFile);
   progress({ kind: 'phase', phase: 'reading reference', detail: reference });
-  const { sets, notes } = await readDataSets(reference!, sig, true);
+  const { sets, notes } = await readDataSets(reference, sig, true);
   const session = await openSession(modelFile, options.session, progress);
   const perSet: OutputComparison[][] = [];
   try {
@@ -81,7 +101,22 @@ export async function check(model: string, options: CheckOptions, progress: Prog
   } finally {
     await session.release();
   }
-  return report(modelFile, { kind: 'reference', path: reference! }, perSet, options.gate, session.provider, [...notes, ...fallbackNotes(session.fallback)]);
+  return report(modelFile, { kind: 'reference', path: reference }, perSet, options.gate, session.provider, [...notes, ...fallbackNotes(session.fallback)]);
+}
+
+/**
+ * The model itself when onnxruntime can run its opset, else a copy upgraded to opset 7 in `dir`
+ * (ONNX Runtime implements no operator version older than that), with a note saying so.
+ */
+async function upgradedCopy(file: string, dir: string, notes: string[]): Promise<string> {
+  const model = await loadModel(file);
+  const opset = opsetVersion(model.proto);
+  if (opset === undefined || opset >= 7) return file;
+  const changes = upgradeToOpset7(model.proto);
+  const copy = path.join(dir, `${fs.readdirSync(dir).length}-${path.basename(file)}`);
+  await saveModel(model, copy);
+  notes.push(`${file} has opset ${opset}, older than ONNX Runtime runs: checked a copy upgraded to opset 7 (${changes.join('; ') || 'its operators mean the same there'})`);
+  return copy;
 }
 
 /**

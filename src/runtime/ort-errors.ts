@@ -23,7 +23,7 @@ const RULES: OrtErrorRule[] = [
     when: (m) => Number(m[2]) < OLDEST_IMPLEMENTED_OPSET,
     kind: 'unsupported-opset',
     reason: (m) => `the model uses ${m[1]} as defined in opset ${m[2]}, which ONNX Runtime no longer implements (it runs opset ${OLDEST_IMPLEMENTED_OPSET} and later)`,
-    hint: () => "upgrade the model's opset, e.g. with onnx.version_converter.convert_version(model, 13), or re-export it with a current exporter",
+    hint: () => "upgrade the model's opset (tdeploy check --upgrade-opset checks a copy upgraded to opset 7; onnx.version_converter.convert_version(model, 13) converts the file), or re-export it",
   },
   {
     pattern: /Could not find an implementation for (\w+)\((\d+)\)/,

@@ -58,21 +58,40 @@ test('every conformance case onnxruntime can load passes; the others are input e
   assert.equal(passed.length + opsets.length + 2 + locale.length, 140, 'no other outcome');
 });
 
-test('the CLI ends each case onnxruntime cannot run with exit 2 and one line on stderr, also with --json', () => {
-  const refused = cases.filter((c) => outcomes.get(c.name)?.kind);
-  assert.ok(refused.length >= 36, 'the library test ran first');
-  for (const c of refused) {
-    const { code, stdout, stderr } = runCli(['check', c.dir, '--atol', '1e-7', '--json']);
-    assert.equal(code, 2, `${c.name}: ${stderr}`);
-    const lines = stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 2, `${c.name}: ${stderr}`);
-    assert.match(lines[0], /^tdeploy: error: onnxruntime cannot load .*model\.onnx: (the model uses \w+ as defined in opset \d|the model uses the training-only op Gradient|the model's StringNormalizer needs the en_US\.UTF-8 locale)/);
-    assert.match(lines[1], /^hint: /);
-    const { error } = JSON.parse(stdout) as { error: { code: number; kind: string; message: string } };
-    assert.equal(error.code, 2);
-    assert.equal(error.kind, outcomes.get(c.name)!.kind);
+test('with --upgrade-opset the 34 opset-6 cases run on an upgraded copy and pass', async () => {
+  const old = cases.filter((c) => outcomes.get(c.name)?.kind === 'unsupported-opset');
+  assert.equal(old.length, 34, 'the first test ran');
+  for (const c of old) {
+    const report = await check(c.dir, { gate, upgradeOpset: true });
+    assert.equal(report.passed, true, `${c.name}: ${report.outputs.flatMap((o) => o.failures).join('; ')}`);
+    assert.match(report.notes[0], /has opset 6, older than ONNX Runtime runs: checked a copy upgraded to opset 7/);
+  }
+});
+
+test('the CLI ends a case onnxruntime cannot run with exit 2 and the reason on stderr, also with --json', () => {
+  // one case of each kind: the library test above covers all 40, the CLI path is the same for each
+  const kinds = new Map<string, (typeof cases)[number]>();
+  for (const c of cases) {
+    const kind = outcomes.get(c.name)?.kind;
+    if (kind && !kinds.has(kind)) kinds.set(kind, c);
+  }
+  assert.ok(kinds.has('unsupported-opset') && kinds.has('training-op'), 'the library test ran first');
+  for (const [kind, c] of kinds) {
+    for (const json of [false, true]) {
+      const { code, stdout, stderr } = runCli(['check', c.dir, '--atol', '1e-7', ...(json ? ['--json'] : [])]);
+      assert.equal(code, 2, `${c.name}: ${stderr}`);
+      const [line, hint, ...rest] = stderr.trimEnd().split('\n');
+      assert.deepEqual(rest, [], `${c.name}: ${stderr}`);
+      assert.equal(line, `tdeploy: error: ${outcomes.get(c.name)!.message}`);
+      assert.equal(hint, `hint: ${outcomes.get(c.name)!.hint}`);
+      if (json) assert.equal(JSON.parse(stdout).error.kind, kind);
+      else assert.equal(stdout, '');
+    }
   }
   const sample = runCli(['check', conformance('pytorch-converted', 'test_Conv2d'), '--atol', '1e-7', '--rtol', '1e-3']);
   assert.equal(sample.code, 0, sample.stderr);
   assert.match(sample.stdout, /PASSED: 1 output within tolerance over 1 input set/);
+  const upgraded = runCli(['check', conformance('pytorch-converted', 'test_PReLU_2d_multiparam'), '--atol', '1e-7', '--upgrade-opset']);
+  assert.equal(upgraded.code, 0, upgraded.stderr);
+  assert.match(upgraded.stdout, /note: .* checked a copy upgraded to opset 7 \(PRelu: slope unsqueezed to broadcast along channels\)\nPASSED/);
 });
