@@ -7,13 +7,14 @@ import { saveModel } from '../onnx/save.js';
 import { type ModelSignature, type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
 import { upgradeToOpset7 } from '../onnx/upgrade-opset.js';
 import { type Progress, silent } from '../progress.js';
-import { checkInputs, generateInputs } from '../runtime/inputs.js';
+import { checkInputs } from '../runtime/inputs.js';
 import { type Provider, type SessionOptions, openSession } from '../runtime/session.js';
-import { type ShapeSpec, resolveShapes } from '../runtime/shapes.js';
+import type { ShapeSpec } from '../runtime/shapes.js';
 import { isFloat } from '../tensor/dtype.js';
-import { type Tensor, type TensorMap, floatToBfloat16, floatToHalf, toFloat64 } from '../tensor/tensor.js';
+import type { TensorMap } from '../tensor/tensor.js';
 import { type GateOptions, type OutputComparison, DEFAULT_GATE, combineSets, compareTensors } from './compare.js';
-import { type DataSet, readDataSets, testFolder } from './reference.js';
+import { castInputs, castSummary, generatedSets } from './inputs.js';
+import { readDataSets, testFolder } from './reference.js';
 
 /** Running a model against expected outputs, or against another model, and gating on the result. */
 export interface CheckReport {
@@ -80,7 +81,7 @@ export async function check(model: string, options: CheckOptions, progress: Prog
 async function checkAgainst(modelFile: string, against: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await runnableSignature(against);
   checkToleranceNames(options.gate, baseline.outputs, against);
-  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline, false) : generatedSets(baseline, options);
+  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline, false) : generatedSets(baseline, options.shapes, options.seed, options.intRange);
   const report = await compareModels(against, modelFile, sets.map((s) => s.inputs), options.gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };
 }
@@ -247,52 +248,6 @@ function checkToleranceNames(gate: GateOptions, outputs: TensorInfo[], file: str
       throw new InputError(`--tolerance ${name}: output '${name}' is ${output.dtype}, which is compared exactly`, { kind: 'usage' });
     }
   }
-}
-
-function generatedSets(sig: ModelSignature, options: CheckOptions): { sets: DataSet[]; notes: string[] } {
-  const { shapes, defaulted } = resolveShapes(sig.inputs, options.shapes ?? { shapes: {}, dims: {} });
-  const seed = options.seed ?? 0;
-  const [lo, hi] = options.intRange ?? [0, 100];
-  const inputs = generateInputs(sig.inputs, shapes, { seed, intRange: [lo, hi] });
-  const notes = [`inputs generated with seed ${seed} (floats standard normal, integers in ${lo}..${hi})`];
-  if (defaulted.length) notes.push(`symbolic dims without --dim took defaults: ${defaulted.join(', ')}`);
-  return { sets: [{ source: 'generated inputs', inputs, outputs: new Map() }], notes };
-}
-
-/** Float inputs converted to the float type the model declares; everything else passes as given. */
-function castInputs(inputs: TensorInfo[], set: TensorMap): TensorMap {
-  const out: TensorMap = new Map(set);
-  for (const info of inputs) {
-    const tensor = set.get(info.name);
-    if (tensor && tensor.dtype !== info.dtype && isFloat(tensor.dtype) && isFloat(info.dtype)) out.set(info.name, castFloat(tensor, info.dtype));
-  }
-  return out;
-}
-
-const FLOAT_ENCODERS: Record<string, (values: Float64Array) => Tensor['data']> = {
-  float32: (v) => Float32Array.from(v),
-  float64: (v) => v,
-  float16: (v) => Uint16Array.from(v, floatToHalf),
-  bfloat16: (v) => Uint16Array.from(v, floatToBfloat16),
-};
-
-function castFloat(tensor: Tensor, dtype: TensorInfo['dtype']): Tensor {
-  const encode = FLOAT_ENCODERS[dtype];
-  if (!encode) throw new InputError(`cannot feed ${tensor.dtype} values to a ${dtype} input`);
-  return { dtype, shape: tensor.shape, data: encode(toFloat64(tensor)) };
-}
-
-function castSummary(reference: ModelSignature, candidate: ModelSignature): string[] {
-  const differ = (list: TensorInfo[], other: TensorInfo[]) => list.flatMap((t) => {
-    const o = other.find((x) => x.name === t.name);
-    return o && o.dtype !== t.dtype ? [`${t.name} ${t.dtype}→${o.dtype}`] : [];
-  });
-  const inputs = differ(reference.inputs, candidate.inputs);
-  const outputs = differ(reference.outputs, candidate.outputs);
-  return [
-    ...(inputs.length ? [`inputs cast for the candidate: ${inputs.join(', ')}`] : []),
-    ...(outputs.length ? [`outputs compared across float types: ${outputs.join(', ')}`] : []),
-  ];
 }
 
 function fallbackNotes(fallback: string | undefined): string[] {

@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import { formatCosine, formatNumber, formatTolerance } from '../report/format.js';
 import { type Dtype, dtypeInfo } from '../tensor/dtype.js';
 import { type Tensor, toFloat64 } from '../tensor/tensor.js';
+import { cosineSimilarity, hasClassAxis, quantileInPlace, topAgreement } from './metrics.js';
 
 /**
  * Accuracy metrics between an expected and an actual tensor, and the gate that judges them.
@@ -74,12 +75,6 @@ export interface OutputComparison {
 /** How many of the worst elements a comparison keeps. */
 export const WORST_KEPT = 5;
 
-/**
- * Outputs whose last axis holds classes: named like classifier outputs, or of rank 1-2 where the
- * last axis is the only non-batch one. Hidden states [batch, seq, features] are not.
- */
-const CLASS_OUTPUT_NAME = /logit|prob|score|class|pred|softmax/i;
-
 type Family = 'float' | 'integer' | 'bool' | 'string';
 
 const FAMILY_OF_KIND: Record<string, Family | undefined> = {
@@ -107,11 +102,16 @@ export function toleranceFor(name: string, gate: GateOptions): Tolerance {
 interface Elementwise {
   /** |a-e|; Infinity where a NaN or infinity meets a different value; 0/1 for bools and strings */
   error: Float64Array;
-  /** |e|, the scale of the relative error and of the tolerance */
-  scale: Float64Array;
   ok: Uint8Array;
-  /** numeric values for cosine and top-k (not for bools and strings) */
+  /** numeric values for cosine, top-k and the scale of relative errors (not for bools and strings) */
   values?: { e: Float64Array; a: Float64Array };
+}
+
+/** |e|, what relative errors and tolerances scale with: 0 for a non-finite e, 1 for bools and strings. */
+function scaleAt(view: Elementwise, i: number): number {
+  if (!view.values) return 1;
+  const e = view.values.e[i];
+  return Number.isFinite(e) ? Math.abs(e) : 0;
 }
 
 export function compareTensors(name: string, expected: Tensor, actual: Tensor, gate: GateOptions): OutputComparison {
@@ -133,7 +133,8 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
     const err = view.error[i];
     sum += err;
     if (err > maxAbs) maxAbs = err;
-    if (view.scale[i] > 0 && err / view.scale[i] > maxRel) maxRel = err / view.scale[i];
+    const scale = scaleAt(view, i);
+    if (scale > 0 && err / scale > maxRel) maxRel = err / scale;
     if (!view.ok[i]) {
       mismatches++;
       if (err === Infinity) nonFinite++;
@@ -150,7 +151,7 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
     meanAbsError: n ? sum / n : 0,
     maxRelError: maxRel,
     cosine,
-    quantileError: quantile(view.error, gate.quantile ?? DEFAULT_GATE.quantile),
+    quantileError: 0,
     top1Agreement: classes?.top1 ?? null,
     topKAgreement: classes?.topK ?? null,
     mismatches,
@@ -162,6 +163,8 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
     failures: [],
     worst: worstElements(view, tolerance, expected, actual),
   };
+  // last: it sorts the errors in place
+  result.quantileError = quantileInPlace(view.error, gate.quantile ?? DEFAULT_GATE.quantile);
   result.failures = gateFailures(result, gate, nonFinite);
   result.passed = result.failures.length === 0;
   return result;
@@ -189,7 +192,6 @@ function floatElements(expected: Tensor, actual: Tensor, { atol, rtol }: Toleran
   const a = toFloat64(actual);
   const n = e.length;
   const error = new Float64Array(n);
-  const scale = new Float64Array(n);
   const ok = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const x = e[i];
@@ -197,16 +199,14 @@ function floatElements(expected: Tensor, actual: Tensor, { atol, rtol }: Toleran
     if (Number.isFinite(x) && Number.isFinite(y)) {
       const d = Math.abs(y - x);
       error[i] = d;
-      scale[i] = Math.abs(x);
       ok[i] = d <= atol + rtol * Math.abs(x) ? 1 : 0;
     } else {
       const same = x === y || (Number.isNaN(x) && Number.isNaN(y));
       error[i] = same ? 0 : Infinity;
-      scale[i] = Number.isFinite(x) ? Math.abs(x) : 0;
       ok[i] = same ? 1 : 0;
     }
   }
-  return { error, scale, ok, values: { e, a } };
+  return { error, ok, values: { e, a } };
 }
 
 /** Integers by value (int32 against int64 is fine, beyond 2^53 too); bools by truth; strings by content. */
@@ -215,21 +215,17 @@ function exactElements(kind: Exclude<Family, 'float'>, expected: Tensor, actual:
   const a = actual.data as ArrayLike<number | bigint | string>;
   const n = e.length;
   const error = new Float64Array(n);
-  const scale = new Float64Array(n).fill(1);
   const ok = new Uint8Array(n);
   const equal = EXACT_EQUAL[kind];
   for (let i = 0; i < n; i++) {
     ok[i] = equal(e[i], a[i]) ? 1 : 0;
     error[i] = ok[i] ? 0 : 1;
   }
-  if (kind !== 'integer') return { error, scale, ok };
+  if (kind !== 'integer') return { error, ok };
   const ev = toFloat64(expected);
   const av = toFloat64(actual);
-  for (let i = 0; i < n; i++) {
-    if (!ok[i]) error[i] = Math.abs(av[i] - ev[i]) || 1;
-    scale[i] = Math.abs(ev[i]);
-  }
-  return { error, scale, ok, values: { e: ev, a: av } };
+  for (let i = 0; i < n; i++) if (!ok[i]) error[i] = Math.abs(av[i] - ev[i]) || 1;
+  return { error, ok, values: { e: ev, a: av } };
 }
 
 type Scalar = number | bigint | string;
@@ -238,67 +234,6 @@ const EXACT_EQUAL: Record<Exclude<Family, 'float'>, (x: Scalar, y: Scalar) => bo
   bool: (x, y) => (x !== 0) === (y !== 0),
   string: (x, y) => x === y,
 };
-
-/** Cosine of the flattened tensors over the elements finite on both sides; 1 when both are all zero. */
-export function cosineSimilarity(e: Float64Array, a: Float64Array): number {
-  let dot = 0;
-  let ee = 0;
-  let aa = 0;
-  for (let i = 0; i < e.length; i++) {
-    if (!Number.isFinite(e[i]) || !Number.isFinite(a[i])) continue;
-    dot += e[i] * a[i];
-    ee += e[i] * e[i];
-    aa += a[i] * a[i];
-  }
-  if (ee === 0 && aa === 0) return 1;
-  if (ee === 0 || aa === 0) return 0;
-  return Math.max(-1, Math.min(1, dot / Math.sqrt(ee * aa)));
-}
-
-/** Nearest-rank quantile of the errors. */
-function quantile(errors: Float64Array, q: number): number {
-  if (errors.length === 0) return 0;
-  const sorted = Float64Array.from(errors).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-export function hasClassAxis(name: string, shape: number[]): boolean {
-  const classes = shape[shape.length - 1];
-  return shape.length >= 1 && classes >= 2 && (shape.length <= 2 || CLASS_OUTPUT_NAME.test(name));
-}
-
-/** Top-1 agreement and top-k overlap, row by row over the last axis. */
-function topAgreement(values: { e: Float64Array; a: Float64Array }, shape: number[], topK: number): { top1: number; topK: number } {
-  const classes = shape[shape.length - 1];
-  const rows = values.e.length / classes;
-  if (rows === 0) return { top1: 1, topK: 1 };
-  const k = Math.min(topK, classes);
-  let top1 = 0;
-  let overlap = 0;
-  for (let r = 0; r < rows; r++) {
-    const e = values.e.subarray(r * classes, (r + 1) * classes);
-    const a = values.a.subarray(r * classes, (r + 1) * classes);
-    const te = topIndices(e, k);
-    const ta = topIndices(a, k);
-    if (te[0] === ta[0]) top1++;
-    overlap += te.filter((c) => ta.includes(c)).length / k;
-  }
-  return { top1: top1 / rows, topK: overlap / rows };
-}
-
-/** Indices of the k largest values, largest first (NaN ranks below everything); O(n·k) for small k. */
-function topIndices(row: Float64Array, k: number): number[] {
-  const best: number[] = [];
-  const above = (i: number, j: number) => row[i] > row[j] || (Number.isNaN(row[j]) && !Number.isNaN(row[i]));
-  for (let i = 0; i < row.length; i++) {
-    if (best.length === k && !above(i, best[k - 1])) continue;
-    let at = best.length;
-    while (at > 0 && above(i, best[at - 1])) at--;
-    best.splice(at, 0, i);
-    if (best.length > k) best.pop();
-  }
-  return best;
-}
 
 /**
  * How far an element is beyond its tolerance: |a-e| / (atol + rtol·|e|), above 1 failing; Infinity
@@ -337,7 +272,7 @@ function worstElements(view: Elementwise, tolerance: Tolerance, expected: Tensor
   for (let i = 0; i < view.error.length; i++) {
     const error = view.error[i];
     if (error === 0) continue;
-    const candidate = { i, excess: excess(error, view.scale[i], tolerance), error };
+    const candidate = { i, excess: excess(error, scaleAt(view, i), tolerance), error };
     if (kept.length === WORST_KEPT && worseFirst(candidate, kept[WORST_KEPT - 1]) >= 0) continue;
     kept.push(candidate);
     kept.sort(worseFirst);

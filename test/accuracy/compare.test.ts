@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type GateOptions, combineSets, compareTensors, cosineSimilarity } from '../../src/accuracy/compare.js';
+import { type GateOptions, combineSets, compareTensors } from '../../src/accuracy/compare.js';
+import { cosineSimilarity, quantileInPlace } from '../../src/accuracy/metrics.js';
+import { Random } from '../../src/tensor/random.js';
 import type { Dtype } from '../../src/tensor/dtype.js';
 import { type Tensor, floatToHalf, halfToFloat } from '../../src/tensor/tensor.js';
 
@@ -108,6 +110,18 @@ test('the error quantile is nearest-rank over |a-e|', () => {
   assert.equal(compareTensors('y', expected, actual, { ...gate, quantile: 0.99 }).quantileError, 99);
   assert.equal(compareTensors('y', expected, actual, { ...gate, quantile: 0.5 }).quantileError, 50);
   assert.equal(compareTensors('y', expected, actual, { ...gate, quantile: 1 }).quantileError, 100);
+});
+
+test('the quantile selection agrees with a full sort, duplicates and odd sizes included', () => {
+  const random = new Random(7);
+  for (const size of [1, 2, 3, 10, 101, 1000]) {
+    for (const q of [0, 0.25, 0.5, 0.99, 1]) {
+      const values = Float64Array.from({ length: size }, () => random.int(0, 20));
+      const sorted = Float64Array.from(values).sort();
+      const rank = Math.min(size - 1, Math.max(0, Math.ceil(q * size) - 1));
+      assert.equal(quantileInPlace(values, q), sorted[rank], `size ${size}, q ${q}`);
+    }
+  }
 });
 
 test('per-output tolerances override the global ones', () => {
