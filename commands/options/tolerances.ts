@@ -45,7 +45,7 @@ const Flags = z.object({
 });
 
 export function gateOptions(raw: ToleranceFlags): GateOptions {
-  const flags = parseOptions(Flags, pick(raw));
+  const flags = parseOptions(Flags, raw);
   return {
     atol: flags.atol ?? DEFAULT_GATE.atol,
     rtol: flags.rtol ?? DEFAULT_GATE.rtol,
@@ -55,11 +55,6 @@ export function gateOptions(raw: ToleranceFlags): GateOptions {
     topK: flags.topK ?? DEFAULT_GATE.topK,
     quantile: flags.quantile ?? DEFAULT_GATE.quantile,
   };
-}
-
-function pick(raw: ToleranceFlags): ToleranceFlags {
-  const { atol, rtol, tolerance, minCosine, minTop1, topK, quantile } = raw;
-  return { atol, rtol, tolerance, minCosine, minTop1, topK, quantile };
 }
 
 /** `--tolerance name=atol[:rtol]`; the name is everything before the last '=' (output names may hold ':' or '='). */

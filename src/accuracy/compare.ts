@@ -163,7 +163,7 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
     failures: [],
     worst: worstElements(view, tolerance, expected, actual),
   };
-  // last: it sorts the errors in place
+  // last: the selection reorders the errors
   result.quantileError = quantileInPlace(view.error, gate.quantile ?? DEFAULT_GATE.quantile);
   result.failures = gateFailures(result, gate, nonFinite);
   result.passed = result.failures.length === 0;

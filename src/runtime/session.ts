@@ -29,12 +29,14 @@ export interface Session {
   ort: ort.InferenceSession;
 }
 
+// onnxruntime's default logger prints errors it also throws (a provider library that fails to
+// load, a model it rejects) to stderr in colour; tdeploy reports them itself, once, classified.
+ort.env.logLevel = 'fatal';
+
 export async function openSession(modelPath: string, options: SessionOptions = {}, progress: Progress = silent): Promise<Session> {
   const requested = options.provider ?? 'cpu';
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimization ?? 'all',
-    // Fatal only: load and run errors come back as exceptions, classified by ortError; at level 3
-    // onnxruntime also prints them to stderr itself, in colour, around tdeploy's one-line message.
     logSeverityLevel: 4,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };

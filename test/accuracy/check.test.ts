@@ -180,6 +180,9 @@ test('every data set of an ONNX test folder is checked; tensors match by name, e
   assert.equal(report.passed, true);
   assert.equal(report.sets, 3);
   assert.equal(report.outputs[0].elements, 36);
+  // the same folder as --inputs: every set's inputs through both models
+  const against = await check(path.join(dir, 'model.onnx'), { against: path.join(dir, 'model.onnx'), inputs: dir, gate });
+  assert.deepEqual([against.passed, against.sets, against.outputs[0].maxAbsError], [true, 3, 0]);
 
   // a wrong expected value in the last set fails, and says which set
   await writeTensorPb(path.join(dir, 'test_data_set_2', 'output_0.pb'), '', y(2.6));

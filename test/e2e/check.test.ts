@@ -73,6 +73,7 @@ test('bad flags and inputs exit 2 with one line naming the problem, and write no
     [['--reference', path.join(dir, 'absent.npz')], /^tdeploy: error: reference not found: .*absent\.npz$/m],
     [['--against', encoder, '--dim', 'seq=8,16'], /^tdeploy: error: --dim seq=8,16: expected one value, got 2$/m],
     [[], /^tdeploy: error: nothing to compare with$/m],
+    [['--reference', reference, '--against', encoder], /^tdeploy: error: give --reference or --against, not both$/m],
   ];
   for (const [args, message] of cases) {
     const withReference = args.includes('--reference') || args.includes('--against') || args.length === 0 ? args : [...args, '--reference', reference];
@@ -82,6 +83,12 @@ test('bad flags and inputs exit 2 with one line naming the problem, and write no
     assert.equal(stdout, '');
   }
   assert.deepEqual(listFiles(dir), []);
+  const missing = runCli(['check', path.join(dir, 'absent.onnx'), '--reference', reference]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^tdeploy: error: model not found: .*absent\.onnx$/m);
+  const folder = runCli(['check', dir]);
+  assert.equal(folder.code, 2);
+  assert.match(folder.stderr, /is a folder without model\.onnx\nhint: give a model file, or an ONNX test folder/);
 });
 
 test('check --help shows an example', () => {
