@@ -18,3 +18,6 @@ export { verifyRepository, type VerifyReport, type Problem } from './triton/veri
 export { parseConfig, readConfig, configText } from './triton/text.js';
 export { modelConfig, tritonType } from './triton/from-model.js';
 export { type ModelConfig, ModelConfigSchema } from './triton/gen/model_config_pb.js';
+export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
+export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
+export { checkTable } from './report/check.js';
