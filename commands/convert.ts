@@ -1,12 +1,16 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { GateError } from '../src/errors.js';
 import { formatShape } from '../src/onnx/signature.js';
+import { checkTable } from '../src/report/check.js';
 import { keyValues, table } from '../src/report/format.js';
 import type { ConvertReport } from '../src/torch/convert.js';
+import { CONVERT_GATE } from '../src/torch/gate.js';
 import { parseInputSpec } from '../src/torch/inputs.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { collect, parseOptions } from './options/parse.js';
+import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options/tolerances.js';
 
 const positiveInt = (what: string) =>
   z.string().trim().regex(/^\d+$/, `expected ${what}`).pipe(z.coerce.number()).pipe(z.number().int().positive(`expected ${what}`));
@@ -21,9 +25,10 @@ const Flags = z.object({
   python: z.string().min(1).optional(),
   pythonPath: z.array(z.string()).default([]),
   timeout: positiveInt('a number of seconds').default(1800),
+  check: z.boolean(),
 });
 
-export const convertCommand = new Command('convert')
+const base = new Command('convert')
   .description('convert a PyTorch model to ONNX with your Python + torch, with reference data')
   .argument('<source>', 'TorchScript archive (.pt/.pth from torch.jit.save), torch.export archive (.pt2), or package.module:factory')
   .requiredOption('-o, --output <file.onnx>', 'ONNX file to write; the reference data goes to <file>.reference.npz')
@@ -35,14 +40,17 @@ export const convertCommand = new Command('convert')
   .addOption(new Option('--python <path>', 'Python interpreter with torch (default: $TDEPLOY_PYTHON, else python3)'))
   .addOption(new Option('--python-path <dir>', 'folder to import a package.module:factory source from (repeatable)').argParser(collect))
   .addOption(new Option('--timeout <seconds>', 'stop the export after this long').default('1800'))
-  .option('--no-check', 'do not check the ONNX model against the reference')
+  .option('--no-check', "do not run the written model on the example inputs and compare with torch's outputs");
+
+export const convertCommand = addToleranceOptions(base, CONVERT_GATE)
   .addHelpText('after', `
 Examples:
   tdeploy convert model.pt -o model.onnx --input input_ids:int64:batch,seq --input attention_mask:int64:batch,seq
   tdeploy convert tiny_models:convnet --python-path fixtures -o convnet.onnx --input image:float32:batch,3,32,32
   tdeploy convert model.pt -o model.onnx --input x:float32:batch,16 --example-inputs batch.npz --python /usr/bin/python3`)
-  .action(action(async (source: string, raw: Record<string, unknown>, ctx: Context) => {
+  .action(action(async (source: string, raw: ToleranceFlags & Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(Flags, raw);
+    const gate = flags.check ? gateOptions(raw) : false;
     // Loaded on use: its graph (execa, onnxruntime) would slow every other command's start.
     const { convert } = await import('../src/torch/convert.js');
     const report = await convert(source, {
@@ -55,8 +63,15 @@ Examples:
       python: flags.python,
       pythonPath: flags.pythonPath,
       timeoutMs: flags.timeout * 1000,
+      check: gate,
     }, ctx.progress);
     ctx.render(report, convertText);
+    if (report.check && !report.check.passed) {
+      const failing = report.check.outputs.filter((o) => !o.passed).map((o) => o.name);
+      throw new GateError(`${report.output} is written, but differs from torch beyond tolerance: ${failing.join(', ')}`, {
+        hint: 'see the worst elements above; loosen --atol/--rtol if the drift is expected, or try another --opset',
+      });
+    }
   }));
 
 function convertText(r: ConvertReport): string {
@@ -71,5 +86,6 @@ function convertText(r: ConvertReport): string {
       ['time', `${r.seconds.toFixed(1)} s`],
     ]),
     table(['', 'name', 'dtype', 'shape'], [...io('input', r.inputs), ...io('output', r.outputs)]),
+    ...(r.check ? [`check against torch's outputs:\n${checkTable(r.check)}`] : []),
   ].join('\n');
 }

@@ -1,12 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CheckReport } from '../accuracy/check.js';
+import type { GateOptions } from '../accuracy/compare.js';
 import { InputError, fileError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { readNpz, writeNpz } from '../tensor/npz.js';
-import { runExport } from './export.js';
+import type { Delivered } from './deliver.js';
+import { type ExportResult, runExport } from './export.js';
 import { type InputSpec, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
+import { CONVERT_GATE } from './gate.js';
 import { choosePython } from './python.js';
 
 export interface ConvertOptions {
@@ -25,6 +29,8 @@ export interface ConvertOptions {
   /** folders to import `package.module:factory` sources from */
   pythonPath?: string[];
   timeoutMs?: number;
+  /** the accuracy gate for the check against torch's outputs (default CONVERT_GATE), or false for none */
+  check?: GateOptions | false;
 }
 
 export interface ConvertReport {
@@ -37,7 +43,8 @@ export interface ConvertReport {
   outputs: TensorInfo[];
   /** set when the model is over protobuf's 2 GB limit and its weights live in this file */
   dataFile?: string;
-  check: null;
+  /** the check of the written model against torch's outputs; null with check: false */
+  check: CheckReport | null;
   seconds: number;
 }
 
@@ -67,33 +74,37 @@ export async function convert(source: string, options: ConvertOptions, progress:
   // The work folder sits beside the destination so that moving the model into place is a rename.
   // It is never committed: abort() removes it, and so does Ctrl-C.
   const scratch = new OutputSet();
+  let written: { exported: ExportResult; delivered: Delivered; after: typeof import('./deliver.js') };
   try {
     const work = await scratch.temp(path.join(path.dirname(output), `${path.basename(output)}.export`));
     await fs.promises.mkdir(work);
     const { specs, examples } = await prepareExamples(options, work, progress);
     const onnx = path.join(work, 'model.onnx');
-    return await new OutputSet().run(async (set) => {
+    written = await new OutputSet().run(async (set) => {
       progress({ kind: 'phase', phase: `exporting with ${python.command}` });
-      // onnxruntime and the ONNX reader load while Python imports torch (about a second).
-      const delivering = import('./deliver.js');
-      const exported = await runExport(python, {
+      const exporting = runExport(python, {
         source: from, pythonPath: (options.pythonPath ?? []).map((p) => path.resolve(p)), inputs: specs, examples,
         outputNames: options.outputNames, opset: options.opset, onnx, reference: await set.temp(reference),
       }, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, progress });
+      // Python has started; onnxruntime, the ONNX reader and the check load while it imports torch.
+      const delivering = import('./deliver.js');
+      const exported = await exporting;
       const steps = Object.entries(exported.timings).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ');
       progress({ kind: 'log', line: `torch ${exported.torch} (${exported.python}): ${steps}` });
-
-      const { deliver } = await delivering;
-      const delivered = await deliver(onnx, output, set, specs, progress);
-      return {
-        output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
-        inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: delivered.dataFile } : {}),
-        check: null, seconds: (performance.now() - started) / 1000,
-      };
+      const after = await delivering;
+      return { exported, delivered: await after.deliver(onnx, output, set, specs, progress), after };
     });
   } finally {
     await scratch.abort();
   }
+  const { exported, delivered, after } = written;
+  const gate = options.check ?? CONVERT_GATE;
+  const checked = gate ? await after.checkConverted(output, reference, gate, progress) : null;
+  return {
+    output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
+    inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: delivered.dataFile } : {}),
+    check: checked, seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function resolveSource(source: string): { path: string } | { factory: string } {

@@ -1,5 +1,7 @@
-import type { OutputSet } from '../io/atomic.js';
+import { type CheckReport, check } from '../accuracy/check.js';
+import type { GateOptions } from '../accuracy/compare.js';
 import { ToolError } from '../errors.js';
+import type { OutputSet } from '../io/atomic.js';
 import { loadModel } from '../onnx/model.js';
 import { type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
 import type { Progress } from '../progress.js';
@@ -17,7 +19,7 @@ export interface Delivered {
 /**
  * What happens once torch has written the model: it must load in onnxruntime before it is
  * reported written, then it moves to `output` within `set`. Kept apart from the export so that
- * onnxruntime and the ONNX reader load while Python is still importing torch.
+ * onnxruntime, the ONNX reader and the check load while Python is still importing torch.
  */
 export async function deliver(onnx: string, output: string, set: OutputSet, specs: InputSpec[], progress: Progress): Promise<Delivered> {
   progress({ kind: 'phase', phase: 'validating with onnxruntime' });
@@ -38,4 +40,13 @@ export async function deliver(onnx: string, output: string, set: OutputSet, spec
   }
   const dataFile = await placeModel(model, output, set);
   return { opset: opsetVersion(model.proto), inputs, outputs, ...(dataFile ? { dataFile } : {}) };
+}
+
+/**
+ * Runs the written model on the reference inputs and compares with torch's outputs. It runs on
+ * the files in place, so the report names them; a failed gate leaves them there to examine.
+ */
+export function checkConverted(output: string, reference: string, gate: GateOptions, progress: Progress): Promise<CheckReport> {
+  progress({ kind: 'phase', phase: 'checking against torch\'s outputs' });
+  return check(output, { reference, gate }, progress);
 }

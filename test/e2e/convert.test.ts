@@ -149,12 +149,42 @@ test('package.module:factory with --python-path and --example-inputs gives torch
   assert.equal(fs.existsSync(path.join(fixture(), '__pycache__')), false, 'importing the factory wrote no bytecode beside it');
 });
 
+test('the check runs by default: the written model against torch\'s outputs, in the same report', { skip }, () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'encoder.onnx');
+  const r = convert([fixture('encoder.pt'), '-o', out, ...ENCODER_INPUTS, '--output-names', 'logits,hidden_states', '--example-dim', 'seq=12', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { check } = JSON.parse(r.stdout);
+  assert.equal(check.passed, true);
+  assert.equal(check.model, out);
+  assert.deepEqual(check.against, { kind: 'reference', path: path.join(dir, 'encoder.reference.npz') });
+  assert.deepEqual([check.gate.atol, check.gate.rtol], [1e-4, 1e-3]);
+  assert.deepEqual(check.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]), [['logits', [2, 4]], ['hidden_states', [2, 12, 64]]]);
+  for (const o of check.outputs) {
+    assert.ok(o.maxAbsError < 1e-5 && o.cosine > 0.999999, `${o.name}: ${o.maxAbsError}, ${o.cosine}`);
+    assert.equal(o.mismatches, 0);
+  }
+});
+
+test('a check beyond tolerance: exit 1 with the report, the files stay to be examined', { skip }, () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'encoder.onnx');
+  const r = convert([fixture('encoder.pt'), '-o', out, ...ENCODER_INPUTS, '--output-names', 'logits,hidden_states', '--atol', '0', '--rtol', '0', '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.check.passed, false);
+  assert.ok(report.check.outputs.some((o: { mismatches: number }) => o.mismatches > 0));
+  assert.match(r.stderr, new RegExp(`^tdeploy: error: ${out.replace(/[.]/g, '\\.')} is written, but differs from torch beyond tolerance: .*hidden_states`, 'm'));
+  assert.deepEqual(listFiles(dir), ['encoder.onnx', 'encoder.reference.npz']);
+});
+
 test('human output: a summary and the I/O table on stdout; --verbose adds torch\'s log on stderr', { skip }, () => {
   const dir = tempDir();
   const r = convert([fixture('convnet.pt'), '-o', path.join(dir, 'm.onnx'), '--input', 'image:float32:batch,3,32,32', '--no-check', '--verbose']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /│ opset\s+│ 17\s+│/);
   assert.match(r.stdout, /│ output │ output\s+│ float32 │ \[batch, 10\]\s+│/);
+  assert.doesNotMatch(r.stdout, /PASSED/, 'no check with --no-check');
   assert.match(r.stderr, /^torch 1\.13\S* \(.+\): load [\d.]+ s, run [\d.]+ s, export [\d.]+ s, import [\d.]+ s$/m);
 });
 
