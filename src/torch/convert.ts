@@ -60,8 +60,9 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
  */
 export async function convert(source: string, options: ConvertOptions, progress: Progress = silent): Promise<ConvertReport> {
   const started = performance.now();
-  const output = path.resolve(options.output);
-  if (!output.endsWith('.onnx')) throw new InputError(`-o ${options.output}: the output file must end with .onnx`, { kind: 'usage' });
+  // Paths are reported as the user gave them, like check reports them.
+  const output = options.output;
+  if (!output.endsWith('.onnx')) throw new InputError(`-o ${output}: the output file must end with .onnx`, { kind: 'usage' });
   const reference = output.replace(/\.onnx$/, '.reference.npz');
   const from = resolveSource(source);
   checkSpecs(options.inputs ?? []);
@@ -102,7 +103,7 @@ export async function convert(source: string, options: ConvertOptions, progress:
   const checked = gate ? await after.checkConverted(output, reference, gate, progress) : null;
   return {
     output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
-    inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: delivered.dataFile } : {}),
+    inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: path.join(path.dirname(output), path.basename(delivered.dataFile)) } : {}),
     check: checked, seconds: (performance.now() - started) / 1000,
   };
 }
