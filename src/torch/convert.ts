@@ -91,7 +91,8 @@ export async function convert(source: string, options: ConvertOptions, progress:
       const delivering = import('./deliver.js');
       const exported = await exporting;
       const steps = Object.entries(exported.timings).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ');
-      progress({ kind: 'log', line: `torch ${exported.torch} (${exported.python}): ${steps}` });
+      const versions = `torch ${exported.torch}${exported.onnx ? `, onnx ${exported.onnx}` : ''}`;
+      progress({ kind: 'log', line: `${versions} (${exported.python}): ${steps}` });
       const after = await delivering;
       return { exported, delivered: await after.deliver(onnx, output, set, specs, progress), after };
     });

@@ -185,7 +185,31 @@ test('human output: a summary and the I/O table on stdout; --verbose adds torch\
   assert.match(r.stdout, /│ opset\s+│ 17\s+│/);
   assert.match(r.stdout, /│ output │ output\s+│ float32 │ \[batch, 10\]\s+│/);
   assert.doesNotMatch(r.stdout, /PASSED/, 'no check with --no-check');
-  assert.match(r.stderr, /^torch 1\.13\S* \(.+\): load [\d.]+ s, run [\d.]+ s, export [\d.]+ s, import [\d.]+ s$/m);
+  assert.match(r.stderr, /^torch 1\.13\S*(, onnx \S+)? \(.+\): load [\d.]+ s, run [\d.]+ s, export [\d.]+ s, import [\d.]+ s$/m);
+});
+
+test('an input forward ignores: torch drops it, tdeploy says so, and the check still passes', { skip }, () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'partial_models.py'), `import torch
+
+
+class Scale(torch.nn.Module):
+    def forward(self, x, unused):
+        return x * 2
+
+
+def scale():
+    return Scale()
+`);
+  const r = convert(['partial_models:scale', '--python-path', dir, '-o', path.join(dir, 'scale.onnx'),
+    '--input', 'x:float32:batch,4', '--input', 'unused:float32:batch,4', '--example-dim', 'batch=1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^tdeploy: note: the example has batch=1: tracing may fix that dim to 1 in the model; export with 2 or more$/m);
+  assert.match(r.stderr, /^tdeploy: note: torch dropped input 'unused': the model does not use it$/m);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.inputs.map((i: { name: string }) => i.name), ['x']);
+  assert.equal(report.check.passed, true);
+  assert.match(report.check.notes.join('\n'), /ignored unused/);
 });
 
 interface BadCase {

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { ToolError } from '../../src/errors.js';
 import { OutputSet } from '../../src/io/atomic.js';
 import { loadModel } from '../../src/onnx/model.js';
+import { saveModel } from '../../src/onnx/save.js';
+import { silent } from '../../src/progress.js';
 import { openSession } from '../../src/runtime/session.js';
 import { readNpz } from '../../src/tensor/npz.js';
 import { toFloat64 } from '../../src/tensor/tensor.js';
+import { deliver } from '../../src/torch/deliver.js';
 import { placeModel } from '../../src/torch/place.js';
 import { fixture, listFiles, python, skipWithoutPython, tempDir } from '../helpers.js';
 
@@ -66,6 +70,18 @@ onnx.save_model(onnx.load(sys.argv[1]), sys.argv[2], save_as_external_data=True,
 `, [fixture('encoder.onnx'), path.join(work, 'model.onnx')]);
   const set = new OutputSet();
   await placeModel(await loadModel(path.join(work, 'model.onnx')), path.join(out, 'encoder.onnx'), set);
+  await set.abort();
+  assert.deepEqual(listFiles(out), []);
+});
+
+test('an export onnxruntime cannot load is a tool failure (exit 3), and nothing is placed', async () => {
+  const [work, out] = [tempDir(), tempDir()];
+  const model = await loadModel(fixture('convnet.onnx'));
+  model.proto.graph!.node[0].opType = 'Frobnicate';
+  await saveModel(model, path.join(work, 'model.onnx'));
+  const set = new OutputSet();
+  await assert.rejects(deliver(path.join(work, 'model.onnx'), path.join(out, 'convnet.onnx'), set, [], silent), (e: unknown) =>
+    e instanceof ToolError && e.exitCode === 3 && e.kind === 'invalid-export' && /^torch exported a model that onnxruntime cannot load: .*Frobnicate/.test(e.message));
   await set.abort();
   assert.deepEqual(listFiles(out), []);
 });
