@@ -50,7 +50,7 @@ const Raw = z.object({
 });
 
 /** What only a build takes, to refuse it next to --from-log. */
-const BUILD_FLAGS = ['output', 'trtexec', 'stronglyTyped', 'shapes', 'workspace', 'calib', 'timingCache', 'builderLevel', 'extra', 'shape', 'dim', ...PRECISIONS];
+const BUILD_FLAGS = ['output', 'trtexec', 'stronglyTyped', 'shapes', 'workspace', 'calib', 'timingCache', 'builderLevel', 'extra', 'timeout', 'shape', 'dim', ...PRECISIONS];
 
 export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic dimension wherever it appears, e.g. batch=1,8,32')
   .addHelpText('after', [

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InputError, ToolError, fileError } from '../errors.js';
+import { InputError, ToolError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { type Progress, silent } from '../progress.js';
+import { requireFile } from './engine.js';
 import { trtexecArgs } from './flags.js';
 import { type TimingSample, parseExportTimes } from './json-parsers.js';
 import { findTrtexec } from './locate.js';
@@ -41,27 +42,20 @@ export interface EngineBenchmark {
   samples: TimingSample[] | null;
 }
 
-function positive(name: string, value: number | undefined, allowZero = false): void {
-  if (value !== undefined && !(Number.isFinite(value) && (allowZero ? value >= 0 : value > 0))) {
-    throw new InputError(`${name}: '${value}' is not a ${allowZero ? 'non-negative' : 'positive'} number`, { kind: 'usage' });
-  }
-}
-
 /**
  * Times a serialized engine with `trtexec --loadEngine`. Throws a ToolError (kind = failure
  * class) when trtexec cannot run it: a benchmark without numbers has nothing to report.
  */
 export async function runEngineBenchmark(plan: string, options: EngineBenchmarkOptions = {}, progress: Progress = silent): Promise<EngineBenchmark> {
-  try {
-    if (!fs.statSync(plan).isFile()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-  } catch (error) {
-    throw fileError(plan, error, 'engine');
+  requireFile(plan, 'engine');
+  const numbers: [string, number | undefined, (n: number) => boolean, string][] = [
+    ['iterations', options.iterations, (n) => Number.isInteger(n) && n > 0, 'a positive integer'],
+    ['duration', options.durationS, (n) => n >= 0, 'a non-negative number of seconds'],
+    ['warm-up', options.warmupMs, (n) => n >= 0, 'a non-negative number of ms'],
+  ];
+  for (const [name, value, valid, what] of numbers) {
+    if (value !== undefined && !(Number.isFinite(value) && valid(value))) throw new InputError(`${name}: '${value}' is not ${what}`, { kind: 'usage' });
   }
-  if (options.iterations !== undefined && !(Number.isInteger(options.iterations) && options.iterations > 0)) {
-    throw new InputError(`iterations: '${options.iterations}' is not a positive integer`, { kind: 'usage' });
-  }
-  positive('duration', options.durationS, true);
-  positive('warm-up', options.warmupMs, true);
   for (const [name, dims] of Object.entries(options.shapes ?? {})) {
     if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new InputError(`shape of '${name}': ${dims.join('x')} is not a list of positive integers`, { kind: 'usage' });
   }

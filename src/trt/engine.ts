@@ -69,6 +69,15 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string)
   };
 }
 
+/** Throws the input error for a path that is missing, unreadable or a folder. */
+export function requireFile(file: string, what: string): void {
+  try {
+    if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+  } catch (error) {
+    throw fileError(file, error, what);
+  }
+}
+
 /** Everything about the options that can be checked without the model or trtexec. */
 function checkOptions(options: EngineOptions): void {
   const precision = options.precision ?? [];
@@ -79,11 +88,7 @@ function checkOptions(options: EngineOptions): void {
   }
   if (options.calib !== undefined) {
     if (!precision.some((p) => p === 'int8' || p === 'best')) throw new InputError('--calib needs --int8 or --best', { kind: 'usage' });
-    try {
-      if (!fs.statSync(options.calib).isFile()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    } catch (error) {
-      throw fileError(options.calib, error, 'calibration cache');
-    }
+    requireFile(options.calib, 'calibration cache');
   }
   if (options.workspaceMiB !== undefined && !(Number.isInteger(options.workspaceMiB) && options.workspaceMiB > 0)) {
     throw new InputError(`--workspace: '${options.workspaceMiB}' is not a positive whole number of MiB`, { kind: 'usage' });
@@ -136,8 +141,7 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
       extra: options.extra,
     });
     for (const message of notes) progress({ kind: 'note', message });
-    const run = await runTrtexec(trtexec.path, args, { timeoutMs: options.timeoutMs, logFile: await logOut.temp(logFile), progress });
-    const { report } = run;
+    const { report } = await runTrtexec(trtexec.path, args, { timeoutMs: options.timeoutMs, logFile: await logOut.temp(logFile), progress });
     report.version ??= version;
     if (report.outcome === 'passed' && !(fs.statSync(saveEngine, { throwIfNoEntry: false })?.size ?? 0)) {
       report.outcome = 'failed';
@@ -156,9 +160,9 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
 
 /** The report of a trtexec run made elsewhere (typically on a GPU machine), from its console log. */
 export async function engineFromLog(file: string): Promise<EngineReport> {
+  requireFile(file, 'log');
   const parser = createLogParser();
   try {
-    if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
     // line by line, so a verbose log of any size is read without holding it whole
     const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
     for await (const line of lines) parser.push(line);

@@ -100,8 +100,12 @@ export function cleanText(text: string): string {
   return text.replace(/^\[TRT\] /, '').replace(/^(?:[\w./-]+\.(?:cpp|h|hpp|cu):\d+: )/, '').replace(/^Error\[\d+\]: /, '').trim();
 }
 
+/** trtexec prints its whole help after an unknown option; that says nothing about the failure. */
+const HELP_TEXT = /^(=== .* ===|--\w)/;
+
 function lines(message: LogMessage): string[] {
-  return [cleanText(message.text), ...message.more.slice(0, MAX_CONTINUATION).map((l) => l.trim())].filter(Boolean);
+  const more = message.more.map((l) => l.trim()).filter((l) => l && !HELP_TEXT.test(l)).slice(0, MAX_CONTINUATION);
+  return [cleanText(message.text), ...more];
 }
 
 /**
@@ -110,8 +114,9 @@ function lines(message: LogMessage): string[] {
  */
 export function classifyFailure(messages: LogMessage[], lastStep: string | null): Failure {
   const errors = messages.filter((m) => m.severity !== 'W' && !m.dump);
-  const decisive = [...new Set(errors.flatMap(lines).filter((l) => !GENERIC.test(l)))];
   const chain = [...new Set(errors.flatMap(lines))];
+  const decisive = chain.filter((l) => !GENERIC.test(l));
+  const shown = (decisive.length ? decisive : chain).slice(0, MAX_LINES);
   const all = messages.map((m) => [m.text, ...m.more].join('\n')).join('\n');
   for (const rule of FAILURE_RULES) {
     for (const message of messages) {
@@ -119,16 +124,14 @@ export function classifyFailure(messages: LogMessage[], lastStep: string | null)
       const m = rule.pattern.exec([message.text, ...message.more].join('\n'));
       if (!m) continue;
       const evidence = message.severity === 'W' ? [cleanText(message.text)] : [];
-      const shown = [...new Set([...evidence, ...(decisive.length ? decisive : chain)])].slice(0, MAX_LINES);
-      return { kind: rule.kind, message: shown.join('\n'), hint: typeof rule.hint === 'string' ? rule.hint : rule.hint(m, all) };
+      const text = [...new Set([...evidence, ...shown])].slice(0, MAX_LINES).join('\n');
+      return { kind: rule.kind, message: text, hint: typeof rule.hint === 'string' ? rule.hint : rule.hint(m, all) };
     }
   }
-  if (errors.length) {
-    return { kind: 'unknown', message: (decisive.length ? decisive : chain).slice(0, MAX_LINES).join('\n'), hint: 'no known cause matches these lines; the full log has the context' };
-  }
+  if (errors.length) return { kind: 'unknown', message: shown.join('\n'), hint: 'no known cause matches these lines; the full log has the context' };
   return {
     kind: 'unknown',
     message: `trtexec reported FAILED without an error line${lastStep ? `; the last step it logged: ${lastStep}` : ''}`,
-    hint: "rerun with --extra=--verbose to see what the builder did before it stopped",
+    hint: 'run trtexec again with --verbose (through tdeploy: --extra=--verbose) to see what the builder did before it stopped',
   };
 }

@@ -3,7 +3,7 @@ import { FATAL, type Failure, type LogMessage, classifyFailure } from './failure
 import type { ShapeProfile } from './profiles.js';
 import {
   LEGACY_SECTIONS, type LayerProfile, type PerformanceSummary, type StatsKey,
-  emptySummary, legacyLine, profileColumns, profileRow, summaryLine,
+  type ProfileLayout, emptySummary, legacyLine, profileLayout, profileRow, summaryLine,
 } from './summary.js';
 import { type TrtVersion, versionFromHeader, versionFromTag } from './version.js';
 
@@ -54,7 +54,7 @@ const LEGACY = new Set<Section>(Object.values(LEGACY_SECTIONS));
 
 interface State {
   section: Section;
-  columns?: ReturnType<typeof profileColumns>;
+  layout?: ProfileLayout;
   summary: PerformanceSummary | null;
   profile: LayerProfile | null;
   report: TrtexecReport;
@@ -79,7 +79,7 @@ const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
   }],
   [/^=== Profile \((\d+) iterations ?\) ===$/, (s, m) => {
     s.section = 'profile';
-    s.columns = undefined;
+    s.layout = undefined;
     s.profile = { iterations: Number(m[1]), layers: [], total: null };
   }],
   [/^=== .* ===$/, (s) => {
@@ -148,11 +148,11 @@ export function createLogParser(): LogParser {
   function info(text: string): void {
     if (state.section === 'summary' && summaryLine(state.summary!, text)) return;
     if (state.section === 'profile') {
-      if (!state.columns) {
-        state.columns = profileColumns(text);
-        if (state.columns) return;
+      if (!state.layout) {
+        state.layout = profileLayout(text);
+        if (state.layout) return;
       } else {
-        const row = profileRow(state.columns, text);
+        const row = profileRow(state.layout, text);
         if (row) {
           if (row.name === 'Total') state.profile!.total = row;
           else state.profile!.layers.push(row);
@@ -171,10 +171,10 @@ export function createLogParser(): LogParser {
       if (m) return apply(state, m);
     }
     // 8.4 and 8.5 print the profile table's header without a "=== Profile ===" line before it
-    const columns = text.includes('Layer') ? profileColumns(text) : undefined;
-    if (columns) {
+    const layout = text.includes('Layer') ? profileLayout(text) : undefined;
+    if (layout) {
       state.section = 'profile';
-      state.columns = columns;
+      state.layout = layout;
       state.profile = { iterations: null, layers: [], total: null };
     }
   }

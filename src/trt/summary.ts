@@ -37,7 +37,9 @@ const STAT_LINES: Record<string, StatsKey> = {
   'D2H Latency': 'd2hMs',
 };
 
-const SCALAR_LINES: [RegExp, 'throughputQps' | 'totalHostWalltimeS' | 'totalGpuComputeS'][] = [
+type ScalarKey = 'throughputQps' | 'totalHostWalltimeS' | 'totalGpuComputeS';
+
+const SCALAR_LINES: [RegExp, ScalarKey][] = [
   [new RegExp(`^Throughput: (${NUM}) qps$`), 'throughputQps'],
   [new RegExp(`^Total Host Walltime: (${NUM}) s$`), 'totalHostWalltimeS'],
   [new RegExp(`^Total GPU Compute Time: (${NUM}) s$`), 'totalGpuComputeS'],
@@ -56,15 +58,20 @@ export function parseStats(text: string): Stats | undefined {
   return stats;
 }
 
-/** One line of the `=== Performance summary ===` block (8.0 to 11.x). */
-export function summaryLine(summary: PerformanceSummary, text: string): boolean {
-  for (const [pattern, key] of SCALAR_LINES) {
+function scalarLine(summary: PerformanceSummary, lines: [RegExp, ScalarKey][], text: string): boolean {
+  for (const [pattern, key] of lines) {
     const m = pattern.exec(text);
     if (m) {
       summary[key] = Number(m[1]);
       return true;
     }
   }
+  return false;
+}
+
+/** One line of the `=== Performance summary ===` block (8.0 to 11.x). */
+export function summaryLine(summary: PerformanceSummary, text: string): boolean {
+  if (scalarLine(summary, SCALAR_LINES, text)) return true;
   const colon = text.indexOf(': ');
   const key = STAT_LINES[text.slice(0, colon)];
   const stats = key && parseStats(text.slice(colon + 2));
@@ -83,7 +90,7 @@ export const LEGACY_SECTIONS: Record<string, StatsKey> = {
 
 const LEGACY_STAT = new RegExp(`^(min|max|mean|median): (${NUM}) ms(?: \\(end to end ${NUM} ms\\))?$`);
 const LEGACY_PERCENTILE = new RegExp(`^percentile: (${NUM}) ms at (${NUM})%`);
-const LEGACY_SCALARS: [RegExp, 'throughputQps' | 'totalHostWalltimeS' | 'totalGpuComputeS'][] = [
+const LEGACY_SCALARS: [RegExp, ScalarKey][] = [
   [new RegExp(`^throughput: (${NUM}) qps$`), 'throughputQps'],
   [new RegExp(`^walltime: (${NUM}) s$`), 'totalHostWalltimeS'],
   [new RegExp(`^total compute time: (${NUM}) s$`), 'totalGpuComputeS'],
@@ -102,14 +109,7 @@ export function legacyLine(summary: PerformanceSummary, section: StatsKey, text:
     stats[`p${percentile[2]}`] = Number(percentile[1]);
     return true;
   }
-  for (const [pattern, key] of LEGACY_SCALARS) {
-    const m = pattern.exec(text);
-    if (m) {
-      summary[key] = Number(m[1]);
-      return true;
-    }
-  }
-  return false;
+  return scalarLine(summary, LEGACY_SCALARS, text);
 }
 
 /** One layer's row of a profile (--dumpProfile table or --exportProfile JSON). */
@@ -130,7 +130,7 @@ export interface LayerProfile {
   total: LayerTime | null;
 }
 
-type Column = Exclude<keyof LayerTime, 'name'> | 'name';
+type Column = keyof LayerTime;
 
 /** Column titles of the profile table: 8.6+ puts the numbers first, 7.x-8.5 the layer name. */
 const PROFILE_COLUMNS: Record<string, Column> = {
@@ -138,25 +138,29 @@ const PROFILE_COLUMNS: Record<string, Column> = {
   'Time (ms)': 'timeMs', 'Avg. Time (ms)': 'averageMs', 'Median Time (ms)': 'medianMs', 'Time %': 'percentage',
 };
 
-/** The columns of a profile table header line, or undefined when the line is not one. */
-export function profileColumns(text: string): Column[] | undefined {
-  const titles = text.trim().split(/\s{2,}/);
-  const columns = titles.map((t) => PROFILE_COLUMNS[t]);
+/** A profile table's columns, and the pattern of its rows (the groups come in column order). */
+export interface ProfileLayout {
+  columns: Column[];
+  row: RegExp;
+}
+
+/** The layout a profile table header line announces, or undefined when the line is not one. */
+export function profileLayout(text: string): ProfileLayout | undefined {
+  const columns = text.trim().split(/\s{2,}/).map((t) => PROFILE_COLUMNS[t]);
   if (columns.some((c) => c === undefined) || !columns.includes('name') || !columns.includes('timeMs')) return undefined;
-  return columns;
+  const numbers = columns.length - 1;
+  const row = columns[0] === 'name'
+    ? `^\\s*(.+?)${`\\s+(${NUM})`.repeat(numbers)}\\s*$`
+    : `^\\s*${Array(numbers).fill(`(${NUM})`).join('\\s+')}\\s+(.+?)\\s*$`;
+  return { columns, row: new RegExp(row) };
 }
 
 /** One row under a profile header; undefined ends the table. */
-export function profileRow(columns: Column[], text: string): LayerTime | undefined {
-  const numbers = columns.length - 1;
-  const cells = columns[0] === 'name'
-    ? `^\\s*(.+?)${`\\s+(${NUM})`.repeat(numbers)}\\s*$`
-    : `^\\s*${Array(numbers).fill(`(${NUM})`).join('\\s+')}\\s+(.+?)\\s*$`;
-  // the groups come in the header's column order either way
-  const m = new RegExp(cells).exec(text);
+export function profileRow(layout: ProfileLayout, text: string): LayerTime | undefined {
+  const m = layout.row.exec(text);
   if (!m) return undefined;
   const row: Record<string, string | number> = {};
-  columns.forEach((column, i) => {
+  layout.columns.forEach((column, i) => {
     row[column] = column === 'name' ? m[i + 1] : Number(m[i + 1]);
   });
   return row as unknown as LayerTime;

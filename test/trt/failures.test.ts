@@ -16,7 +16,7 @@ function failed(...lines: string[]) {
 test('a removed flag is an invalid option, named in the hint', () => {
   const f = failed('[E] Unknown option: --workspace 1024', '=== Model Options ===', '  --onnx=<file>  ONNX model');
   assert.equal(f.kind, 'invalid-option');
-  assert.equal(f.message, 'Unknown option: --workspace 1024\n=== Model Options ===\n--onnx=<file>  ONNX model');
+  assert.equal(f.message, 'Unknown option: --workspace 1024', 'the help text printed after it is left out');
   assert.match(f.hint, /does not know --workspace/);
 });
 
