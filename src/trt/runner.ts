@@ -50,6 +50,8 @@ export async function runTrtexec(trtexec: string, args: string[], options: Trtex
         args,
         label: 'trtexec',
         timeoutMs: options.timeoutMs,
+        // a verbose build logs gigabytes; the lines go to the log file and the parser, not to memory
+        keepOutput: false,
         onLine: (line) => {
           log?.write(`${line}\n`);
           parser.push(line);
