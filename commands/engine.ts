@@ -66,28 +66,12 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
   .action(action(async (model: string | undefined, raw: Record<string, unknown>, ctx: Context) => {
     const options = parseOptions(Raw, raw);
     if (options.fromLog !== undefined) {
-      const extra = [model ? '<model>' : undefined, ...BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)].filter(Boolean);
-      if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
+      refuseBuildFlags(model, raw);
       ctx.render(await engineFromLog(options.fromLog), engineText);
       return;
     }
     if (!model) throw new InputError('give a model to build, or --from-log <file> to read a log', { kind: 'usage', hint: "see 'tdeploy engine --help'" });
-    const engineOptions: EngineOptions = {
-      output: options.output,
-      trtexec: options.trtexec,
-      precision: PRECISIONS.filter((p) => raw[p] === true),
-      stronglyTyped: options.stronglyTyped,
-      calib: options.calib,
-      workspaceMiB: options.workspace,
-      profiles: Object.fromEntries((options.shapes ?? []).map(parseProfile)),
-      shapes: shapeSpec(raw, { min: 1, max: 3 }),
-      timingCache: options.timingCache,
-      builderLevel: options.builderLevel,
-      extra: (options.extra ?? []).flatMap((e) => e.trim().split(/\s+/)).filter(Boolean),
-      inference: options.inference,
-      timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000,
-    };
-    const report = await buildEngine(model, engineOptions, ctx.progress);
+    const report = await buildEngine(model, engineOptions(options, raw), ctx.progress);
     ctx.render(report, engineText);
     if (report.outcome !== 'passed') {
       const failure = report.failure!;
@@ -96,6 +80,30 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
       });
     }
   }));
+
+function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
+  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const extra = [...(model ? ['<model>'] : []), ...given];
+  if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
+}
+
+function engineOptions(options: z.infer<typeof Raw>, raw: Record<string, unknown>): EngineOptions {
+  return {
+    output: options.output,
+    trtexec: options.trtexec,
+    precision: PRECISIONS.filter((p) => raw[p] === true),
+    stronglyTyped: options.stronglyTyped,
+    calib: options.calib,
+    workspaceMiB: options.workspace,
+    profiles: Object.fromEntries((options.shapes ?? []).map(parseProfile)),
+    shapes: shapeSpec(raw, { min: 1, max: 3 }),
+    timingCache: options.timingCache,
+    builderLevel: options.builderLevel,
+    extra: (options.extra ?? []).flatMap((e) => e.trim().split(/\s+/)).filter(Boolean),
+    inference: options.inference,
+    timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000,
+  };
+}
 
 const MEASURES: [StatsKey, string][] = [
   ['latencyMs', 'latency'], ['gpuComputeMs', 'GPU compute'], ['enqueueMs', 'enqueue'], ['h2dMs', 'H2D'], ['d2hMs', 'D2H'],
