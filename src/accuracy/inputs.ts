@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ModelSignature, TensorInfo } from '../onnx/signature.js';
-import { generateInputs } from '../runtime/inputs.js';
+import { generateInputs, generatedRoles } from '../runtime/inputs.js';
 import { type ShapeSpec, resolveShapes } from '../runtime/shapes.js';
 import { isFloat } from '../tensor/dtype.js';
 import { type Tensor, type TensorMap, floatToBfloat16, floatToHalf, toFloat64 } from '../tensor/tensor.js';
@@ -15,7 +15,8 @@ export function generatedSets(sig: ModelSignature, spec: ShapeSpec = { shapes: {
   const { shapes, defaulted } = resolveShapes(sig.inputs, spec);
   const [lo, hi] = intRange;
   const inputs = generateInputs(sig.inputs, shapes, { seed, intRange: [lo, hi] });
-  const notes = [`inputs generated with seed ${seed} (floats standard normal, integers in ${lo}..${hi})`];
+  const roles = generatedRoles(sig.inputs);
+  const notes = [`inputs generated with seed ${seed} (floats standard normal, integers in ${lo}..${hi}${roles.length ? `; ${roles.join(', ')}` : ''})`];
   if (defaulted.length) notes.push(`symbolic dims without --dim took defaults: ${defaulted.join(', ')}`);
   return { sets: [{ source: 'generated inputs', inputs, outputs: new Map() }], notes };
 }
