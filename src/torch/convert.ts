@@ -6,10 +6,11 @@ import { InputError, fileError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
+import { generatedRoles } from '../runtime/inputs.js';
 import { readNpz, writeNpz } from '../tensor/npz.js';
 import type { Delivered } from './deliver.js';
 import { type ExportResult, runExport } from './export.js';
-import { type InputSpec, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
+import { type InputSpec, asTensorInfo, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
 import { CONVERT_GATE } from './gate.js';
 import { choosePython } from './python.js';
 
@@ -137,6 +138,9 @@ async function prepareExamples(options: ConvertOptions, work: string, progress: 
     examples = path.join(work, 'examples.npz');
     // With no inputs declared the template still runs, to say what forward expects.
     if (specs.length > 0) await writeNpz(examples, generateExamples(specs, options.exampleDims ?? {}));
+    const roles = generatedRoles(specs.map(asTensorInfo));
+    const sizes = specs.map((s) => `${s.name} [${shapes.get(s.name)!.join(', ')}]`).join(', ');
+    progress({ kind: 'log', line: `generated example inputs: ${sizes}${roles.length ? ` (${roles.join(', ')})` : ''}` });
   }
   const ones = new Set(specs.flatMap((s) => s.dims.filter((d, axis) => typeof d === 'string' && shapes.get(s.name)![axis] === 1)));
   for (const dim of ones) {
