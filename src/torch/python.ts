@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isExecutable } from '../process/executable.js';
 import { runTool } from '../process/runner.js';
 
 /**
@@ -50,14 +51,5 @@ function realpath(file: string): string {
     return fs.realpathSync(file);
   } catch {
     return file;
-  }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
   }
 }
