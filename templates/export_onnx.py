@@ -107,6 +107,11 @@ def opset_range():
     return None
 
 
+# torch.export.save writes serialized_exported_program.json (torch 2.1 to 2.5), or a PT2 archive
+# with archive_format and models/<name>.json (torch 2.6 on).
+EXPORT_ARCHIVE = re.compile(r"(^|/)(serialized_exported_program\.json|archive_format|models/[^/]+\.json)$")
+
+
 def sniff(path):
     """What a model file holds, from its zip directory (no unpickling): torchscript, export, pickle or None."""
     if zipfile.is_zipfile(path):
@@ -114,7 +119,7 @@ def sniff(path):
             names = archive.namelist()
         if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
             return "torchscript"
-        if any(n.endswith("serialized_exported_program.json") or n.endswith("archive_format") or "models/" in n for n in names):
+        if any(EXPORT_ARCHIVE.search(n) for n in names):
             return "export"
         if any(n.endswith("data.pkl") for n in names):
             return "pickle"

@@ -239,10 +239,11 @@ const badCases: BadCase[] = [
     setup: (dir) => fs.writeFileSync(path.join(dir, 'garbage.pt'), 'not a model'),
   },
   {
-    what: 'plain torch.save pickle', args: ['pickled.pt', '--input', 'x:float32:batch,4'], code: 2,
-    message: /pickled\.pt was saved with torch\.save \(a pickle that needs the model's Python classes\), not as TorchScript/,
+    // Named models.pt: torch.save puts its members under models/, which must not pass for a torch.export archive.
+    what: 'plain torch.save pickle', args: ['models.pt', '--input', 'x:float32:batch,4'], code: 2,
+    message: /models\.pt was saved with torch\.save \(a pickle that needs the model's Python classes\), not as TorchScript/,
     hint: /torch\.jit\.save\(torch\.jit\.trace\(model, example_inputs\), 'model\.pt'\), or pass .*package\.module:factory/,
-    setup: (dir) => saveModel(dir, 'pickled.pt', 'torch.save(torch.nn.Linear(4, 2), sys.argv[1])'),
+    setup: (dir) => saveModel(dir, 'models.pt', 'torch.save(torch.nn.Linear(4, 2), sys.argv[1])'),
   },
   {
     what: 'too few --input for forward', args: [fixture('encoder.pt'), '--input', 'input_ids:int64:batch,seq'], code: 2,
@@ -270,6 +271,15 @@ torch.jit.save(torch.jit.trace(Spectrum(), torch.randn(2, 8)), sys.argv[1])`),
     what: 'a .pt2 archive with torch older than 2.1', args: ['model.pt2', '--input', 'x:float32:batch,8'], code: 3,
     message: /model\.pt2 is a torch\.export archive \(\.pt2\), which needs torch >= 2\.1; this Python has torch 1\.13/,
     setup: (dir) => fs.writeFileSync(path.join(dir, 'model.pt2'), 'saved by torch.export.save'),
+  },
+  {
+    what: 'a torch.export archive named .pt, with torch older than 2.1', args: ['exported.pt', '--input', 'x:float32:batch,8'], code: 3,
+    message: /exported\.pt is a torch\.export archive \(\.pt2\), which needs torch >= 2\.1/,
+    setup: (dir) => python(['zipfile'], `
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    archive.writestr("exported/serialized_exported_program.json", "{}")
+`, [path.join(dir, 'exported.pt')]),
   },
   {
     what: 'an opset this torch cannot export', args: [fixture('convnet.pt'), '--input', 'image:float32:batch,3,32,32', '--opset', '18'], code: 2,
