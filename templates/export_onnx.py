@@ -352,13 +352,12 @@ def export(torch, request):
         torch.onnx.export(model, tuple(tensors), request["onnx"], **options)
     except Exception as error:
         raise Failure("export", first_line(error),
-                      "torch cannot express this model in ONNX at this opset: try another --opset or a newer torch, or rewrite that part of the model")
+                      "try another --opset or a newer torch, or change that part of the model; --verbose shows torch's whole output")
     timings["export"] = time.perf_counter() - started
 
     with open(request["reference"], "wb") as f:
         numpy.savez(f, **dict(zip(names, arrays)), **{n: t.detach().cpu().numpy() for n, t in zip(outputs, tensors_out)})
-    return {"format": kind, "opset": opset, "opsets": opsets, "forward": forward and forward["names"],
-            "outputs": outputs, "timings": timings, **versions}
+    return {"format": kind, "opset": opset, "opsets": opsets, "timings": timings, **versions}
 
 
 def respond(payload, code):

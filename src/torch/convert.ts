@@ -93,7 +93,8 @@ export async function convert(source: string, options: ConvertOptions, progress:
       const exported = await exporting;
       const steps = Object.entries(exported.timings).map(([step, s]) => `${step} ${s.toFixed(2)} s`).join(', ');
       const versions = `torch ${exported.torch}${exported.onnx ? `, onnx ${exported.onnx}` : ''}`;
-      progress({ kind: 'log', line: `${versions} (${exported.python}): ${steps}` });
+      const opsets = exported.opsets ? ` of ${exported.opsets.join('-')}` : '';
+      progress({ kind: 'log', line: `${versions} (${exported.python}), ${exported.format}, opset ${exported.opset ?? 'torch default'}${opsets}: ${steps}` });
       const after = await delivering;
       return { exported, delivered: await after.deliver(onnx, output, set, specs, progress), after };
     });

@@ -26,9 +26,6 @@ export interface ExportResult {
   opset: number | null;
   /** the opsets this torch's exporter supports, when it says */
   opsets: [number, number] | null;
-  /** forward's parameter names, when the model has a signature */
-  forward: string[] | null;
-  outputs: string[];
   /** seconds spent in each step inside Python */
   timings: Record<string, number>;
   torch: string;

@@ -185,7 +185,8 @@ test('human output: a summary and the I/O table on stdout; --verbose adds torch\
   assert.match(r.stdout, /│ opset\s+│ 17\s+│/);
   assert.match(r.stdout, /│ output │ output\s+│ float32 │ \[batch, 10\]\s+│/);
   assert.doesNotMatch(r.stdout, /PASSED/, 'no check with --no-check');
-  assert.match(r.stderr, /^torch 1\.13\S*(, onnx \S+)? \(.+\): load [\d.]+ s, run [\d.]+ s, export [\d.]+ s, import [\d.]+ s$/m);
+  assert.match(r.stderr, /^torch 1\.13\S*(, onnx \S+)? \(.+\), torchscript, opset 17 of 7-17: load [\d.]+ s, run [\d.]+ s, export [\d.]+ s, import [\d.]+ s$/m);
+  assert.match(r.stderr, /^generated example inputs: image \[2, 3, 32, 32\]$/m);
 });
 
 test('an input forward ignores: torch drops it, tdeploy says so, and the check still passes', { skip }, () => {
