@@ -84,7 +84,7 @@ export async function runExport(python: PythonChoice, request: ExportRequest, ru
     },
   }).catch(async (error: unknown) => {
     if (!(error instanceof ToolError) || error.kind !== 'tool-missing') throw error;
-    throw new ToolError(error.message, { kind: error.kind, hint: await torchHint(python.command, 'or install Python 3 with PyTorch: ') });
+    throw new ToolError(error.message, { kind: error.kind, hint: await torchHint(python.command, 'Python 3 with PyTorch') });
   });
   if (result.timedOut) {
     throw new ToolError(`the export did not finish within ${Math.round(run.timeoutMs / 1000)} s and was stopped`, {
@@ -102,11 +102,11 @@ export async function runExport(python: PythonChoice, request: ExportRequest, ru
   return exported;
 }
 
-/** Names an interpreter on this machine that has torch, when there is one, then how to install torch. */
-async function torchHint(tried: string, install: string): Promise<string> {
+/** Names an interpreter on this machine that has torch, when there is one, then how to install it. */
+async function torchHint(tried: string, what: string): Promise<string> {
   const [other] = await pythonsWithTorch(tried);
-  const use = other ? `${other} has torch: pass --python ${other} (or set TDEPLOY_PYTHON); ` : '';
-  return `${use}${other ? install : install.replace(/^or i/, 'I')}${TORCH_INSTALL}`;
+  const install = `install ${what}: ${TORCH_INSTALL}`;
+  return other ? `${other} has torch: pass --python ${other} (or set TDEPLOY_PYTHON); or ${install}` : install;
 }
 
 function parseReply(stdout: string): Reply | undefined {
@@ -122,13 +122,10 @@ function parseReply(stdout: string): Reply | undefined {
 
 async function failureError(failure: ExportFailure, python: PythonChoice): Promise<TdeployError> {
   const details = { kind: failure.kind, hint: failure.hint ?? undefined };
-  if (failure.kind === 'no-torch') {
-    return new ToolError(`Python ${failure.python} (${failure.pythonVersion}, chosen by ${python.chosenBy}) ${failure.message}`, {
-      ...details, hint: await torchHint(failure.python, 'or install torch for this one: '),
-    });
-  }
-  if (failure.kind === 'no-numpy') {
-    return new ToolError(`Python ${failure.python} (${failure.pythonVersion}, chosen by ${python.chosenBy}) ${failure.message}`, details);
+  // The interpreter lacks a module: say which interpreter, and how it was chosen.
+  if (failure.kind === 'no-torch' || failure.kind === 'no-numpy') {
+    const hint = failure.kind === 'no-torch' ? await torchHint(failure.python, 'torch for this one') : details.hint;
+    return new ToolError(`Python ${failure.python} (${failure.pythonVersion}, chosen by ${python.chosenBy}) ${failure.message}`, { ...details, hint });
   }
   return FAILURE_EXIT[failure.kind] === 2 ? new InputError(failure.message, details) : new ToolError(failure.message, details);
 }
