@@ -51,7 +51,7 @@ Examples:
   .action(action(async (source: string, raw: ToleranceFlags & Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(Flags, raw);
     const gate = flags.check ? gateOptions(raw) : false;
-    // Loaded on use: its graph (execa, onnxruntime) would slow every other command's start.
+    // Loaded on use: no other command's start should pay for this library.
     const { convert } = await import('../src/torch/convert.js');
     const report = await convert(source, {
       output: flags.output,
