@@ -29,7 +29,8 @@ export function withBatch(inputs: TensorInfo[], spec: ShapeSpec, batch: number[]
   }
   const both = names.find((n) => spec.dims[n]);
   if (both) throw new InputError(`--batch and --dim ${both} both set the batch dimension '${both}'`, { hint: 'give one of them' });
-  return { shapes: spec.shapes, dims: { ...spec.dims, ...Object.fromEntries(names.map((n) => [n, batch])) } };
+  // The batch goes first, so it is the outermost loop of the sweep.
+  return { shapes: spec.shapes, dims: { ...Object.fromEntries(names.map((n) => [n, batch])), ...spec.dims } };
 }
 
 /** Every combination of the swept dims, in the order the values were given (first dim outermost). */
