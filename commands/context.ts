@@ -45,7 +45,10 @@ export class Context {
 
   private get spinnerAllowed(): boolean {
     const { json, quiet, progress } = this.flags;
-    return progress && !json && !quiet && process.stderr.isTTY === true && process.env.CI !== 'true';
+    // A pseudo-terminal can report 0 columns (`script`, some containers); ora then clears an
+    // infinite number of lines and never returns.
+    const columns = process.stderr.columns ?? 0;
+    return progress && !json && !quiet && process.stderr.isTTY === true && columns > 0 && process.env.CI !== 'true';
   }
 
   private onProgress(event: ProgressEvent): void {

@@ -29,10 +29,12 @@ const columns = (gated: boolean): Column<Row>[] => [
   ...(gated ? [{ key: 'vsBaseline', header: 'vs baseline', value: () => null, text: vsBaseline, only: 'human' as const }] : []),
 ];
 
+/** The metric's change from the baseline as people say it: `p50 +3.1%`, `throughput -12.0%`. */
 function vsBaseline({ regression, regressed }: Row): string {
   if (!regression) return 'no baseline';
-  const change = `${regression.worsePercent >= 0 ? '+' : ''}${regression.worsePercent.toFixed(1)}% worse ${regression.metric}`;
-  return regressed ? `REGRESSED ${change}` : change;
+  const change = (regression.current / regression.baseline - 1) * 100;
+  const text = `${regression.metric} ${change >= 0 ? '+' : ''}${change.toFixed(1)}%`;
+  return regressed ? `REGRESSED ${text}` : text;
 }
 
 export function benchDocument(report: BenchReport, comparisons?: Comparison[], gate?: Gate): ReportDocument<Row> {
