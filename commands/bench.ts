@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Gate, compareToBaseline, readBaseline } from '../src/bench/baseline.js';
+import { type Gate, readBaseline } from '../src/bench/baseline.js';
 import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench } from '../src/bench/bench.js';
 import { benchDocument } from '../src/bench/document.js';
 import { RegressionMetricSchema } from '../src/bench/report.js';
@@ -85,7 +85,7 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
       gate,
     };
     const report = await bench(models, options, ctx.progress);
-    const doc = benchDocument(report, gate && compareToBaseline(report.results, gate), gate);
+    const doc = benchDocument(report, gate);
     if (flags.output) {
       await writeFileAtomic(flags.output, render(format, doc));
       ctx.render(report, () => renderTable(doc));

@@ -1,6 +1,6 @@
 import type { Column, ReportDocument } from '../report/document.js';
 import { formatNumber } from '../report/format.js';
-import type { Comparison, Gate } from './baseline.js';
+import { type Comparison, type Gate, compareToBaseline } from './baseline.js';
 import type { BenchReport } from './report.js';
 import type { LatencyStats } from './stats.js';
 import { formatShapes } from './sweep.js';
@@ -15,7 +15,8 @@ const latency = (key: keyof LatencyStats): Column<Row> => ({
   key, header: `${key} ms`, value: (r) => r.result.latencyMs[key], align: 'right',
 });
 
-const columns = (gated: boolean): Column<Row>[] => [
+/** `speed-up` is shown to people only beside other models; `vs baseline` only when gated. CSV has a fixed header. */
+const columns = (sideBySide: boolean, gated: boolean): Column<Row>[] => [
   { key: 'model', header: 'path', value: (r) => r.result.model, only: 'csv' },
   { key: 'label', header: 'model', value: (r) => r.result.label },
   { key: 'provider', header: 'provider', value: (r) => r.result.provider },
@@ -25,7 +26,10 @@ const columns = (gated: boolean): Column<Row>[] => [
   ...(['mean', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max'] as const).map(latency),
   { key: 'inferencesPerSec', header: 'inferences/s', value: (r) => r.result.throughput.inferencesPerSec, align: 'right' },
   { key: 'samplesPerSec', header: 'samples/s', value: (r) => r.result.throughput.samplesPerSec, align: 'right' },
-  { key: 'speedup', header: 'speed-up', value: (r) => r.result.speedup, text: (r) => `${r.result.speedup.toFixed(2)}×`, align: 'right' },
+  {
+    key: 'speedup', header: 'speed-up', value: (r) => r.result.speedup, text: (r) => `${r.result.speedup.toFixed(2)}×`, align: 'right',
+    ...(sideBySide ? {} : { only: 'csv' as const }),
+  },
   ...(gated ? [{ key: 'vsBaseline', header: 'vs baseline', value: () => null, text: vsBaseline, only: 'human' as const }] : []),
 ];
 
@@ -37,18 +41,19 @@ function vsBaseline({ regression, regressed }: Row): string {
   return regressed ? `REGRESSED ${text}` : text;
 }
 
-export function benchDocument(report: BenchReport, comparisons?: Comparison[], gate?: Gate): ReportDocument<Row> {
-  const rows = comparisons ?? report.results.map((result) => ({ result, regressed: false }));
+/** The document every format renders; with the run's gate, each row is set beside its baseline. */
+export function benchDocument(report: BenchReport, gate?: Gate): ReportDocument<Row> {
+  const rows = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
   const env = report.environment;
-  const first = report.results[0];
+  const sideBySide = new Set(report.results.map((r) => r.label)).size > 1;
   return {
     title: 'tdeploy bench',
     data: report,
-    columns: columns(gate !== undefined),
+    columns: columns(sideBySide, gate !== undefined),
     rows,
     headline: gate ? [verdict(report, rows, gate)] : [],
     notes: [
-      `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default); speed-up = p50 of ${first?.label ?? 'the first model'} / p50`,
+      `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
       `${report.tool.name} ${report.tool.version}, onnxruntime ${env.onnxruntime}, Node ${env.node}, ${env.cpu} (${env.cores} cores), ${env.os}`,
     ],
   };

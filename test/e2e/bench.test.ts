@@ -97,6 +97,7 @@ test('Markdown: a section with a header row, an alignment row and one row per re
   assert.equal(human.code, 0);
   assert.match(human.stdout, /│ model +│ provider │ batch │ shapes/);
   assert.match(human.stdout, /│ encoder\.onnx │ cpu +│ +1 │ input_ids:1x16 attention_mask:1x16 │/);
+  assert.doesNotMatch(human.stdout, /speed-up/, 'one model: no speed-up column for people (CSV keeps it)');
 });
 
 /** `result` as if it had run `factor` times slower. */
