@@ -18,6 +18,9 @@ export { verifyRepository, type VerifyReport, type Problem } from './triton/veri
 export { parseConfig, readConfig, configText } from './triton/text.js';
 export { modelConfig, tritonType } from './triton/from-model.js';
 export { type ModelConfig, ModelConfigSchema } from './triton/gen/model_config_pb.js';
+export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
+export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
+export { checkTable } from './report/check.js';
 export { bench, type BenchOptions } from './bench/bench.js';
 export { type BenchReport, type BenchResult, type Regression, type RegressionMetric, BenchReportSchema } from './bench/report.js';
 export { readBaseline, compareToBaseline, type Gate, type Comparison } from './bench/baseline.js';

@@ -42,11 +42,10 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
   const labels = labelModels(models, options.labels);
   const backends = await Promise.all(models.map(backendFor));
   const signatures = await Promise.all(models.map((m, i) => backends[i].inputs(m)));
-  const cases = await runCases(signatures[0], options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
+  const { cases, notes } = await runCases(signatures[0], options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
   const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i], c.feeds, model)));
   if (options.gate) checkBaselineCovers(options.gate, labels, cases, progress);
-  const defaulted = [...new Set(cases.flatMap((c) => c.defaulted))];
-  if (defaulted.length) progress({ kind: 'note', message: `dims not given take defaults: ${defaulted.join(', ')}` });
+  for (const message of notes) progress({ kind: 'note', message });
 
   const results: BenchResult[] = [];
   for (const [i, model] of models.entries()) {

@@ -1,14 +1,14 @@
+import { castInputs } from '../accuracy/inputs.js';
+import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
 import type { TensorInfo } from '../onnx/signature.js';
-import { checkInputs, generateInputs } from '../runtime/inputs.js';
-import { type ShapeSpec } from '../runtime/shapes.js';
-import { dtypeInfo } from '../tensor/dtype.js';
-import { readTensorFile } from '../tensor/files.js';
-import { type Tensor, type TensorMap, floatToBfloat16, floatToHalf, toFloat64, zeros } from '../tensor/tensor.js';
+import { checkInputs, generateInputs, generatedRoles } from '../runtime/inputs.js';
+import type { ShapeSpec } from '../runtime/shapes.js';
+import type { TensorMap } from '../tensor/tensor.js';
 import { type BenchCase, batchOf, benchCases } from './sweep.js';
 
 export interface InputSource {
-  /** a tensor file holding every input (one case; its shapes are the tensors') */
+  /** a tensor file or an ONNX test data folder holding every input (one case; its shapes are the tensors') */
   inputs?: string;
   seed?: number;
   intRange?: [number, number];
@@ -21,23 +21,34 @@ export interface FedCase extends BenchCase {
 
 /**
  * The cases of a run and their inputs, built once from the first model's signature: generated
- * per case (seeded, so the same for every model), or read from one file.
+ * per case (seeded, so the same for every model), or read from one file; with notes on how.
  */
-export async function runCases(inputs: TensorInfo[], spec: ShapeSpec, batch: number[] | undefined, source: InputSource): Promise<FedCase[]> {
+export async function runCases(inputs: TensorInfo[], spec: ShapeSpec, batch: number[] | undefined, source: InputSource): Promise<{ cases: FedCase[]; notes: string[] }> {
   if (!source.inputs) {
-    return benchCases(inputs, spec, batch).map((c) => ({
+    const cases = benchCases(inputs, spec, batch).map((c) => ({
       ...c,
       feeds: generateInputs(inputs, new Map(Object.entries(c.shapes)), { seed: source.seed, intRange: source.intRange }),
     }));
+    const defaulted = [...new Set(cases.flatMap((c) => c.defaulted))];
+    const roles = generatedRoles(inputs);
+    return {
+      cases,
+      notes: [
+        ...(defaulted.length ? [`dims not given take defaults: ${defaulted.join(', ')}`] : []),
+        ...(roles.length ? [`generated inputs: ${roles.join(', ')}`] : []),
+      ],
+    };
   }
   if (batch || Object.keys(spec.shapes).length || Object.keys(spec.dims).length) {
     throw new InputError('--inputs fixes every shape; it cannot be combined with --shape, --dim or --batch', { kind: 'usage' });
   }
-  const all = await readTensorFile(source.inputs);
-  checkInputs(inputs, all, source.inputs);
-  const feeds: TensorMap = new Map(inputs.map((i) => [i.name, all.get(i.name)!]));
+  const { sets, notes } = await readDataSets(source.inputs, { inputs, outputs: [] }, false);
+  const [{ inputs: feeds, source: from }] = sets;
   const shapes = Object.fromEntries(inputs.map((i) => [i.name, feeds.get(i.name)!.shape]));
-  return [{ shapes, batch: batchOf(inputs, shapes), defaulted: [], feeds }];
+  return {
+    cases: [{ shapes, batch: batchOf(inputs, shapes), defaulted: [], feeds }],
+    notes: [...notes, ...(sets.length > 1 ? [`timing ${from}, the first of ${sets.length} data sets`] : [])],
+  };
 }
 
 /**
@@ -45,31 +56,14 @@ export async function runCases(inputs: TensorInfo[], spec: ShapeSpec, batch: num
  * same values converted, so an FP32 and an FP16 model are timed on the same data.
  */
 export function feedsFor(inputs: TensorInfo[], feeds: TensorMap, model: string): TensorMap {
-  const out: TensorMap = new Map();
-  for (const input of inputs) {
-    const tensor = feeds.get(input.name);
-    if (!tensor) {
-      throw new InputError(`${model} takes an input '${input.name}' that the first model of the run does not`, {
-        hint: 'models benchmarked side by side must take the same inputs',
-      });
-    }
-    out.set(input.name, tensor.dtype !== input.dtype && bothFloat(tensor, input) ? castFloat(tensor, input) : tensor);
+  const missing = inputs.find((i) => !feeds.has(i.name));
+  if (missing) {
+    throw new InputError(`${model} takes an input '${missing.name}' that the first model of the run does not`, {
+      hint: 'models benchmarked side by side must take the same inputs',
+    });
   }
+  const cast = castInputs(inputs, feeds);
+  const out: TensorMap = new Map(inputs.map((i) => [i.name, cast.get(i.name)!]));
   checkInputs(inputs, out, model);
-  return out;
-}
-
-function bothFloat(tensor: Tensor, input: TensorInfo): boolean {
-  return dtypeInfo(tensor.dtype).kind === 'float' && dtypeInfo(input.dtype).kind === 'float' && !input.dtype.startsWith('float8');
-}
-
-const encoders: Partial<Record<Tensor['dtype'], (v: number) => number>> = { float16: floatToHalf, bfloat16: floatToBfloat16 };
-
-function castFloat(tensor: Tensor, input: TensorInfo): Tensor {
-  const values = toFloat64(tensor);
-  const out = zeros(input.dtype, tensor.shape);
-  const encode = encoders[input.dtype] ?? ((v: number) => v);
-  const data = out.data as Float32Array;
-  for (let i = 0; i < values.length; i++) data[i] = encode(values[i]);
   return out;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { writeTensorPb } from '../../src/tensor/files.js';
 import { fixture, listFiles, runCli, tempDir } from '../helpers.js';
 
 const encoder = fixture('encoder.onnx');
@@ -61,12 +62,19 @@ test('JSON: the documented keys, results in model order with the batch sweep, co
   }
 });
 
-test('--stability repeats windows; --inputs takes the shapes of the given tensors', () => {
+test('--stability repeats windows; --inputs (a file or an ONNX test data folder) sets the shapes', async () => {
   const stable = benchJson([encoder, '--stability', '1000%', ...quick]).report;
   assert.equal(stable.results[0].iterations, 15, 'three windows of 5');
   const given = benchJson([encoder, '--inputs', fixture('encoder.reference.npz'), ...quick]).report;
   assert.deepEqual(given.results[0].shapes, { input_ids: [2, 16], attention_mask: [2, 16] });
   assert.equal(given.results[0].batch, 2);
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'test_data_set_0'));
+  const tokens = (fill: bigint) => ({ dtype: 'int64' as const, shape: [3, 8], data: new BigInt64Array(24).fill(fill) });
+  await writeTensorPb(path.join(dir, 'test_data_set_0', 'input_0.pb'), 'input_ids', tokens(7n));
+  await writeTensorPb(path.join(dir, 'test_data_set_0', 'input_1.pb'), 'attention_mask', tokens(1n));
+  const folder = benchJson([encoder, '--inputs', dir, ...quick]).report;
+  assert.deepEqual([folder.results[0].shapes, folder.results[0].batch], [{ input_ids: [3, 8], attention_mask: [3, 8] }, 3]);
 });
 
 test('CSV: exactly the documented header and one row per result', () => {
