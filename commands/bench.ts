@@ -36,6 +36,8 @@ const BenchFlags = z.object({
   baseline: z.string().optional(),
   maxRegression: percent.optional(),
   regressionMetric: RegressionMetricSchema,
+  ioFrom: z.string().optional(),
+  trtexec: z.string().optional(),
 });
 
 /** The format a file name asks for when --format is not given. */
@@ -43,7 +45,7 @@ const formatByExtension: Record<string, Format> = { '.json': 'json', '.md': 'mar
 
 export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(new Command('bench'), 'set a symbolic dimension; a comma list sweeps it, e.g. seq=16,128')))
   .description('latency and throughput of one or more models, side by side, with a regression gate for CI')
-  .argument('<models...>', 'ONNX models; the first is the baseline of the speed-up column')
+  .argument('<models...>', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
   .option('--batch <sizes>', 'sweep the batch-like dimension, e.g. 1,8,32')
   .option('--warmup <n>', 'untimed runs before each case', String(DEFAULT_WARMUP))
   .option('--iterations <n>', `timed runs per window, at least (default ${DEFAULT_WINDOW.iterations})`)
@@ -53,17 +55,21 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
   .addOption(new Option('--label <name>', 'name of each model in the report, in model order (default: file name)').argParser(collect))
   .addOption(new Option('--format <format>', 'report format (default: table, or from the --output extension)').choices(FORMATS))
   .option('-o, --output <file>', 'write the report there (stdout then shows the table)')
+  .option('--io-from <model.onnx>', 'the ONNX model whose inputs the run feeds (default: the first ONNX model given; engines need one)')
+  .option('--trtexec <path>', 'trtexec for .plan engines (default: $TDEPLOY_TRTEXEC, then PATH, then /usr/src/tensorrt/bin/trtexec)')
   .option('--baseline <report.json>', 'an earlier `--format json` report to gate against')
   .option('--max-regression <percent>', 'with --baseline: fail (exit 1) when a result got worse by more than this (default 10%)')
   .addOption(new Option('--regression-metric <metric>', 'what --max-regression compares').choices(RegressionMetricSchema.options).default('p50'))
   .addHelpText('after', [
     '',
     'A window runs --iterations and --duration, whichever is longer; each run is one timed inference.',
+    'Engines run in trtexec --loadEngine on the same inputs; their samples are trtexec\'s per-inference latencies.',
     'Percentiles interpolate linearly between ranks, as numpy.percentile does by default.',
     '',
     'Examples:',
     '  tdeploy bench model.onnx --batch 1,8,32',
     '  tdeploy bench model.onnx model.fp16.onnx model.int8.onnx --dim seq=128 --stability 5%',
+    '  tdeploy bench model.onnx model.plan --batch 1,8 --provider cuda',
     '  tdeploy bench model.onnx --baseline main.json --max-regression 10% --format markdown >> $GITHUB_STEP_SUMMARY',
   ].join('\n'))
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
@@ -83,6 +89,8 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
       stability: flags.stability === undefined ? undefined : { percent: flags.stability, maxWindows: flags.maxWindows },
       labels: flags.label,
       gate,
+      ioFrom: flags.ioFrom,
+      trtexec: flags.trtexec,
     };
     const report = await bench(models, options, ctx.progress);
     const doc = benchDocument(report, gate);

@@ -21,6 +21,16 @@ export { type ModelConfig, ModelConfigSchema } from './triton/gen/model_config_p
 export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
 export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
 export { checkTable } from './report/check.js';
+export { buildEngine, engineFromLog, type EngineOptions, type EngineReport } from './trt/engine.js';
+export { runEngineBenchmark, type EngineBenchmark, type EngineBenchmarkOptions } from './trt/benchmark.js';
+export { parseTrtexecLog, createLogParser, engineBindings, type TrtexecReport, type Outcome } from './trt/log-parser.js';
+export type { PerformanceSummary, Stats, LayerProfile, LayerTime } from './trt/summary.js';
+export type { EngineBinding } from './trt/bindings.js';
+export type { Failure, FailureKind } from './trt/failures.js';
+export { findTrtexec, type TrtexecLocation } from './trt/locate.js';
+export { detectTrtVersion, formatVersion, type TrtVersion } from './trt/version.js';
+export { parseProfile, type ShapeProfile } from './trt/profiles.js';
+export { parseExportTimes, parseExportProfile, parseLayerInfo, layerInfoBindings, type TimingSample, type LayerInfo, type LayerInfoBinding } from './trt/json-parsers.js';
 export { bench, type BenchOptions } from './bench/bench.js';
 export { type BenchReport, type BenchResult, type Regression, type RegressionMetric, BenchReportSchema } from './bench/report.js';
 export { readBaseline, compareToBaseline, type Gate, type Comparison } from './bench/baseline.js';

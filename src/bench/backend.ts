@@ -14,9 +14,19 @@ import type { Tick, Window, WindowPlan } from './harness.js';
 export interface BenchBackend {
   /** the name results carry in `backend` */
   name: string;
-  /** the model's inputs, read cheaply so every model of a run is checked before any is timed */
-  inputs(model: string): Promise<TensorInfo[]>;
-  open(model: string, session: SessionOptions, progress: Progress): Promise<BenchTarget>;
+  /**
+   * The model's inputs, read cheaply so every model of a run (and the tool that runs it) is
+   * checked before any is timed; null when the file does not say (a TensorRT engine), and the
+   * run's ONNX model describes them.
+   */
+  inputs(model: string, options: OpenOptions): Promise<TensorInfo[] | null>;
+  open(model: string, options: OpenOptions, progress: Progress): Promise<BenchTarget>;
+}
+
+export interface OpenOptions {
+  session?: SessionOptions;
+  /** the trtexec that runs engines (else $TDEPLOY_TRTEXEC, PATH, /usr/src/tensorrt/bin) */
+  trtexec?: string;
 }
 
 export interface BenchTarget {
@@ -40,6 +50,7 @@ interface BackendRow {
 /** Which backend runs which kind of file; a new runtime is one more row. */
 const backends: BackendRow[] = [
   { extensions: ['.onnx'], load: async () => (await import('./onnx-backend.js')).onnxBackend },
+  { extensions: ['.plan', '.engine', '.trt'], load: async () => (await import('./trtexec-backend.js')).trtexecBackend },
 ];
 
 export async function backendFor(model: string): Promise<BenchBackend> {

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { type Progress, silent } from '../progress.js';
+import type { TensorInfo } from '../onnx/signature.js';
 import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
 import type { SessionOptions } from '../runtime/session.js';
 import type { TensorMap } from '../tensor/tensor.js';
-import { type BenchTarget, backendFor } from './backend.js';
+import { type BenchTarget, type OpenOptions, backendFor } from './backend.js';
 import { type Gate, compareToBaseline, regressions, resultKey } from './baseline.js';
 import type { WindowPlan } from './harness.js';
 import { type FedCase, type InputSource, feedsFor, runCases } from './inputs.js';
@@ -26,6 +27,10 @@ export interface BenchOptions {
   /** one per model; by default the file name (the path where two models share a name) */
   labels?: string[];
   gate?: Gate;
+  /** the trtexec that runs TensorRT engines */
+  trtexec?: string;
+  /** the ONNX model whose inputs the run feeds (default: the first ONNX model of the run); engines need one */
+  ioFrom?: string;
 }
 
 export const DEFAULT_WARMUP = 10;
@@ -41,15 +46,17 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
   if (models.length === 0) throw new InputError('no model to benchmark', { kind: 'usage' });
   const labels = labelModels(models, options.labels);
   const backends = await Promise.all(models.map(backendFor));
-  const signatures = await Promise.all(models.map((m, i) => backends[i].inputs(m)));
-  const { cases, notes } = await runCases(signatures[0], options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
-  const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i], c.feeds, model)));
+  const open: OpenOptions = { session: options.session, trtexec: options.trtexec };
+  const signatures = await Promise.all(models.map((m, i) => backends[i].inputs(m, open)));
+  const inputs = await runInputs(models, signatures, options.ioFrom, open);
+  const { cases, notes } = await runCases(inputs, options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
+  const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i] ?? inputs, c.feeds, model)));
   if (options.gate) checkBaselineCovers(options.gate, labels, cases, progress);
   for (const message of notes) progress({ kind: 'note', message });
 
   const results: BenchResult[] = [];
   for (const [i, model] of models.entries()) {
-    const target = await backends[i].open(model, options.session ?? {}, progress);
+    const target = await backends[i].open(model, open, progress);
     try {
       for (const [j, c] of cases.entries()) {
         const measured = await measureCase(target, feeds[i][j], `${labels[i]} ${formatShapes(c.shapes)}`, options, progress);
@@ -102,6 +109,16 @@ const round = (value: number, digits: number) => Math.round(value * 10 ** digits
 function roundStats(stats: LatencyStats): LatencyStats {
   const { mean, std, min, p50, p90, p95, p99, max } = stats;
   return { mean: round(mean, 6), std: round(std, 6), min: round(min, 6), p50: round(p50, 6), p90: round(p90, 6), p95: round(p95, 6), p99: round(p99, 6), max: round(max, 6) };
+}
+
+/** The inputs the run feeds: --io-from's, else the first model's that describes its own (an engine does not). */
+async function runInputs(models: string[], signatures: (TensorInfo[] | null)[], ioFrom: string | undefined, open: OpenOptions): Promise<TensorInfo[]> {
+  const found = ioFrom ? await (await backendFor(ioFrom)).inputs(ioFrom, open) : signatures.find((s) => s !== null);
+  if (found) return found;
+  throw new InputError(`${ioFrom ?? models[0]} does not say what its inputs are`, {
+    kind: 'usage',
+    hint: 'a TensorRT engine is fed the inputs of an ONNX model: put the model it was built from in the run, or give it with --io-from model.onnx',
+  });
 }
 
 /** File names, or the paths as given where two models share a file name; `#n` for a model given twice. */

@@ -12,7 +12,7 @@ export const onnxBackend: BenchBackend = {
     return signature((await loadModel(model)).proto).inputs;
   },
   async open(model, options, progress) {
-    const session = await openSession(model, options, progress);
+    const session = await openSession(model, options.session, progress);
     return {
       provider: session.provider,
       async load(feeds) {
