@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
-import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench } from '../src/bench/bench.js';
+import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, windowPlan } from '../src/bench/bench.js';
 import { benchDocument } from '../src/bench/document.js';
 import { RegressionMetricSchema } from '../src/bench/report.js';
 import { formatShapes } from '../src/bench/sweep.js';
@@ -83,9 +83,7 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
       batch: flags.batch,
       source: { inputs, seed, intRange },
       warmup: flags.warmup,
-      window: flags.iterations !== undefined || flags.duration !== undefined
-        ? { iterations: flags.iterations ?? DEFAULT_WINDOW.iterations, durationMs: (flags.duration ?? 0) * 1000 }
-        : DEFAULT_WINDOW,
+      window: windowPlan(flags.iterations, flags.duration),
       stability: flags.stability === undefined ? undefined : { percent: flags.stability, maxWindows: flags.maxWindows },
       labels: flags.label,
       gate,
@@ -100,10 +98,10 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
     } else {
       ctx.render(report, () => render(format, doc));
     }
-    if (report.regressions.length) {
+    if (gate && report.regressions.length) {
       const worst = report.regressions.slice(0, 3).map((r) => `${r.label} (${formatShapes(r.shapes)}) ${formatNumber(r.worsePercent)}% worse`);
       throw new GateError(
-        `${report.regressions.length} result(s) regressed by more than ${formatNumber(gate!.maxPercent)}% (${gate!.metric}): ${worst.join('; ')}${report.regressions.length > 3 ? '; …' : ''}`,
+        `${report.regressions.length} result(s) regressed by more than ${formatNumber(gate.maxPercent)}% (${gate.metric}): ${worst.join('; ')}${report.regressions.length > 3 ? '; …' : ''}`,
         { kind: 'regression', hint: flags.output ? `the full report is in ${flags.output}` : 'the report above marks the regressed rows' },
       );
     }

@@ -36,6 +36,12 @@ export interface BenchOptions {
 export const DEFAULT_WARMUP = 10;
 export const DEFAULT_WINDOW: WindowPlan = { iterations: 10, durationMs: 3000 };
 
+/** A window from --iterations and --duration: either alone sets it (at least 10 runs), neither gives 10 runs and 3 s. */
+export function windowPlan(iterations?: number, durationS?: number): WindowPlan {
+  if (iterations === undefined && durationS === undefined) return DEFAULT_WINDOW;
+  return { iterations: iterations ?? DEFAULT_WINDOW.iterations, durationMs: (durationS ?? 0) * 1000 };
+}
+
 /**
  * Benchmarks every model on the same inputs, case by case of the sweep. Results come in the
  * order the models were given, the sweep's order within a model; the first model is the

@@ -155,8 +155,9 @@ test('gate: exit 0 within the threshold, exit 1 beyond it with the report writte
   assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')).regressions, printed.regressions, 'the --output file holds the same report');
   assert.match(json.stderr, /hint: the full report is in .*pr\.json/);
 
-  const throughput = runCli(['bench', encoder, '--batch', '1,2', '--baseline', path.join(dir, 'fast.json'), '--regression-metric', 'throughput', '--max-regression', '50', '--json', ...quick]);
+  const throughput = runCli(['bench', encoder, '--batch', '1,2,4', '--baseline', path.join(dir, 'fast.json'), '--regression-metric', 'throughput', '--max-regression', '50', '--json', ...quick]);
   assert.equal(throughput.code, 1, throughput.stderr);
+  assert.match(throughput.stderr, /note: no baseline result for encoder\.onnx \(input_ids:4x16 attention_mask:4x16\); not gated/);
   const dropped = JSON.parse(throughput.stdout).regressions;
   assert.deepEqual(dropped.map((r: { label: string; shapes: unknown; metric: string; maxPercent: number }) => [r.shapes, r.metric, r.maxPercent]), [
     [{ input_ids: [1, 16], attention_mask: [1, 16] }, 'throughput', 50],
@@ -168,6 +169,16 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'other.json'), JSON.stringify({ results: [] }));
   fs.writeFileSync(path.join(dir, 'notes.json'), 'p50 was 3 ms');
+  const stats = { mean: 1, std: 0, min: 1, p50: 1, p90: 1, p95: 1, p99: 1, max: 1 };
+  fs.writeFileSync(path.join(dir, 'elsewhere.json'), JSON.stringify({
+    tool: { name: 'tdeploy', version: '0.1.0' },
+    environment: { node: 'v20.0.0', onnxruntime: '1.30.0', cpu: 'x', cores: 2, os: 'linux' },
+    results: [{
+      model: 'other.onnx', label: 'other.onnx', backend: 'onnxruntime', provider: 'cpu', batch: 1, shapes: { input_ids: [1, 16], attention_mask: [1, 16] },
+      iterations: 5, latencyMs: stats, throughput: { inferencesPerSec: 1000, samplesPerSec: 1000 }, speedup: 1,
+    }],
+    regressions: [],
+  }));
   fs.writeFileSync(path.join(dir, 'model.pt'), 'x');
   const out = path.join(dir, 'out', 'report.csv');
   const cases: [string[], RegExp][] = [
@@ -175,6 +186,7 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
     [[encoder, '--shape', 'input_ids:1x16x4'], /--shape input_ids: rank 3 but the model's input is \[batch, seq\] \(rank 2\)/],
     [[encoder, '--baseline', path.join(dir, 'other.json')], /baseline .*other\.json is not a tdeploy bench report: tool: /],
     [[encoder, '--baseline', path.join(dir, 'notes.json')], /baseline .*notes\.json is not a tdeploy bench report: not JSON/],
+    [[encoder, '--baseline', path.join(dir, 'elsewhere.json')], /the baseline has no result with the label and shapes of any result of this run/],
     [[encoder, '--iterations', '0'], /--iterations: must be at least 1/],
     [[encoder, '--iterations', 'ten'], /--iterations: expected a whole number/],
     [[encoder, '--max-regression', '10%'], /--max-regression needs --baseline/],
@@ -192,5 +204,5 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
   const json = runCli(['bench', encoder, '--json', '--format', 'csv', ...quick]);
   assert.equal(json.code, 2);
   assert.equal(JSON.parse(json.stdout).error.kind, 'usage');
-  assert.deepEqual(listFiles(dir), ['model.pt', 'notes.json', 'other.json']);
+  assert.deepEqual(listFiles(dir), ['elsewhere.json', 'model.pt', 'notes.json', 'other.json']);
 });
