@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
 import { benchCommand } from './bench.js';
 import { checkCommand } from './check.js';
+import { convertCommand } from './convert.js';
 import { engineCommand } from './engine.js';
 import { inspectCommand } from './inspect.js';
 import { packageCommand } from './package.js';
@@ -10,7 +11,7 @@ import { packageCommand } from './package.js';
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Every subcommand, in the order `tdeploy --help` lists them. */
-const commands: Command[] = [inspectCommand, engineCommand, checkCommand, benchCommand, packageCommand];
+const commands: Command[] = [inspectCommand, convertCommand, engineCommand, checkCommand, benchCommand, packageCommand];
 
 export function buildProgram(): Command {
   const program = new Command('tdeploy')

@@ -21,6 +21,9 @@ export { type ModelConfig, ModelConfigSchema } from './triton/gen/model_config_p
 export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
 export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
 export { checkTable } from './report/check.js';
+export { convert, type ConvertOptions, type ConvertReport } from './torch/convert.js';
+export { parseInputSpec, CONVERT_DTYPES, type InputSpec } from './torch/inputs.js';
+export { CONVERT_GATE } from './torch/gate.js';
 export { buildEngine, engineFromLog, type EngineOptions, type EngineReport } from './trt/engine.js';
 export { runEngineBenchmark, type EngineBenchmark, type EngineBenchmarkOptions } from './trt/benchmark.js';
 export { parseTrtexecLog, createLogParser, engineBindings, type TrtexecReport, type Outcome } from './trt/log-parser.js';

@@ -1,0 +1,91 @@
+import { Command, Option } from 'commander';
+import { z } from 'zod';
+import { GateError } from '../src/errors.js';
+import { formatShape } from '../src/onnx/signature.js';
+import { checkTable } from '../src/report/check.js';
+import { keyValues, table } from '../src/report/format.js';
+import type { ConvertReport } from '../src/torch/convert.js';
+import { CONVERT_GATE } from '../src/torch/gate.js';
+import { parseInputSpec } from '../src/torch/inputs.js';
+import { action } from './action.js';
+import type { Context } from './context.js';
+import { collect, parseOptions } from './options/parse.js';
+import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options/tolerances.js';
+
+const positiveInt = (what: string) =>
+  z.string().trim().regex(/^\d+$/, `expected ${what}`).pipe(z.coerce.number()).pipe(z.number().int().positive(`expected ${what}`));
+
+const Flags = z.object({
+  output: z.string().min(1),
+  input: z.array(z.string()).default([]),
+  exampleDim: z.array(z.string().regex(/^[A-Za-z_]\w*=\d+$/, 'expected name=size, e.g. seq=16')).default([]),
+  exampleInputs: z.string().optional(),
+  outputNames: z.string().regex(/^[^,]+(,[^,]+)*$/, 'expected a comma-separated list of names').optional(),
+  opset: positiveInt('an opset number').optional(),
+  python: z.string().min(1).optional(),
+  pythonPath: z.array(z.string()).default([]),
+  timeout: positiveInt('a number of seconds').default(1800),
+  check: z.boolean(),
+});
+
+const base = new Command('convert')
+  .description('convert a PyTorch model to ONNX with your Python + torch, with reference data')
+  .argument('<source>', 'TorchScript archive (.pt/.pth from torch.jit.save), torch.export archive (.pt2), or package.module:factory')
+  .requiredOption('-o, --output <file.onnx>', 'ONNX file to write; the reference data goes to <file>.reference.npz')
+  .addOption(new Option('--input <name:dtype:dims>', "one of forward's inputs, in order; dims are sizes or symbolic names, e.g. input_ids:int64:batch,seq (repeatable)").argParser(collect))
+  .addOption(new Option('--example-dim <name=size>', 'size of a symbolic dim in the example inputs (default 2 for batch-like names, else 8; repeatable)').argParser(collect))
+  .addOption(new Option('--example-inputs <file.npz>', 'example inputs keyed by input name, instead of generated ones'))
+  .addOption(new Option('--output-names <a,b>', 'names of the outputs, in the order forward returns them'))
+  .addOption(new Option('--opset <n>', 'ONNX opset (default: the highest your torch exports)'))
+  .addOption(new Option('--python <path>', 'Python interpreter with torch (default: $TDEPLOY_PYTHON, else python3)'))
+  .addOption(new Option('--python-path <dir>', 'folder to import a package.module:factory source from (repeatable)').argParser(collect))
+  .addOption(new Option('--timeout <seconds>', 'stop the export after this long').default('1800'))
+  .option('--no-check', "do not run the written model on the example inputs and compare with torch's outputs");
+
+export const convertCommand = addToleranceOptions(base, CONVERT_GATE)
+  .addHelpText('after', `
+Examples:
+  tdeploy convert model.pt -o model.onnx --input input_ids:int64:batch,seq --input attention_mask:int64:batch,seq
+  tdeploy convert tiny_models:convnet --python-path fixtures -o convnet.onnx --input image:float32:batch,3,32,32
+  tdeploy convert model.pt -o model.onnx --input x:float32:batch,16 --example-inputs batch.npz --python /usr/bin/python3`)
+  .action(action(async (source: string, raw: ToleranceFlags & Record<string, unknown>, ctx: Context) => {
+    const flags = parseOptions(Flags, raw);
+    const gate = flags.check ? gateOptions(raw) : false;
+    // Loaded on use: no other command's start should pay for this library.
+    const { convert } = await import('../src/torch/convert.js');
+    const report = await convert(source, {
+      output: flags.output,
+      inputs: flags.input.map(parseInputSpec),
+      exampleDims: Object.fromEntries(flags.exampleDim.map((d) => d.split('=')).map(([name, size]) => [name, Number(size)])),
+      exampleInputs: flags.exampleInputs,
+      outputNames: flags.outputNames?.split(','),
+      opset: flags.opset,
+      python: flags.python,
+      pythonPath: flags.pythonPath,
+      timeoutMs: flags.timeout * 1000,
+      check: gate,
+    }, ctx.progress);
+    ctx.render(report, convertText);
+    if (report.check && !report.check.passed) {
+      const failing = report.check.outputs.filter((o) => !o.passed).map((o) => o.name);
+      throw new GateError(`${report.output} is written, but differs from torch beyond tolerance: ${failing.join(', ')}`, {
+        hint: 'see the worst elements above; loosen --atol/--rtol if the drift is expected, or try another --opset',
+      });
+    }
+  }));
+
+function convertText(r: ConvertReport): string {
+  const io = (kind: string, list: ConvertReport['inputs']) => list.map((t) => [kind, t.name, t.dtype, formatShape(t.shape)]);
+  return [
+    keyValues([
+      ['model', r.output],
+      ...(r.dataFile ? [['external data', r.dataFile] as [string, string]] : []),
+      ['reference', r.reference],
+      ['opset', r.opset],
+      ['torch', `${r.torch} (${r.python})`],
+      ['time', `${r.seconds.toFixed(1)} s`],
+    ]),
+    table(['', 'name', 'dtype', 'shape'], [...io('input', r.inputs), ...io('output', r.outputs)]),
+    ...(r.check ? [`check against torch's outputs:\n${checkTable(r.check)}`] : []),
+  ].join('\n');
+}

@@ -1,0 +1,98 @@
+import { InputError } from '../errors.js';
+import type { TensorInfo } from '../onnx/signature.js';
+import { generateInputs, checkInputs } from '../runtime/inputs.js';
+import { isBatchLike } from '../runtime/shapes.js';
+import type { Dtype } from '../tensor/dtype.js';
+import type { TensorMap } from '../tensor/tensor.js';
+
+/**
+ * The model inputs a convert declares: `--input input_ids:int64:batch,seq`. Each dim is a size or
+ * a symbolic name; symbolic names become the ONNX model's dynamic axes.
+ */
+export interface InputSpec {
+  name: string;
+  dtype: Dtype;
+  dims: (number | string)[];
+}
+
+/** dtypes that numpy, torch and onnxruntime-node all carry, so example data can cross every boundary. */
+export const CONVERT_DTYPES: readonly Dtype[] = ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'int32', 'int64', 'bool'];
+
+/** Names become ONNX value names and .npz member names. */
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const SYMBOL = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function checkName(name: string, where: string): void {
+  if (!NAME.test(name)) {
+    throw new InputError(`${where}: '${name}' is not a usable tensor name`, { kind: 'usage', hint: 'use letters, digits, _ . - (starting with a letter or _)' });
+  }
+}
+
+/** Parses `name:dtype:dims` (dims comma-separated; empty for a scalar). */
+export function parseInputSpec(text: string): InputSpec {
+  const parts = text.split(':');
+  const usage = { kind: 'usage', hint: 'e.g. --input input_ids:int64:batch,seq or --input image:float32:batch,3,224,224' };
+  if (parts.length !== 3) throw new InputError(`--input ${text}: expected name:dtype:dims`, usage);
+  const [name, dtype, dimText] = parts;
+  checkName(name, `--input ${text}`);
+  if (!(CONVERT_DTYPES as readonly string[]).includes(dtype)) {
+    throw new InputError(`--input ${text}: dtype '${dtype}' is not one of ${CONVERT_DTYPES.join(', ')}`, { kind: 'usage' });
+  }
+  const dims = dimText === '' ? [] : dimText.split(',').map((d) => {
+    if (/^\d+$/.test(d) && Number(d) > 0) return Number(d);
+    if (SYMBOL.test(d)) return d;
+    throw new InputError(`--input ${text}: dim '${d}' is neither a positive size nor a symbolic name`, usage);
+  });
+  return { name, dtype: dtype as Dtype, dims };
+}
+
+export function checkSpecs(specs: InputSpec[]): void {
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.name)) throw new InputError(`--input ${spec.name} is declared twice`, { kind: 'usage' });
+    seen.add(spec.name);
+  }
+}
+
+export const asTensorInfo = (spec: InputSpec): TensorInfo => ({ name: spec.name, dtype: spec.dtype, shape: spec.dims });
+
+/** Batch-like symbolic dims export at 2 (at 1, tracing may bake the size in); others at 8. */
+export function exampleDimDefault(name: string): number {
+  return isBatchLike(name) ? 2 : 8;
+}
+
+/** The concrete example shapes: `--example-dim` values, else the defaults above. */
+export function exampleShapes(specs: InputSpec[], dims: Record<string, number>): Map<string, number[]> {
+  const symbols = new Set(specs.flatMap((s) => s.dims.filter((d): d is string => typeof d === 'string')));
+  for (const name of Object.keys(dims)) {
+    if (!symbols.has(name)) {
+      throw new InputError(`--example-dim ${name}: no --input has a symbolic dim '${name}'`, {
+        kind: 'usage', hint: symbols.size ? `the symbolic dims are ${[...symbols].join(', ')}` : 'every declared dim is fixed',
+      });
+    }
+  }
+  return new Map(specs.map((s) => [s.name, s.dims.map((d) => (typeof d === 'number' ? d : dims[d] ?? exampleDimDefault(d)))]));
+}
+
+/** Generated example tensors: floats standard normal, integers 0..99, as `check` generates them. */
+export function generateExamples(specs: InputSpec[], dims: Record<string, number>): TensorMap {
+  return generateInputs(specs.map(asTensorInfo), exampleShapes(specs, dims), { seed: 0, intRange: [0, 100] });
+}
+
+/**
+ * Example tensors from a file. With declared inputs, every one must be there with its dtype and
+ * dims; without, the file's members (in order) are the inputs, with fixed dims.
+ */
+export function specsFromExamples(specs: InputSpec[], tensors: TensorMap, file: string): InputSpec[] {
+  if (specs.length > 0) {
+    checkInputs(specs.map(asTensorInfo), tensors, `--example-inputs ${file}`);
+    return specs;
+  }
+  return [...tensors].map(([name, tensor]) => {
+    checkName(name, `--example-inputs ${file}`);
+    if (!CONVERT_DTYPES.includes(tensor.dtype)) {
+      throw new InputError(`--example-inputs ${file}: '${name}' is ${tensor.dtype}, not one of ${CONVERT_DTYPES.join(', ')}`);
+    }
+    return { name, dtype: tensor.dtype, dims: tensor.shape };
+  });
+}
