@@ -2,11 +2,12 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
 import { inspectCommand } from './inspect.js';
+import { quantizeCommand } from './quantize.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Every subcommand, in the order `tdeploy --help` lists them. */
-const commands: Command[] = [inspectCommand];
+const commands: Command[] = [inspectCommand, quantizeCommand];
 
 export function buildProgram(): Command {
   const program = new Command('tdeploy')
