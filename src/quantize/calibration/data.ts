@@ -75,17 +75,14 @@ function splitBatches(all: TensorMap, inputs: TensorInfo[], batchSize: number, w
     if (typeof first === 'number' && first > 0) return first;
     return first === null || (typeof first === 'string' && isBatchLike(first)) ? batchSize : undefined;
   });
-  const samples = inputs.map((input, i) => {
-    const tensor = all.get(input.name);
-    return tensor && rowsPerBatch[i] !== undefined && tensor.shape.length > 0 ? tensor.shape[0] / rowsPerBatch[i]! : undefined;
-  });
-  const counts = samples.filter((n): n is number => n !== undefined).map((n) => Math.ceil(n));
-  if (counts.length === 0) return [all];
-  const batches = counts[0];
-  if (counts.some((n) => n !== batches)) {
-    const rows = inputs.map((input) => `${input.name} ${formatShape(all.get(input.name)?.shape ?? null)}`).join(', ');
+  const split = inputs.filter((input, i) => rowsPerBatch[i] !== undefined && (all.get(input.name)?.shape.length ?? 0) > 0);
+  if (split.length === 0) return [all];
+  const samples = split.map((input) => all.get(input.name)!.shape[0]);
+  if (samples.some((n) => n !== samples[0])) {
+    const rows = split.map((input) => `${input.name} ${formatShape(all.get(input.name)!.shape)}`).join(', ');
     throw new InputError(`calibration data ${where}: inputs hold different numbers of samples along axis 0 (${rows})`);
   }
+  const batches = Math.ceil(samples[0] / rowsPerBatch[inputs.indexOf(split[0])]!);
   return Array.from({ length: batches }, (_, b) => {
     const set: TensorMap = new Map();
     for (const [name, tensor] of all) {
