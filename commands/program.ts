@@ -1,13 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
+import { checkCommand } from './check.js';
 import { inspectCommand } from './inspect.js';
+import { packageCommand } from './package.js';
 import { quantizeCommand } from './quantize.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Every subcommand, in the order `tdeploy --help` lists them. */
-const commands: Command[] = [inspectCommand, quantizeCommand];
+const commands: Command[] = [inspectCommand, quantizeCommand, checkCommand, packageCommand];
 
 export function buildProgram(): Command {
   const program = new Command('tdeploy')

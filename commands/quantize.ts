@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { GateError } from '../src/errors.js';
 import { methods } from '../src/quantize/calibration/methods.js';
 import { INT8_OP_TYPES } from '../src/quantize/int8/registry.js';
 import { quantize } from '../src/quantize/quantize.js';
@@ -28,10 +29,12 @@ interface QuantizeFlags extends InputFlags, SessionFlags, ShapeFlags {
   symmetric?: boolean;
   opTypes?: string;
   excludeNode?: string[];
+  maxDriftCosine?: string;
 }
 
 const Numbers = z.object({
   calibrationBatch: z.string().regex(/^\d+$/, 'expected a positive integer').transform(Number).pipe(z.number().positive('expected a positive integer')).optional(),
+  maxDriftCosine: z.string().regex(/^-?\d*\.?\d+$/, 'expected a number from -1 to 1').transform(Number).pipe(z.number().min(-1, 'expected a number from -1 to 1').max(1, 'expected a number from -1 to 1')).optional(),
   percentile: z.string().regex(/^\d*\.?\d+$/, 'expected a number').transform(Number).pipe(z.number().gt(0, 'expected a number in (0, 100]').max(100, 'expected a number in (0, 100]')).optional(),
 });
 
@@ -55,19 +58,21 @@ const base = new Command('quantize')
   .addOption(new Option('--no-reduce-range', 'int8: full 8-bit weights whatever the CPU'))
   .addOption(new Option('--symmetric', 'int8 static: int8 activations with zero point 0 (what TensorRT wants) instead of uint8'))
   .addOption(new Option('--op-types <list>', `int8: comma-separated op types to quantize (default all: ${INT8_OP_TYPES.join(',')})`))
-  .addOption(new Option('--exclude-node <name>', 'int8: leave this node in float32 (repeatable)').argParser(collect));
+  .addOption(new Option('--exclude-node <name>', 'int8: leave this node in float32 (repeatable)').argParser(collect))
+  .addOption(new Option('--max-drift-cosine <c>', 'fail (exit 1, after the report) when an output\'s cosine similarity to the original model is below c, e.g. 0.999'));
 
 export const quantizeCommand = addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. seq=128'))
   .addHelpText('after', `
-Without --calibration, --auto-block and the drift report run on --inputs, or on generated inputs
-(symbolic dims take 1 when batch-like, else 16, unless --dim/--shape set them).
+After writing, the new model is compared with the original (the drift report): on --inputs, else
+the calibration data, else generated inputs (symbolic dims take 1 when batch-like, else 16, unless
+--dim/--shape set them). --auto-block runs on the calibration data first, then --inputs.
 
 Examples:
   tdeploy quantize model.onnx -o model.fp16.onnx --to fp16 --keep-io-types
   tdeploy quantize model.onnx -o model.int8.onnx --to int8 --mode dynamic
   tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile`)
   .action(action(async (model: string, raw: QuantizeFlags & Record<string, unknown>, ctx: Context) => {
-    const numbers = parseOptions(Numbers, { calibrationBatch: raw.calibrationBatch, percentile: raw.percentile });
+    const numbers = parseOptions(Numbers, { calibrationBatch: raw.calibrationBatch, percentile: raw.percentile, maxDriftCosine: raw.maxDriftCosine });
     const { inputs, seed, intRange } = inputChoice(raw);
     const report = await quantize(model, {
       output: raw.output,
@@ -91,6 +96,11 @@ Examples:
       seed,
       intRange,
       session: sessionOptions(raw),
+      maxDriftCosine: numbers.maxDriftCosine,
     }, ctx.progress);
     ctx.render(report, quantizeText);
+    if (!report.drift.passed) {
+      const failing = report.drift.outputs.filter((o) => !o.passed).map((o) => `${o.name} (cosine ${o.cosine})`);
+      throw new GateError(`drift beyond --max-drift-cosine ${numbers.maxDriftCosine}: ${failing.join(', ')}; the model was written to ${report.output}`);
+    }
   }));

@@ -41,6 +41,8 @@ export interface QuantizeOptions {
   seed?: number;
   intRange?: [number, number];
   session?: SessionOptions;
+  /** the drift gate: the report fails when an output's cosine similarity to the original is below this */
+  maxDriftCosine?: number;
 }
 
 /** Flags that only mean something for one target, so giving them for the other is a mistake. */

@@ -1,12 +1,13 @@
 import path from 'node:path';
+import { compareModels } from '../accuracy/check.js';
+import { generatedSets } from '../accuracy/inputs.js';
+import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
 import { type OnnxModel, hasExternalData, loadModel } from '../onnx/model.js';
 import { saveModel } from '../onnx/save.js';
-import { opsetVersion, signature } from '../onnx/signature.js';
+import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
 import { type Progress, silent } from '../progress.js';
-import { generateInputs } from '../runtime/inputs.js';
-import { emptyShapeSpec, resolveShapes } from '../runtime/shapes.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { collectStats } from './calibration/collect.js';
 import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
@@ -61,29 +62,57 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
   refuseQuantized(model);
   checkNames(model, options);
   const notes: string[] = [];
-  const read = (file: string | undefined) => (file ? readCalibration(file, signature(model.proto), options.calibrationBatch ?? DEFAULT_BATCH) : undefined);
-  const calibration = await read(options.calibration);
-  const data = calibration ?? (await read(options.inputs)) ?? generated(model, options, notes);
+  const data = await inputData(signature(model.proto), options, notes);
   const sizeBefore = model.sizeBytes;
   const external = hasExternalData(model);
   const scratch = await openScratch(model, options.output);
+  let conversion: Conversion;
+  let output: string;
+  let sizeAfter: number;
   try {
-    const job: Job = { model, options, scratch, data, notes, progress };
-    const conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const job: Job = { model, options, scratch, data: data.calibration ?? data.given ?? data.generated!, notes, progress };
+    conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
-    const saved = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' });
-    return {
-      output: saved.path,
-      to: options.to,
-      mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
-      sizeBefore,
-      sizeAfter: saved.sizeBytes,
-      ...conversion,
-      notes,
-    };
+    ({ path: output, sizeBytes: sizeAfter } = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' }));
   } finally {
     await scratch.dispose();
   }
+  progress({ kind: 'phase', phase: 'measuring drift' });
+  const gate = { atol: Infinity, rtol: 0, minCosine: options.maxDriftCosine };
+  const drift = await compareModels(modelPath, output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress);
+  return {
+    output,
+    to: options.to,
+    mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
+    sizeBefore,
+    sizeAfter,
+    ...conversion,
+    drift,
+    notes,
+  };
+}
+
+interface InputData {
+  calibration?: TensorMap[];
+  given?: TensorMap[];
+  /** generated as `check` generates them, when neither --calibration nor --inputs was given */
+  generated?: TensorMap[];
+}
+
+/**
+ * The data the command runs the model on: calibration batches, --inputs, or generated inputs.
+ * Calibration and --auto-block prefer the calibration data; the drift report prefers --inputs.
+ */
+async function inputData(sig: ModelSignature, options: QuantizeOptions, notes: string[]): Promise<InputData> {
+  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
+  const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
+  const generated = calibration || given ? undefined : generatedSets(sig, options.shapes, options.seed, options.intRange);
+  for (const source of [calibration, given, generated]) notes.push(...(source?.notes ?? []));
+  return {
+    calibration: calibration?.batches,
+    given: given?.sets.map((s) => s.inputs),
+    generated: generated?.sets.map((s) => s.inputs),
+  };
 }
 
 function dataName(job: Job): string {
@@ -117,18 +146,10 @@ function checkNames(model: OnnxModel, options: QuantizeOptions): void {
   }
 }
 
-/** Inputs generated the way `check` generates them, when no calibration data was given. */
-function generated(model: OnnxModel, options: QuantizeOptions, notes: string[]): TensorMap[] {
-  const { inputs } = signature(model.proto);
-  const { shapes, defaulted } = resolveShapes(inputs, options.shapes ?? emptyShapeSpec());
-  if (defaulted.length > 0) notes.push(`generated inputs with ${defaulted.join(', ')} (set with --dim or --shape)`);
-  return [generateInputs(inputs, shapes, { seed: options.seed, intRange: options.intRange })];
-}
-
 async function toFloat16(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   progress({ kind: 'phase', phase: 'inferring types' });
-  const types = await inferTypes(model.proto);
+  const types = await inferTypes(model.proto, model.path);
   const auto = options.autoBlock
     ? await findFloat16Hazards(model, types, job.data, job.scratch, options.session, progress)
     : new Map<string, string>();

@@ -1,3 +1,5 @@
+import type { CheckReport } from '../accuracy/check.js';
+
 /** A node of a convertible kind that stayed in float32, and why. */
 export interface BlockedNode {
   node: string;
@@ -17,6 +19,8 @@ export interface QuantizeReport {
   blockedNodes: BlockedNode[];
   /** float values changed to fit float16 (FP16 only) */
   clamped: number;
+  /** the new model against the original, on the calibration data, --inputs or generated inputs */
+  drift: CheckReport;
   /** choices made and defaults taken, for the report */
   notes: string[];
 }

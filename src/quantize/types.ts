@@ -1,9 +1,8 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import ort from 'onnxruntime-node';
-import { InputError } from '../errors.js';
 import { type ModelProto, ModelProtoSchema, ValueInfoProtoSchema } from '../onnx/gen/onnx_pb.js';
 import type { Dim } from '../onnx/signature.js';
-import { firstLine } from '../runtime/session.js';
+import { ortError } from '../runtime/ort-errors.js';
 import { type Dtype, DTYPES, dtypeInfo, onnxFromDtype } from '../tensor/dtype.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
 
@@ -21,7 +20,7 @@ const byOrtType = new Map(DTYPES.filter((d) => dtypeInfo(d).ort).map((d) => [dty
  * graph without weights (initializers become typed inputs) and every node output exposed, so
  * this costs milliseconds and no memory, whatever the model's size.
  */
-export async function inferTypes(proto: ModelProto): Promise<Map<string, ValueType>> {
+export async function inferTypes(proto: ModelProto, where: string): Promise<Map<string, ValueType>> {
   const graph = proto.graph!;
   const g = { ...graph, initializer: [], sparseInitializer: [] } as typeof graph;
   const types = new Map<string, ValueType>();
@@ -42,7 +41,7 @@ export async function inferTypes(proto: ModelProto): Promise<Map<string, ValueTy
   try {
     session = await ort.InferenceSession.create(toBinary(ModelProtoSchema, skeleton), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   } catch (error) {
-    throw new InputError(`onnxruntime cannot load the model to infer its types: ${firstLine(error)}`, { kind: 'ort-load', cause: error });
+    throw ortError('load', where, error);
   }
   try {
     for (const meta of [...session.inputMetadata, ...session.outputMetadata]) {

@@ -40,3 +40,15 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${units[unit]}`;
 }
+
+/** A similarity close to 1 with enough digits to see how close: 0.99999871, not 1. */
+export function formatCosine(value: number): string {
+  if (!Number.isFinite(value) || value === 1 || value <= 0.99) return formatNumber(value);
+  const digits = Math.min(8, Math.ceil(-Math.log10(1 - value)) + 2);
+  return value.toFixed(digits);
+}
+
+/** A tolerance as people write it: 1e-5, 0.05, 2. */
+export function formatTolerance(value: number): string {
+  return value !== 0 && Math.abs(value) < 0.01 ? value.toExponential() : String(value);
+}

@@ -1,7 +1,8 @@
 import type { QuantizeReport } from '../quantize/report.js';
+import { checkTable } from './check.js';
 import { formatBytes, keyValues, table } from './format.js';
 
-/** The human report of `quantize`: what was written, how much smaller, what stayed float32, and why. */
+/** The human report of `quantize`: what was written, how much smaller, what stayed float32 and why, and the drift. */
 export function quantizeText(r: QuantizeReport): string {
   const ratio = r.sizeBefore > 0 ? ` (${((100 * r.sizeAfter) / r.sizeBefore).toFixed(1)} %)` : '';
   const parts = [
@@ -27,5 +28,6 @@ export function quantizeText(r: QuantizeReport): string {
     ])));
   }
   parts.push(...r.notes.map((n) => `note: ${n}`));
+  parts.push('', 'drift against the original model:', checkTable(r.drift));
   return parts.join('\n');
 }

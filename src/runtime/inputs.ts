@@ -10,7 +10,33 @@ export interface GenerateOptions {
   intRange?: [number, number];
 }
 
-/** Deterministic inputs for the given shapes: floats standard normal, integers uniform in the range. */
+/**
+ * Integer inputs whose names say what they hold get what a tokenizer would give rather than random
+ * ids: a mask of 37 would turn an attention bias into nonsense and make any comparison meaningless.
+ */
+const INTEGER_ROLES: { pattern: RegExp; fills: string; value: (flatIndex: number, shape: number[]) => number }[] = [
+  { pattern: /(^|_)(attention_)?mask$/i, fills: 'ones', value: () => 1 },
+  { pattern: /token_type_ids|segment_ids/i, fills: 'zeros', value: () => 0 },
+  { pattern: /position_ids/i, fills: 'positions 0..n-1', value: (i, shape) => i % (shape[shape.length - 1] || 1) },
+];
+
+function integerRole(input: TensorInfo) {
+  const kind = dtypeInfo(input.dtype).kind;
+  return kind === 'int' || kind === 'uint' || kind === 'bool' ? INTEGER_ROLES.find((r) => r.pattern.test(input.name)) : undefined;
+}
+
+/** What generateInputs does for inputs it recognises by name, for reports: "attention_mask: ones". */
+export function generatedRoles(inputs: TensorInfo[]): string[] {
+  return inputs.flatMap((input) => {
+    const role = integerRole(input);
+    return role ? [`${input.name}: ${role.fills}`] : [];
+  });
+}
+
+/**
+ * Deterministic inputs for the given shapes: floats standard normal, integers uniform in the range,
+ * except integer inputs recognised by name (masks, token types, positions).
+ */
 export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[]>, options: GenerateOptions = {}): TensorMap {
   const random = new Random(options.seed ?? 0);
   const [lo, hi] = options.intRange ?? [0, 100];
@@ -22,6 +48,12 @@ export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[
     const data = tensor.data as unknown as Record<number, unknown>;
     const info = dtypeInfo(input.dtype);
     if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with --inputs`);
+    const role = integerRole(input);
+    if (role) {
+      for (let i = 0; i < n; i++) data[i] = info.array.startsWith('Big') ? BigInt(role.value(i, shape)) : role.value(i, shape);
+      out.set(input.name, tensor);
+      continue;
+    }
     for (let i = 0; i < n * info.lanes; i++) {
       switch (info.kind) {
         case 'float':

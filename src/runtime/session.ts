@@ -2,6 +2,7 @@ import ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import { type Progress, silent } from '../progress.js';
 import { type Dtype, DTYPES, dtypeInfo } from '../tensor/dtype.js';
+import { firstLine, ortError } from './ort-errors.js';
 import type { Tensor, TensorMap } from '../tensor/tensor.js';
 
 /**
@@ -28,11 +29,15 @@ export interface Session {
   ort: ort.InferenceSession;
 }
 
+// onnxruntime's default logger prints errors it also throws (a provider library that fails to
+// load, a model it rejects) to stderr in colour; tdeploy reports them itself, once, classified.
+ort.env.logLevel = 'fatal';
+
 export async function openSession(modelPath: string, options: SessionOptions = {}, progress: Progress = silent): Promise<Session> {
   const requested = options.provider ?? 'cpu';
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimization ?? 'all',
-    logSeverityLevel: 3,
+    logSeverityLevel: 4,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
   let fallback: string | undefined;
@@ -40,13 +45,13 @@ export async function openSession(modelPath: string, options: SessionOptions = {
   try {
     session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: [requested] });
   } catch (error) {
-    if (requested === 'cpu') throw loadError(modelPath, error);
+    if (requested === 'cpu') throw ortError('load', modelPath, error);
     fallback = `the ${requested} execution provider is not available (${firstLine(error)}); running on CPU`;
     progress({ kind: 'note', message: fallback });
     try {
       session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
     } catch (cpuError) {
-      throw loadError(modelPath, cpuError);
+      throw ortError('load', modelPath, cpuError);
     }
   }
   return {
@@ -60,7 +65,7 @@ export async function openSession(modelPath: string, options: SessionOptions = {
       try {
         results = outputNames ? await session.run(ortFeeds, outputNames) : await session.run(ortFeeds);
       } catch (error) {
-        throw new InputError(`onnxruntime failed to run ${modelPath}: ${firstLine(error)}`, { kind: 'ort-run', cause: error });
+        throw ortError('run', modelPath, error);
       }
       const out: TensorMap = new Map();
       for (const name of outputNames ?? session.outputNames) out.set(name, fromOrt(results[name] as ort.Tensor, name));
@@ -68,15 +73,6 @@ export async function openSession(modelPath: string, options: SessionOptions = {
     },
     release: () => session.release(),
   };
-}
-
-function loadError(modelPath: string, error: unknown): InputError {
-  return new InputError(`onnxruntime cannot load ${modelPath}: ${firstLine(error)}`, { kind: 'ort-load', cause: error });
-}
-
-export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').find((l) => l.trim())?.trim() ?? text;
 }
 
 export function toOrt(tensor: Tensor, name: string): ort.Tensor {

@@ -20,10 +20,10 @@ const constructors = {
   Int32Array, Uint32Array, BigInt64Array, BigUint64Array,
 } as const;
 
-/** Length of the in-memory array for `count` elements (packed bytes for sub-byte types). */
+/** Length of the in-memory array for `count` elements (packed bytes for sub-byte types; strings have 0 bits but one entry each). */
 function arrayLength(dtype: Dtype, count: number): number {
   const info = dtypeInfo(dtype);
-  return info.bits < 8 ? byteLength(dtype, count) : count * info.lanes;
+  return info.bits > 0 && info.bits < 8 ? byteLength(dtype, count) : count * info.lanes;
 }
 
 export function zeros(dtype: Dtype, shape: number[]): Tensor {

@@ -10,7 +10,10 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'drift', 'notes']);
+  assert.equal(report.drift.passed, true);
+  assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
+  assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
   assert.equal(report.output, out);
   assert.equal(report.mode, 'dynamic');
   assert.equal(report.nodesConverted, 16);
@@ -28,6 +31,21 @@ test('quantize prints a table for people, with the blocked nodes grouped', () =>
   assert.match(r.stdout, /│ Softmax\s+│ 2 \(\/blocks\.0\/attention\/Softmax, …\) │ op type named by --block-op │/);
 });
 
+test('--max-drift-cosine gates on the drift: exit 1 after the report, which is still one JSON document', () => {
+  const dir = tempDir();
+  const args = ['quantize', fixture('encoder.onnx'), '-o', path.join(dir, 'e.onnx'), '--to', 'int8', '--inputs', fixture('encoder.holdout.npz'), '--json'];
+  const strict = runCli([...args, '--max-drift-cosine', '0.99999']);
+  assert.equal(strict.code, 1, strict.stderr);
+  const report = JSON.parse(strict.stdout);
+  assert.equal(report.drift.passed, false);
+  assert.deepEqual(report.drift.outputs.filter((o: { passed: boolean }) => !o.passed).map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
+  assert.match(strict.stderr, /^tdeploy: error: drift beyond --max-drift-cosine 0\.99999: logits \(cosine 0\.9998\d+\), hidden_states \(cosine 0\.9999\d+\); the model was written to .*e\.onnx\n$/);
+  const loose = runCli([...args, '--max-drift-cosine', '0.995']);
+  assert.equal(loose.code, 0, loose.stderr);
+  assert.equal(JSON.parse(loose.stdout).drift.passed, true);
+  assert.equal(runCli([...args, '--max-drift-cosine', '2']).code, 2);
+});
+
 test('bad input exits 2 with one clear line and writes nothing', () => {
   const dir = tempDir();
   const quantized = path.join(dir, 'done.onnx');
@@ -38,7 +56,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
     [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are dynamic, static\./],
     [['--to', 'int8', '--mode', 'static', '--method', 'mean', '--calibration', fixture('encoder.calibration.npz')], /argument 'mean' is invalid\. Allowed choices are minmax, percentile, entropy\./],
     [['--to', 'int8', '--mode', 'static'], /static quantization needs calibration data/],
-    [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has 'image', which is not an input of the model/],
+    [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has no tensor for input 'input_ids'/],
     [['--to', 'fp16', '--mode', 'dynamic'], /--mode applies to --to int8, not --to fp16/],
     [['--to', 'fp16', '--block-node', 'nope'], /--block-node nope: the model has no node named 'nope'/],
     [['--to', 'int8', '--percentile', '99', '--mode', 'static', '--calibration', fixture('encoder.calibration.npz')], /--percentile applies to --method percentile only/],

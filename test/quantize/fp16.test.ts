@@ -115,7 +115,7 @@ test('--auto-block keeps in float32 the nodes whose values overflow float16', as
   const inputs = new Map([['x', x]]);
   const plain = await quantize(source, { output: path.join(dir, 'plain.onnx'), to: 'fp16', keepIoTypes: true });
   assert.deepEqual(plain.blockedNodes, []);
-  const plainTypes = await inferTypes((await loadModel(plain.output)).proto);
+  const plainTypes = await inferTypes((await loadModel(plain.output)).proto, plain.output);
   assert.equal(plainTypes.get('b_fp16')?.dtype, 'float16', 'without --auto-block b is computed in float16');
 
   const calibration = path.join(dir, 'calibration.npz');
@@ -124,7 +124,7 @@ test('--auto-block keeps in float32 the nodes whose values overflow float16', as
   assert.deepEqual(report.blockedNodes.map((b) => b.node).sort(), ['down1', 'up2']);
   assert.ok(report.blockedNodes.every((b) => /'b' reaches 3\.932e\+5, beyond float16's 65504/.test(b.reason)), JSON.stringify(report.blockedNodes));
   const auto = await loadModel(report.output);
-  const types = await inferTypes(auto.proto);
+  const types = await inferTypes(auto.proto, auto.path);
   const node = (name: string) => auto.proto.graph!.node.find((n) => n.name === name)!;
   assert.equal(types.get(node('up2').output[0])?.dtype, 'float32');
   assert.equal(node('up2').output[0], 'b', 'the blocked node writes the float32 output itself');

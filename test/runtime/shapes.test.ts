@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TensorInfo } from '../../src/onnx/signature.js';
-import { generateInputs, checkInputs } from '../../src/runtime/inputs.js';
+import { checkInputs, generateInputs, generatedRoles } from '../../src/runtime/inputs.js';
 import { resolveShapes, sweep } from '../../src/runtime/shapes.js';
 
 const inputs: TensorInfo[] = [
@@ -55,4 +55,18 @@ test('given inputs are checked: missing, wrong dtype, wrong shape, inconsistent 
   const two = [inputs[0], { name: 'mask', dtype: 'int64', shape: ['batch', 'seq'] } as TensorInfo];
   const mismatch = new Map([['input_ids', good.get('input_ids')!], ['mask', { dtype: 'int64' as const, shape: [2, 6], data: new BigInt64Array(12) }]]);
   assert.throws(() => checkInputs(two, mismatch, 'x.npz'), /dimension 'seq' is 5 in 'input_ids' but 6 in 'mask'/);
+});
+
+test('masks, token types and positions are generated as a tokenizer would give them', () => {
+  const named: TensorInfo[] = [
+    { name: 'attention_mask', dtype: 'int64', shape: [2, 3] },
+    { name: 'token_type_ids', dtype: 'int32', shape: [2, 3] },
+    { name: 'position_ids', dtype: 'int64', shape: [2, 3] },
+  ];
+  const shapes = new Map(named.map((n) => [n.name, n.shape as number[]]));
+  const out = generateInputs(named, shapes, { seed: 3 });
+  assert.deepEqual(Array.from(out.get('attention_mask')!.data as BigInt64Array), [1n, 1n, 1n, 1n, 1n, 1n]);
+  assert.deepEqual(Array.from(out.get('token_type_ids')!.data as Int32Array), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(out.get('position_ids')!.data as BigInt64Array), [0n, 1n, 2n, 0n, 1n, 2n]);
+  assert.deepEqual(generatedRoles(named), ['attention_mask: ones', 'token_type_ids: zeros', 'position_ids: positions 0..n-1']);
 });

@@ -1,97 +1,68 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { InputError, fileError } from '../../errors.js';
+import { type DataSet, readDataSets } from '../../accuracy/reference.js';
 import { type ModelSignature, type TensorInfo, formatShape } from '../../onnx/signature.js';
 import { checkInputs } from '../../runtime/inputs.js';
 import { isBatchLike } from '../../runtime/shapes.js';
 import { dtypeInfo } from '../../tensor/dtype.js';
-import { readTensorFile } from '../../tensor/files.js';
 import { type Tensor, type TensorMap, elementCount } from '../../tensor/tensor.js';
 
 export const DEFAULT_BATCH = 8;
 
+export interface Batches {
+  batches: TensorMap[];
+  notes: string[];
+}
+
 /**
- * Calibration data as batches the model can run: one file (`.npz` keyed by input name, every
- * input stacked along axis 0) split into batches of `batchSize` samples, or a folder of
- * `.npz` files or ONNX test data sets (`test_data_set_N` folders of `input_M.pb`), one batch each.
- * Names, dtypes and shapes are checked against the model's inputs. Arrays named like the
- * model's outputs are dropped, so a reference file (inputs and expected outputs) serves too.
+ * Calibration data as batches the model can run. The data is read as `check --inputs` reads it
+ * (a tensor file keyed by input name, or a folder of ONNX test data sets) and every set is split
+ * along axis 0 into batches of `batchSize` samples, so one stacked .npz calibrates in steps.
  */
-export async function readCalibration(source: string, { inputs, outputs }: ModelSignature, batchSize = DEFAULT_BATCH): Promise<TensorMap[]> {
-  let stat: fs.Stats;
+export async function readCalibration(source: string, sig: ModelSignature, batchSize = DEFAULT_BATCH): Promise<Batches> {
   try {
-    stat = await fs.promises.stat(source);
+    fs.statSync(source);
   } catch (error) {
     throw fileError(source, error, 'calibration data');
   }
-  const sets = stat.isDirectory() ? await readFolder(source, inputs) : splitBatches(await readTensorFile(source), inputs, batchSize, source);
-  if (sets.length === 0) throw new InputError(`calibration data ${source} holds no samples`);
-  for (const set of sets) for (const output of outputs) set.delete(output.name);
-  sets.forEach((set, i) => checkSet(set, inputs, sets.length > 1 ? `calibration data ${source} (batch ${i + 1})` : `calibration data ${source}`));
-  return sets;
-}
-
-function checkSet(set: TensorMap, inputs: TensorInfo[], where: string): void {
-  const names = new Set(inputs.map((i) => i.name));
-  for (const name of set.keys()) {
-    if (!names.has(name)) {
-      throw new InputError(`${where} has '${name}', which is not an input of the model`, { hint: `the model's inputs are ${[...names].join(', ')}` });
-    }
+  // A fixed first dim (batch 1) is checked batch by batch, after splitting the stacked samples.
+  const stacked = sig.inputs.map((i) => (typeof i.shape?.[0] === 'number' ? { ...i, shape: [null, ...i.shape.slice(1)] } : i));
+  try {
+    const { sets, notes } = await readDataSets(source, { inputs: stacked, outputs: sig.outputs }, false);
+    const batches = sets.flatMap((set) => splitBatches(set, sig.inputs, batchSize).map((batch, i, all) => {
+      checkInputs(sig.inputs, batch, all.length > 1 ? `${set.source} (batch ${i + 1})` : set.source);
+      return batch;
+    }));
+    if (batches.length === 0) throw new InputError(`${source} holds no samples`);
+    return { batches, notes };
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    throw new InputError(`calibration data ${error.message}`, { hint: error.hint, kind: error.kind, cause: error });
   }
-  checkInputs(inputs, set, where);
-}
-
-async function readFolder(dir: string, inputs: TensorInfo[]): Promise<TensorMap[]> {
-  const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-  const dataSets = entries.filter((e) => e.isDirectory() && e.name.startsWith('test_data_set_'));
-  if (dataSets.length > 0) return Promise.all(dataSets.map((e) => readDataSet(path.join(dir, e.name), inputs)));
-  const files = entries.filter((e) => e.isFile() && e.name.endsWith('.npz'));
-  if (files.length === 0) {
-    throw new InputError(`calibration folder ${dir} has no test_data_set_* folders and no .npz files`, { hint: 'give an .npz file keyed by input name, or a folder of them' });
-  }
-  return Promise.all(files.map((e) => readTensorFile(path.join(dir, e.name))));
-}
-
-/** input_N.pb files; a TensorProto without a name takes the name of the model's N-th input. */
-async function readDataSet(dir: string, inputs: TensorInfo[]): Promise<TensorMap> {
-  const files = (await fs.promises.readdir(dir)).filter((f) => /^input_\d+\.pb$/.test(f));
-  const set: TensorMap = new Map();
-  for (const file of files) {
-    const index = Number(/\d+/.exec(file)![0]);
-    const [[name, tensor]] = await readTensorFile(path.join(dir, file));
-    const named = name === path.basename(file, '.pb') ? inputs[index]?.name ?? name : name;
-    set.set(named, tensor);
-  }
-  return set;
 }
 
 /**
  * Splits stacked samples along axis 0. Inputs whose first dim is fixed keep that many rows per
  * batch; a batch-like symbolic first dim takes `batchSize`; any other input is not split.
  */
-function splitBatches(all: TensorMap, inputs: TensorInfo[], batchSize: number, where: string): TensorMap[] {
-  const rowsPerBatch = inputs.map((input) => {
+function splitBatches({ inputs: all, source }: DataSet, inputs: TensorInfo[], batchSize: number): TensorMap[] {
+  const rowsPerBatch = new Map(inputs.map((input) => {
     const first = input.shape?.[0];
-    if (typeof first === 'number' && first > 0) return first;
-    return first === null || (typeof first === 'string' && isBatchLike(first)) ? batchSize : undefined;
-  });
-  const split = inputs.filter((input, i) => rowsPerBatch[i] !== undefined && (all.get(input.name)?.shape.length ?? 0) > 0);
+    if (typeof first === 'number' && first > 0) return [input.name, first];
+    return [input.name, first === null || (typeof first === 'string' && isBatchLike(first)) ? batchSize : undefined];
+  }));
+  const split = inputs.filter((input) => rowsPerBatch.get(input.name) !== undefined && all.get(input.name)!.shape.length > 0);
   if (split.length === 0) return [all];
   const samples = split.map((input) => all.get(input.name)!.shape[0]);
   if (samples.some((n) => n !== samples[0])) {
     const rows = split.map((input) => `${input.name} ${formatShape(all.get(input.name)!.shape)}`).join(', ');
-    throw new InputError(`calibration data ${where}: inputs hold different numbers of samples along axis 0 (${rows})`);
+    throw new InputError(`${source}: inputs hold different numbers of samples along axis 0 (${rows})`);
   }
-  const batches = Math.ceil(samples[0] / rowsPerBatch[inputs.indexOf(split[0])]!);
-  return Array.from({ length: batches }, (_, b) => {
-    const set: TensorMap = new Map();
-    for (const [name, tensor] of all) {
-      const i = inputs.findIndex((input) => input.name === name);
-      const rows = i >= 0 ? rowsPerBatch[i] : undefined;
-      set.set(name, rows === undefined || tensor.shape.length === 0 ? tensor : sliceRows(tensor, b * rows, rows));
-    }
-    return set;
-  });
+  const batches = Math.ceil(samples[0] / rowsPerBatch.get(split[0].name)!);
+  return Array.from({ length: batches }, (_, b) => new Map([...all].map(([name, tensor]) => {
+    const rows = rowsPerBatch.get(name);
+    return [name, rows === undefined || tensor.shape.length === 0 ? tensor : sliceRows(tensor, b * rows, rows)];
+  })));
 }
 
 function sliceRows(tensor: Tensor, from: number, count: number): Tensor {

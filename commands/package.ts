@@ -1,0 +1,89 @@
+import { Command, Option } from 'commander';
+import { GateError, InputError } from '../src/errors.js';
+import { keyValues, table } from '../src/report/format.js';
+import { PackageOptions } from '../src/triton/options.js';
+import { type PackageResult, type TensorRow, packageModel } from '../src/triton/package.js';
+import { type VerifyReport, verifyRepository } from '../src/triton/verify.js';
+import { action } from './action.js';
+import type { Context } from './context.js';
+import { addShapeOptions, shapeSpec } from './options/shapes.js';
+import { parseOptions } from './options/parse.js';
+
+export const packageCommand = addShapeOptions(
+  new Command('package')
+    .description('write a Triton model repository for a model (config from the model itself), or check one with --verify')
+    .argument('<model>', 'ONNX model or TensorRT engine (.plan); with --verify, the repository')
+    .option('-o, --output <repo>', 'the model repository folder (created when missing)')
+    .option('--verify', 'check an existing repository: layout, configs, tensors against the model files, ensembles')
+    .option('--name <name>', "the model's name in the repository (default: the file name without extension)")
+    .option('--max-batch-size <n>', '0 = no batching; N > 0 needs a dynamic leading dim on every tensor (default: 4 when the model can batch)')
+    .option('--dynamic-batching', "turn on Triton's dynamic batcher")
+    .option('--preferred-batch-size <sizes>', 'preferred batch sizes for the dynamic batcher, e.g. 4,8')
+    .option('--max-queue-delay-us <us>', 'how long the dynamic batcher may hold a request')
+    .option('--instances <n>', 'model instances per device')
+    .addOption(new Option('--kind <kind>', 'where instances run').choices(['gpu', 'cpu', 'auto']))
+    .addOption(new Option('--trt-accelerator <precision>', "ONNX Runtime's TensorRT execution accelerator").choices(['fp16', 'fp32']))
+    .option('--warmup <batch>', 'warm the model up with one request of this batch size when it loads')
+    .option('--model-version <n>', "version folder to write, or 'next' (default 1)")
+    .option('--version-policy <policy>', 'latest:N, all or specific:1,3')
+    .option('--label-file <file>', 'labels for a classifier output, one per line (OUTPUT=FILE to name the output)')
+    .option('--tokenizer <dir>', 'Hugging Face tokenizer folder (tokenizer.json): adds <name>_tokenize and the ensemble <name>_pipeline')
+    .option('--max-length <n>', 'tokens the tokenizer step keeps when the model takes any length')
+    .option('--io-from <model.onnx>', "for a TensorRT engine: the ONNX model it was built from, for the engine's inputs and outputs")
+    .option('--force', 'replace an existing version folder'),
+  'fix a symbolic dim for the --warmup request, e.g. seq=128',
+)
+  .addHelpText('after', `
+Examples:
+  tdeploy package model.onnx -o models --dynamic-batching --preferred-batch-size 4,8 --instances 2 --kind gpu
+  tdeploy package encoder.onnx -o models --tokenizer ./tokenizer --max-batch-size 8
+  tdeploy package model.plan -o models --io-from model.onnx --model-version next
+  tdeploy package --verify models`)
+  .action(action(async (model: string, raw: Record<string, unknown>, ctx: Context) => {
+    if (raw.verify) return verify(model, raw, ctx);
+    const options = parseOptions(PackageOptions, { ...raw, shapes: shapeSpec(raw, { max: 1 }) });
+    const result = await packageModel(model, options, ctx.progress);
+    result.notes.forEach((n) => ctx.note(n));
+    ctx.render(result, packageText);
+  }));
+
+/** Global flags appear among a subcommand's options when given after its name. */
+const GLOBAL_FLAGS = ['json', 'quiet', 'verbose', 'progress'];
+
+async function verify(repo: string, raw: Record<string, unknown>, ctx: Context): Promise<void> {
+  const other = Object.keys(raw).find((k) => !['verify', ...GLOBAL_FLAGS].includes(k));
+  if (other) {
+    throw new InputError(`--verify takes only the repository, not --${other.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo>' });
+  }
+  const report = await verifyRepository(repo, ctx.progress);
+  ctx.render(report, verifyText);
+  const count = report.models.reduce((n, m) => n + m.problems.length, 0);
+  if (!report.ok) throw new GateError(`the repository has ${count} problem${count === 1 ? '' : 's'}`, { kind: 'repository' });
+}
+
+const dims = (t: TensorRow) => `[${t.dims.join(', ')}]`;
+
+function packageText(r: PackageResult): string {
+  const rows = r.models.flatMap((m) => [
+    ...m.inputs.map((t) => [m.name, 'input', t.name, t.dataType, dims(t)]),
+    ...m.outputs.map((t) => [m.name, 'output', t.name, t.dataType, dims(t)]),
+  ]);
+  return [
+    keyValues([
+      ['repository', r.repository],
+      ['version', r.version],
+      ...r.models.map((m): [string, string] => [m.name, `${m.role}, ${m.platform}, max_batch_size ${m.maxBatchSize}`]),
+      ...(r.replaced.length ? [['replaced', r.replaced.join(', ')] as [string, string]] : []),
+    ]),
+    table(['model', '', 'tensor', 'data_type', 'dims'], rows),
+    'files:',
+    ...r.files.map((f) => `  ${f}`),
+  ].join('\n');
+}
+
+function verifyText(r: VerifyReport): string {
+  const problems = r.models.flatMap((m) => m.problems.map((p) => [m.name, p.file, p.field || '-', p.message]));
+  const names = r.models.map((m) => m.name).join(', ');
+  if (problems.length === 0) return `ok: ${r.models.length} model${r.models.length === 1 ? '' : 's'} (${names})`;
+  return table(['model', 'file', 'field', 'problem'], problems);
+}

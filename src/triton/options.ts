@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * What `tdeploy package` can be asked for, validated with zod. The same schema takes the CLI's
+ * raw strings ("4,8", "latest:2") and typed values from a config file or a library caller.
+ */
+
+/** Triton model names: the folder name in the repository, so nothing that could leave it. */
+export const SAFE_NAME = /^[A-Za-z0-9_.-]+$/;
+
+export function isSafeName(name: string): boolean {
+  return SAFE_NAME.test(name) && name !== '.' && name !== '..';
+}
+
+const count = (what: string) => z.coerce.number().int(`${what} must be a whole number`);
+
+/** "4,8" or [4, 8]. */
+const commaList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => Number(s.trim())) : v),
+  z.array(count('a batch size').positive('batch sizes must be at least 1')).min(1),
+);
+
+export type VersionPolicy = { latest: number } | { all: true } | { specific: number[] };
+
+/** `latest:N`, `all` or `specific:1,3`: one row per form. */
+const VERSION_POLICIES: { pattern: RegExp; build: (m: RegExpExecArray) => VersionPolicy }[] = [
+  { pattern: /^latest:([1-9]\d*)$/, build: (m) => ({ latest: Number(m[1]) }) },
+  { pattern: /^all$/, build: () => ({ all: true }) },
+  { pattern: /^specific:([1-9]\d*(?:,[1-9]\d*)*)$/, build: (m) => ({ specific: m[1].split(',').map(Number) }) },
+];
+
+const versionPolicy = z.string().transform((text, ctx): VersionPolicy => {
+  for (const { pattern, build } of VERSION_POLICIES) {
+    const m = pattern.exec(text.trim());
+    if (m) return build(m);
+  }
+  ctx.addIssue({ code: 'custom', message: `'${text}' is not latest:N, all or specific:1,3` });
+  return z.NEVER;
+});
+
+const shapeSpec = z.object({
+  shapes: z.record(z.string(), z.array(z.number().int().positive())),
+  dims: z.record(z.string(), z.array(z.number().int().positive()).length(1)),
+});
+
+/** How the model is served: everything that ends up in its config.pbtxt besides its tensors. */
+export const ServingOptions = z.object({
+  /** undefined: Triton's default of 4 when the model can batch (raised to the largest preferred size), else 0 */
+  maxBatchSize: count('--max-batch-size').nonnegative().optional(),
+  dynamicBatching: z.boolean().default(false),
+  preferredBatchSize: commaList.optional(),
+  maxQueueDelayUs: count('--max-queue-delay-us').nonnegative().optional(),
+  instances: count('--instances').positive().optional(),
+  kind: z.enum(['gpu', 'cpu', 'auto']).optional(),
+  /** ONNX Runtime's TensorRT execution accelerator, at this precision */
+  trtAccelerator: z.enum(['fp16', 'fp32']).optional(),
+  /** a model_warmup entry at this batch size */
+  warmup: count('--warmup').positive().optional(),
+  /** fixes symbolic dims for the warm-up request (one value each) */
+  shapes: shapeSpec.default({ shapes: {}, dims: {} }),
+  versionPolicy: versionPolicy.optional(),
+  /** a label file for a classifier output: `FILE`, or `OUTPUT=FILE` when several outputs could be one */
+  labelFile: z.string().min(1).optional(),
+});
+
+export type ServingOptions = z.infer<typeof ServingOptions>;
+
+export const PackageOptions = ServingOptions.extend({
+  output: z.string().min(1, 'the repository folder is required (-o <repo>)'),
+  name: z.string().refine(isSafeName, { message: 'model names may use only letters, digits, _ . - and may not be . or ..' }).optional(),
+  modelVersion: z.union([z.literal('next'), count('--model-version').positive()]).default(1),
+  force: z.boolean().default(false),
+  /** where a TensorRT engine's inputs and outputs come from: the ONNX model it was built from */
+  ioFrom: z.string().min(1).optional(),
+  /** a Hugging Face tokenizer folder (with tokenizer.json): adds a tokenizer step and an ensemble */
+  tokenizer: z.string().min(1).optional(),
+  /** the tokenizer truncates to this many tokens when the model's sequence length is not fixed */
+  maxLength: count('--max-length').positive().optional(),
+});
+
+export type PackageOptions = z.infer<typeof PackageOptions>;
+export type PackageOptionsInput = z.input<typeof PackageOptions>;

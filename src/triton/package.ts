@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError, fileError } from '../errors.js';
+import { externalDataFiles, loadModel } from '../onnx/model.js';
+import { type ModelSignature, signature } from '../onnx/signature.js';
+import { type Progress, silent } from '../progress.js';
+import { DataType, type ModelConfig, type ModelInput, type ModelOutput } from './gen/model_config_pb.js';
+import { type Labels, modelConfig } from './from-model.js';
+import { type PackageOptions, isSafeName } from './options.js';
+import { type SourceKind, SOURCE_EXTENSIONS, sourceKind } from './platforms.js';
+import { type FileEntry, type ModelFolder, isVersionName, writeRepository } from './repository.js';
+import { TOKENIZER_FILE, TOKENIZER_TEMPLATE, readTokenizer, tokenizerModels } from './tokenizer.js';
+
+/** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
+
+export interface TensorRow {
+  name: string;
+  dataType: string;
+  dims: number[];
+}
+
+export interface PackagedModel {
+  name: string;
+  role: 'model' | 'tokenizer' | 'ensemble';
+  /** the platform, or the backend for Python models */
+  platform: string;
+  maxBatchSize: number;
+  inputs: TensorRow[];
+  outputs: TensorRow[];
+}
+
+export interface PackageResult {
+  repository: string;
+  version: number;
+  models: PackagedModel[];
+  /** every file written, relative to the repository */
+  files: string[];
+  /** version folders replaced with --force */
+  replaced: string[];
+  /** defaults taken and limits that apply, for the report */
+  notes: string[];
+}
+
+/** Where a model's inputs and outputs can be read from, by extension (a TensorRT engine does not say). */
+const IO_SOURCES: Record<string, (file: string) => Promise<ModelSignature>> = {
+  '.onnx': async (file) => signature((await loadModel(file)).proto),
+};
+
+interface Source {
+  kind: SourceKind;
+  signature: ModelSignature;
+  versionFiles: FileEntry[];
+  notes: string[];
+}
+
+export async function packageModel(model: string, options: PackageOptions, progress: Progress = silent): Promise<PackageResult> {
+  progress({ kind: 'phase', phase: 'reading model', detail: model });
+  const source = await readSource(model, options.ioFrom);
+  const name = options.name ?? path.basename(model, path.extname(model));
+  if (!isSafeName(name)) {
+    throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: 'give one with --name: letters, digits, _ . - only' });
+  }
+  const labels = options.labelFile ? await readLabels(options.labelFile, source.signature) : undefined;
+  const main = modelConfig(name, source.kind, source.signature, options, labels?.labels);
+  const notes = [...source.notes, ...main.notes];
+  const folders: (ModelFolder & { role: PackagedModel['role'] })[] = [
+    { role: 'model', config: main.config, versionFiles: source.versionFiles, modelFiles: labels ? [labels.file] : [] },
+  ];
+  if (options.tokenizer) {
+    const tokenizer = await readTokenizer(options.tokenizer);
+    const front = tokenizerModels(main.config, source.signature, tokenizer, options.maxLength);
+    notes.push(...front.notes);
+    folders.push(
+      { role: 'tokenizer', config: front.tokenizer, modelFiles: [], versionFiles: [{ name: 'model.py', from: TOKENIZER_TEMPLATE }, { name: TOKENIZER_FILE, from: tokenizer.file }] },
+      { role: 'ensemble', config: front.ensemble, modelFiles: [], versionFiles: [] },
+    );
+  } else if (options.maxLength !== undefined) {
+    throw new InputError('--max-length applies to the tokenizer step: give --tokenizer too');
+  }
+  progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
+  const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
+  const models = folders.map((f) => describe(f.config, f.role));
+  return { repository: written.repository, version: written.version, models, files: written.files, replaced: written.replaced, notes };
+}
+
+async function readSource(model: string, ioFrom: string | undefined): Promise<Source> {
+  const kind = sourceKind(model);
+  if (!kind) throw new InputError(`${model}: tdeploy packages ${SOURCE_EXTENSIONS.join(', ')} files`, { kind: 'usage' });
+  try {
+    if (!fs.statSync(model).isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (error) {
+    throw fileError(model, error, 'model');
+  }
+  if (kind.platform === 'onnxruntime_onnx') {
+    if (ioFrom) throw new InputError('--io-from is for TensorRT engines; an ONNX model states its own inputs and outputs');
+    const loaded = await loadModel(model);
+    const dir = path.dirname(loaded.path);
+    const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
+    return { kind, signature: signature(loaded.proto), versionFiles: [{ name: kind.file, from: model }, ...sideFiles], notes: [] };
+  }
+  if (!ioFrom) {
+    throw new InputError(`${model} is a TensorRT engine, which does not tell tdeploy its inputs and outputs`, { hint: 'give the ONNX model it was built from: --io-from model.onnx' });
+  }
+  const read = IO_SOURCES[path.extname(ioFrom).toLowerCase()];
+  if (!read) throw new InputError(`--io-from ${ioFrom}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
+  return { kind, signature: await read(ioFrom), versionFiles: [{ name: kind.file, from: model }], notes: [`inputs and outputs taken from ${ioFrom}`] };
+}
+
+/** `FILE` or `OUTPUT=FILE`; one label per line, as many lines as the output has classes. */
+async function readLabels(spec: string, sig: ModelSignature): Promise<{ labels: Labels; file: FileEntry }> {
+  const named = /^([^=]+)=(.+)$/.exec(spec);
+  const output = named && sig.outputs.some((o) => o.name === named[1]) ? named[1] : undefined;
+  const file = output ? named![2] : spec;
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (error) {
+    throw fileError(file, error, 'label file');
+  }
+  const fileName = path.basename(file);
+  if (!isSafeName(fileName) || fileName === 'config.pbtxt' || isVersionName(fileName)) {
+    throw new InputError(`--label-file: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });
+  }
+  const lines = text === '' ? 0 : text.replace(/\r?\n$/, '').split(/\r?\n/).length;
+  return { labels: { output, fileName, lines }, file: { name: fileName, from: file } };
+}
+
+function describe(config: ModelConfig, role: PackagedModel['role']): PackagedModel {
+  const row = (t: ModelInput | ModelOutput): TensorRow => ({ name: t.name, dataType: DataType[t.dataType], dims: t.dims.map(Number) });
+  return {
+    name: config.name,
+    role,
+    platform: config.platform || config.backend,
+    maxBatchSize: config.maxBatchSize,
+    inputs: config.input.map(row),
+    outputs: config.output.map(row),
+  };
+}

@@ -1,0 +1,100 @@
+import { DataType, type ModelConfig } from './gen/model_config_pb.js';
+import type { Report } from './verify-config.js';
+
+/** What the ensemble check needs to know about the other models of the repository. */
+export interface RepositoryModel {
+  /** undefined when its config.pbtxt is missing or does not parse (reported on that model) */
+  config?: ModelConfig;
+  versions: number[];
+}
+
+/**
+ * An ensemble's steps against the models they call (core ValidateEnsembleSchedulingConfig): each
+ * step's model exists, its maps use that model's real tensor names and cover all its inputs, no
+ * ensemble tensor is produced twice or with two types, and data flows from the ensemble's inputs
+ * to all of its outputs with nothing left unused.
+ */
+export function checkEnsemble(config: ModelConfig, models: Map<string, RepositoryModel>, report: Report): void {
+  if (config.schedulingChoice.case !== 'ensembleScheduling') return;
+  const steps = config.schedulingChoice.value.step;
+  if (steps.length === 0) report('ensemble_scheduling.step', 'the ensemble has no steps');
+  const types = new Map<string, { type: DataType; where: string }>();
+  const typed = (tensor: string, type: DataType, where: string, field: string) => {
+    const seen = types.get(tensor);
+    if (!seen) types.set(tensor, { type, where });
+    else if (seen.type !== type) report(field, `ensemble tensor '${tensor}' is ${DataType[type]} at ${where} but ${DataType[seen.type]} at ${seen.where}`);
+  };
+  config.input.forEach((t) => typed(t.name, t.dataType, `ensemble input '${t.name}'`, 'input'));
+  config.output.forEach((t) => typed(t.name, t.dataType, `ensemble output '${t.name}'`, 'output'));
+  const producedBy = new Map<string, number>();
+
+  steps.forEach((step, i) => {
+    const at = `ensemble_scheduling.step[${i}]`;
+    const target = models.get(step.modelName);
+    if (!step.modelName) report(`${at}.model_name`, 'is empty');
+    else if (!target) report(`${at}.model_name`, `model '${step.modelName}' is not in the repository`);
+    else if (step.modelVersion > 0n && !target.versions.includes(Number(step.modelVersion))) {
+      report(`${at}.model_version`, `model '${step.modelName}' has no version ${step.modelVersion}`);
+    }
+    if (Object.keys(step.inputMap).length === 0) report(`${at}.input_map`, 'is empty');
+    if (Object.keys(step.outputMap).length === 0) report(`${at}.output_map`, 'is empty');
+    for (const [tensor, name] of Object.entries(step.outputMap)) {
+      const first = producedBy.get(name);
+      if (first !== undefined) report(`${at}.output_map["${tensor}"]`, `ensemble tensor '${name}' is already produced by step ${first}`);
+      else producedBy.set(name, i);
+    }
+    const callee = target?.config;
+    if (!callee) return;
+    const mbs = callee.maxBatchSize;
+    if (config.maxBatchSize > mbs) report(`${at}.model_name`, `the ensemble's max_batch_size ${config.maxBatchSize} exceeds model '${step.modelName}''s ${mbs}`);
+    const mapped = (map: Record<string, string>, list: 'input' | 'output', field: string) => {
+      const tensors = callee[list];
+      for (const [tensor, name] of Object.entries(map)) {
+        const t = tensors.find((c) => c.name === tensor);
+        if (!t) report(`${at}.${field}["${tensor}"]`, `'${tensor}' is not an ${list} of model '${step.modelName}' (its ${list}s: ${tensors.map((c) => c.name).join(', ')})`);
+        else typed(name, t.dataType, `model '${step.modelName}' ${list} '${tensor}'`, `${at}.${field}["${tensor}"]`);
+      }
+    };
+    mapped(step.inputMap, 'input', 'input_map');
+    mapped(step.outputMap, 'output', 'output_map');
+    for (const input of callee.input) {
+      if (!(input.name in step.inputMap) && !input.optional) report(`${at}.input_map`, `input '${input.name}' of model '${step.modelName}' is not mapped`);
+    }
+  });
+  checkDataFlow(config, report);
+}
+
+/** Runs the steps in dependency order from the ensemble inputs, as Triton does when it loads. */
+function checkDataFlow(config: ModelConfig, report: Report): void {
+  if (config.schedulingChoice.case !== 'ensembleScheduling') return;
+  const steps = config.schedulingChoice.value.step;
+  const ready = new Set(config.input.map((t) => t.name));
+  const pending = new Set(steps.keys());
+  for (let progressed = true; progressed;) {
+    progressed = false;
+    for (const i of pending) {
+      if (Object.values(steps[i].inputMap).every((name) => ready.has(name))) {
+        Object.values(steps[i].outputMap).forEach((name) => ready.add(name));
+        pending.delete(i);
+        progressed = true;
+      }
+    }
+  }
+  for (const i of pending) {
+    const missing = Object.values(steps[i].inputMap).filter((name) => !ready.has(name));
+    report(`ensemble_scheduling.step[${i}].input_map`, `step never runs: ${missing.map((m) => `'${m}'`).join(', ')} is neither an ensemble input nor produced by a step that runs`);
+  }
+  config.output.forEach((t, j) => {
+    if (!ready.has(t.name)) report(`output[${j}]`, `ensemble output '${t.name}' is not produced by any step`);
+  });
+  const consumed = new Set(steps.flatMap((s) => Object.values(s.inputMap)));
+  const outputs = new Set(config.output.map((t) => t.name));
+  config.input.forEach((t, j) => {
+    if (!consumed.has(t.name)) report(`input[${j}]`, `ensemble input '${t.name}' is not used by any step`);
+  });
+  steps.forEach((s, i) => {
+    for (const [tensor, name] of Object.entries(s.outputMap)) {
+      if (!consumed.has(name) && !outputs.has(name)) report(`ensemble_scheduling.step[${i}].output_map["${tensor}"]`, `ensemble tensor '${name}' is produced but never used`);
+    }
+  });
+}

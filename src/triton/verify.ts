@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError, fileError } from '../errors.js';
+import { type Progress, silent } from '../progress.js';
+import type { ModelConfig } from './gen/model_config_pb.js';
+import { type ModelKind, kindOf } from './platforms.js';
+import { isVersionName, versionsIn } from './repository.js';
+import { ConfigSyntaxError, readConfig } from './text.js';
+import { type Report, checkConfig } from './verify-config.js';
+import { type RepositoryModel, checkEnsemble } from './verify-ensemble.js';
+import { checkOnnxModel } from './verify-onnx.js';
+
+/** `tdeploy package --verify`: every problem Triton would refuse a repository for, found before it does. */
+
+export interface Problem {
+  /** relative to the repository */
+  file: string;
+  /** the config field, e.g. `input[1].data_type`; empty for the file as a whole */
+  field: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  models: { name: string; problems: Problem[] }[];
+}
+
+/** Folders tdeploy (io/atomic.ts) is still writing: not models. */
+const IN_FLIGHT = /^\..*\.tmp$/;
+
+interface Checked extends RepositoryModel {
+  name: string;
+  problems: Problem[];
+}
+
+export async function verifyRepository(repo: string, progress: Progress = silent): Promise<VerifyReport> {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(repo, { withFileTypes: true });
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? new InputError(`${repo} is not a folder`) : fileError(repo, error, 'repository');
+  }
+  const names = entries.filter((e) => e.isDirectory() && !IN_FLIGHT.test(e.name)).map((e) => e.name).sort();
+  if (names.length === 0) {
+    return { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }] };
+  }
+  const models = new Map<string, Checked>();
+  for (const name of names) {
+    progress({ kind: 'phase', phase: 'verifying', detail: name });
+    models.set(name, await checkModel(repo, name));
+  }
+  for (const model of models.values()) {
+    if (model.config) checkEnsemble(model.config, models, reporter(model.problems, `${model.name}/config.pbtxt`));
+  }
+  const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
+  return { ok: list.every((m) => m.problems.length === 0), models: list };
+}
+
+const reporter = (problems: Problem[], file: string): Report => (field, message) => problems.push({ file, field, message });
+
+async function checkModel(repo: string, name: string): Promise<Checked> {
+  const dir = path.join(repo, name);
+  const problems: Problem[] = [];
+  const configFile = `${name}/config.pbtxt`;
+  const report = reporter(problems, configFile);
+  const versions = versionsIn(dir);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && /^\d+$/.test(entry.name) && !isVersionName(entry.name)) {
+      problems.push({ file: `${name}/${entry.name}/`, field: '', message: `Triton ignores '${entry.name}': version folders are numbers without a leading 0` });
+    }
+  }
+  if (versions.length === 0) problems.push({ file: `${name}/`, field: '', message: 'no version folder (e.g. 1/): Triton will not load the model' });
+  const config = await loadConfig(repo, configFile, report);
+  if (!config) return { name, problems, versions };
+  checkConfig(name, config, report);
+  if (config.versionPolicy?.policyChoice.case === 'specific') {
+    for (const v of config.versionPolicy.policyChoice.value.versions) {
+      if (!versions.includes(Number(v))) report('version_policy.specific.versions', `version ${v} has no folder`);
+    }
+  }
+  config.output.forEach((t, i) => {
+    if (t.labelFilename && !fs.existsSync(path.join(dir, t.labelFilename))) report(`output[${i}].label_filename`, `${name}/${t.labelFilename} is missing`);
+  });
+  const kind = kindOf(config);
+  if (!('problem' in kind)) {
+    for (const version of versions) await checkVersion(repo, name, version, config, kind, problems);
+  }
+  return { name, problems, versions, config };
+}
+
+async function loadConfig(repo: string, file: string, report: Report): Promise<ModelConfig | undefined> {
+  if (!fs.existsSync(path.join(repo, file))) {
+    report('', 'config.pbtxt is missing (Triton can auto-complete ONNX and TensorRT models, but then nothing here can be checked)');
+    return undefined;
+  }
+  try {
+    return await readConfig(path.join(repo, file));
+  } catch (error) {
+    if (!(error instanceof ConfigSyntaxError)) throw error;
+    report(error.field ?? '', `${error.line ? `line ${error.line}: ` : ''}${error.detail}`);
+    return undefined;
+  }
+}
+
+/** The model file each version folder must hold, and for ONNX models the config against the model. */
+async function checkVersion(repo: string, name: string, version: number, config: ModelConfig, kind: ModelKind, problems: Problem[]): Promise<void> {
+  const fileName = config.defaultModelFilename || kind.file;
+  if (!fileName) return;
+  const candidates = [fileName, ...Object.values(config.ccModelFilenames)];
+  const present = candidates.find((f) => fs.existsSync(path.join(repo, name, String(version), f)));
+  const relative = `${name}/${version}/${fileName}`;
+  if (!present) {
+    const why = config.defaultModelFilename ? 'default_model_filename' : config.platform ? 'platform' : 'backend';
+    problems.push({ file: relative, field: why, message: `missing: ${config.platform || config.backend} models load ${fileName} from each version folder` });
+    return;
+  }
+  if (kind.platform !== 'onnxruntime_onnx') return;
+  // An ONNX model may be a folder named model.onnx that holds model.onnx and its external data.
+  let file = path.join(repo, name, String(version), present);
+  if (fs.statSync(file).isDirectory()) file = path.join(file, 'model.onnx');
+  await checkOnnxModel(file, config, reporter(problems, relative));
+}

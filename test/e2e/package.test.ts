@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { identityModel } from '../triton/models.js';
+import { type CliResult, fixture, listFiles, runCli, tempDir } from '../helpers.js';
+
+function assertUsageError(r: CliResult, message: RegExp): void {
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.split('\n')[0], message);
+  assert.match(r.stderr, /^tdeploy: error: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(r.stdout, '');
+}
+
+test('package --json prints one document describing the repository it wrote', () => {
+  const repo = path.join(tempDir(), 'models');
+  const r = runCli(['package', fixture('encoder.onnx'), '-o', repo, '--tokenizer', fixture('tokenizer'), '--json', '--dynamic-batching']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(result), ['repository', 'version', 'models', 'files', 'replaced', 'notes']);
+  assert.deepEqual(result.models.map((m: { name: string; maxBatchSize: number }) => [m.name, m.maxBatchSize]), [['encoder', 4], ['encoder_tokenize', 4], ['encoder_pipeline', 4]]);
+  assert.deepEqual(result.files, [
+    'encoder/config.pbtxt', 'encoder/1/model.onnx',
+    'encoder_tokenize/config.pbtxt', 'encoder_tokenize/1/model.py', 'encoder_tokenize/1/tokenizer.json',
+    'encoder_pipeline/config.pbtxt', 'encoder_pipeline/1/',
+  ]);
+  assert.equal(result.notes.length, 2);
+  // Notes also go to stderr for people; stdout stays one JSON document.
+  assert.match(r.stderr, /note: max_batch_size 4, Triton's default/);
+  const verify = runCli(['package', '--verify', repo]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.equal(verify.stdout, 'ok: 3 models (encoder, encoder_pipeline, encoder_tokenize)\n');
+});
+
+test('bad input exits 2 with one line and writes nothing', () => {
+  const dir = tempDir();
+  const repo = path.join(dir, 'models');
+  const fixed = identityModel(dir, 'fixed.onnx', { name: 'x', dtype: 'float32', shape: [1, 3] }, { name: 'y', dtype: 'float32', shape: [1, 3] });
+  const noTokenizer = path.join(dir, 'tok');
+  fs.mkdirSync(noTokenizer);
+  fs.writeFileSync(path.join(noTokenizer, 'vocab.txt'), '[PAD]\n');
+  const cases: [string[], RegExp][] = [
+    [['--name', '../evil'], /^tdeploy: error: --name: model names may use only letters, digits, _ \. - and may not be \. or \.\.$/],
+    [['--name', '..'], /--name: model names may use only/],
+    [[fixed, '--max-batch-size', '4'], /--max-batch-size 4 needs every input and output to have a dynamic leading \(batch\) dimension, but 'x' has a fixed leading dimension 1/],
+    [['--tokenizer', noTokenizer], /--tokenizer .*tok has no tokenizer.json$/],
+    [['--max-batch-size', 'many'], /--max-batch-size: /],
+    [['--kind', 'tpu'], /option '--kind <kind>' argument 'tpu' is invalid/],
+    [['--version-policy', 'latest'], /--version-policy: 'latest' is not latest:N, all or specific:1,3/],
+  ];
+  for (const [args, message] of cases) {
+    const model = args[0]?.endsWith('.onnx') ? [] : [fixture('encoder.onnx')];
+    assertUsageError(runCli(['package', ...model, '-o', repo, ...args]), message);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['fixed.onnx', 'tok'], args.join(' '));
+  }
+  const json = runCli(['package', fixture('encoder.onnx'), '-o', repo, '--name', 'a b', '--json']);
+  assert.equal(json.code, 2);
+  assert.equal(JSON.parse(json.stdout).error.code, 2);
+});
+
+test('an existing version is not overwritten without --force', () => {
+  const repo = path.join(tempDir(), 'models');
+  assert.equal(runCli(['package', fixture('convnet.onnx'), '-o', repo, '--quiet']).code, 0);
+  const config = fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8');
+  const again = runCli(['package', fixture('convnet.onnx'), '-o', repo, '--max-batch-size', '16']);
+  assertUsageError(again, /^tdeploy: error: .*convnet\/1 already exists$/);
+  assert.match(again.stderr, /hint: add --force to replace it, or --model-version next for a new version/);
+  assert.equal(fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8'), config);
+  assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/config.pbtxt']);
+  const forced = runCli(['package', fixture('convnet.onnx'), '-o', repo, '--max-batch-size', '16', '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8'), /^max_batch_size: 16$/m);
+});
+
+test('package --verify: exit 1 with every problem; --json gives {ok, models: [{name, problems}]}', () => {
+  const repo = path.join(tempDir(), 'models');
+  assert.equal(runCli(['package', fixture('encoder.onnx'), '-o', repo, '--tokenizer', fixture('tokenizer'), '--quiet']).code, 0);
+  const config = path.join(repo, 'encoder', 'config.pbtxt');
+  fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('TYPE_INT64', 'TYPE_INT32'));
+  fs.rmSync(path.join(repo, 'encoder_pipeline', '1'), { recursive: true });
+  const r = runCli(['package', '--verify', repo, '--json']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'tdeploy: error: the repository has 3 problems\n');
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(report), ['ok', 'models']);
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.models.map((m: { name: string; problems: unknown[] }) => [m.name, m.problems.length]), [['encoder', 1], ['encoder_pipeline', 2], ['encoder_tokenize', 0]]);
+  assert.deepEqual(report.models[0].problems[0], {
+    file: 'encoder/1/model.onnx', field: 'input[0].data_type', message: "'input_ids' is TYPE_INT32 in the config but int64 (TYPE_INT64) in the model",
+  });
+  const human = runCli(['package', '--verify', repo]);
+  assert.equal(human.code, 1);
+  assert.match(human.stdout, /encoder_pipeline │ encoder_pipeline\/ +│ - +│ no version folder/);
+  assertUsageError(runCli(['package', '--verify', repo, '--force']), /--verify takes only the repository, not --force/);
+});
