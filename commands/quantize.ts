@@ -4,6 +4,7 @@ import { GateError } from '../src/errors.js';
 import { methods } from '../src/quantize/calibration/methods.js';
 import { INT8_OP_TYPES } from '../src/quantize/int8/registry.js';
 import { quantize } from '../src/quantize/quantize.js';
+import { formatCosine } from '../src/report/format.js';
 import { quantizeText } from '../src/report/quantize.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
@@ -100,7 +101,7 @@ Examples:
     }, ctx.progress);
     ctx.render(report, quantizeText);
     if (!report.drift.passed) {
-      const failing = report.drift.outputs.filter((o) => !o.passed).map((o) => `${o.name} (cosine ${o.cosine})`);
+      const failing = report.drift.outputs.filter((o) => !o.passed).map((o) => `${o.name} (cosine ${o.cosine === null ? '-' : formatCosine(o.cosine)})`);
       throw new GateError(`drift beyond --max-drift-cosine ${numbers.maxDriftCosine}: ${failing.join(', ')}; the model was written to ${report.output}`);
     }
   }));

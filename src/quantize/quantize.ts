@@ -67,21 +67,23 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
   const external = hasExternalData(model);
   const scratch = await openScratch(model, options.output);
   let conversion: Conversion;
-  let output: string;
   let sizeAfter: number;
   try {
     const job: Job = { model, options, scratch, data: data.calibration ?? data.given ?? data.generated!, notes, progress };
     conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
-    ({ path: output, sizeBytes: sizeAfter } = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' }));
+    ({ sizeBytes: sizeAfter } = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' }));
   } finally {
     await scratch.dispose();
   }
   progress({ kind: 'phase', phase: 'measuring drift' });
   const gate = { atol: Infinity, rtol: 0, minCosine: options.maxDriftCosine };
-  const drift = await compareModels(modelPath, output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress);
+  const drift = await compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress);
+  drift.notes.push(options.maxDriftCosine === undefined
+    ? 'no drift gate: the errors are reported, not judged (--max-drift-cosine C fails on a cosine below C)'
+    : `drift gate: cosine >= ${options.maxDriftCosine} on every output (--max-drift-cosine)`);
   return {
-    output,
+    output: options.output,
     to: options.to,
     mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
     sizeBefore,
