@@ -1,5 +1,6 @@
 import ora, { type Ora } from 'ora';
 import type { Progress, ProgressEvent } from '../src/progress.js';
+import { toJson } from '../src/report/json.js';
 
 /** The global flags every command accepts, before or after its name. */
 export interface GlobalFlags {
@@ -26,7 +27,7 @@ export class Context {
   /** Prints the result: one JSON document with --json, else `human(result)` unless --quiet. */
   render<T>(result: T, human: (result: T) => string): void {
     this.stopSpinner();
-    if (this.flags.json) process.stdout.write(`${JSON.stringify(result, jsonReplacer, 2)}\n`);
+    if (this.flags.json) process.stdout.write(toJson(result));
     else if (!this.flags.quiet) process.stdout.write(`${human(result).trimEnd()}\n`);
     this.reported = true;
   }
@@ -44,7 +45,10 @@ export class Context {
 
   private get spinnerAllowed(): boolean {
     const { json, quiet, progress } = this.flags;
-    return progress && !json && !quiet && process.stderr.isTTY === true && process.env.CI !== 'true';
+    // A pseudo-terminal can report 0 columns (`script`, some containers); ora then clears an
+    // infinite number of lines and never returns.
+    const columns = process.stderr.columns ?? 0;
+    return progress && !json && !quiet && process.stderr.isTTY === true && columns > 0 && process.env.CI !== 'true';
   }
 
   private onProgress(event: ProgressEvent): void {
@@ -67,12 +71,4 @@ export class Context {
     this.spinner?.stop();
     this.spinner = undefined;
   }
-}
-
-/** JSON has no bigint, NaN or Infinity: bigints become numbers, non-finite numbers strings. */
-export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  if (value instanceof Map) return Object.fromEntries(value);
-  return value;
 }

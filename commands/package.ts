@@ -29,7 +29,7 @@ export const packageCommand = addShapeOptions(
     .option('--label-file <file>', 'labels for a classifier output, one per line (OUTPUT=FILE to name the output)')
     .option('--tokenizer <dir>', 'Hugging Face tokenizer folder (tokenizer.json): adds <name>_tokenize and the ensemble <name>_pipeline')
     .option('--max-length <n>', 'tokens the tokenizer step keeps when the model takes any length')
-    .option('--io-from <model.onnx>', "for a TensorRT engine: the ONNX model it was built from, for the engine's inputs and outputs")
+    .option('--io-from <file>', "for a TensorRT engine: the ONNX model it was built from, or its trtexec log (default: <engine>.log when present)")
     .option('--force', 'replace an existing version folder'),
   'fix a symbolic dim for the --warmup request, e.g. seq=128',
 )

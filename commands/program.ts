@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
+import { benchCommand } from './bench.js';
 import { checkCommand } from './check.js';
+import { engineCommand } from './engine.js';
 import { inspectCommand } from './inspect.js';
 import { packageCommand } from './package.js';
 import { quantizeCommand } from './quantize.js';
@@ -9,7 +11,7 @@ import { quantizeCommand } from './quantize.js';
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Every subcommand, in the order `tdeploy --help` lists them. */
-const commands: Command[] = [inspectCommand, quantizeCommand, checkCommand, packageCommand];
+const commands: Command[] = [inspectCommand, quantizeCommand, engineCommand, checkCommand, benchCommand, packageCommand];
 
 export function buildProgram(): Command {
   const program = new Command('tdeploy')

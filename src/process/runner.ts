@@ -16,6 +16,8 @@ export interface ToolRun {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** hint shown when the program does not exist */
   missingHint?: string;
+  /** false: stream the output through onLine only, without keeping it (for logs of any size) */
+  keepOutput?: boolean;
 }
 
 export interface ToolResult {
@@ -55,6 +57,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     stdin: 'ignore',
     stripFinalNewline: false,
     maxBuffer: 1 << 30,
+    buffer: run.keepOutput !== false,
   });
   if (child.pid !== undefined) active.add(child.pid);
   let timedOut = false;

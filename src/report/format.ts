@@ -27,6 +27,8 @@ export function formatNumber(value: number): string {
   if (Number.isInteger(value)) return value.toLocaleString('en-US');
   const abs = Math.abs(value);
   if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(3);
+  // toPrecision switches to exponent form at 1e4; larger values keep one decimal instead.
+  if (abs >= 1000) return value.toFixed(1);
   return value.toPrecision(4).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 

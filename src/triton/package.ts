@@ -4,6 +4,7 @@ import { InputError, fileError } from '../errors.js';
 import { externalDataFiles, loadModel } from '../onnx/model.js';
 import { type ModelSignature, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
+import { signatureFromEngineLog } from './engine-io.js';
 import { DataType, type ModelConfig, type ModelInput, type ModelOutput } from './gen/model_config_pb.js';
 import { type Labels, modelConfig } from './from-model.js';
 import { type PackageOptions, isSafeName } from './options.js';
@@ -44,6 +45,7 @@ export interface PackageResult {
 /** Where a model's inputs and outputs can be read from, by extension (a TensorRT engine does not say). */
 const IO_SOURCES: Record<string, (file: string) => Promise<ModelSignature>> = {
   '.onnx': async (file) => signature((await loadModel(file)).proto),
+  '.log': signatureFromEngineLog,
 };
 
 interface Source {
@@ -98,12 +100,16 @@ async function readSource(model: string, ioFrom: string | undefined): Promise<So
     const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
     return { kind, signature: signature(loaded.proto), versionFiles: [{ name: kind.file, from: model }, ...sideFiles], notes: [] };
   }
-  if (!ioFrom) {
-    throw new InputError(`${model} is a TensorRT engine, which does not tell tdeploy its inputs and outputs`, { hint: 'give the ONNX model it was built from: --io-from model.onnx' });
+  // `tdeploy engine` keeps the build log beside the engine; it names the bindings.
+  const from = ioFrom ?? (fs.existsSync(`${model}.log`) ? `${model}.log` : undefined);
+  if (!from) {
+    throw new InputError(`${model} is a TensorRT engine, which does not tell tdeploy its inputs and outputs`, {
+      hint: 'give the ONNX model it was built from (--io-from model.onnx) or its trtexec log (--io-from model.plan.log)',
+    });
   }
-  const read = IO_SOURCES[path.extname(ioFrom).toLowerCase()];
-  if (!read) throw new InputError(`--io-from ${ioFrom}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
-  return { kind, signature: await read(ioFrom), versionFiles: [{ name: kind.file, from: model }], notes: [`inputs and outputs taken from ${ioFrom}`] };
+  const read = IO_SOURCES[path.extname(from).toLowerCase()];
+  if (!read) throw new InputError(`--io-from ${from}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
+  return { kind, signature: await read(from), versionFiles: [{ name: kind.file, from: model }], notes: [`inputs and outputs taken from ${from}`] };
 }
 
 /** `FILE` or `OUTPUT=FILE`; one label per line, as many lines as the output has classes. */

@@ -1,0 +1,124 @@
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { z } from 'zod';
+import { type Gate, readBaseline } from '../src/bench/baseline.js';
+import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, windowPlan } from '../src/bench/bench.js';
+import { benchDocument } from '../src/bench/document.js';
+import { RegressionMetricSchema } from '../src/bench/report.js';
+import { formatShapes } from '../src/bench/sweep.js';
+import { GateError, InputError } from '../src/errors.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
+import { FORMATS, type Format } from '../src/report/document.js';
+import { formatNumber } from '../src/report/format.js';
+import { render, renderTable } from '../src/report/render.js';
+import { action } from './action.js';
+import type { Context } from './context.js';
+import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
+import { collect, parseOptions } from './options/parse.js';
+import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
+import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
+
+const whole = (min: number) => z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)
+  .refine((n) => n >= min, `must be at least ${min}`);
+const percent = z.string().regex(/^\d+(\.\d+)?%?$/, 'expected a percentage, e.g. 10%').transform((s) => parseFloat(s));
+
+const BenchFlags = z.object({
+  warmup: whole(0),
+  iterations: whole(1).optional(),
+  duration: z.string().regex(/^\d+(\.\d+)?$/, 'expected seconds, e.g. 5 or 0.5').transform(Number).refine((s) => s > 0, 'must be more than 0').optional(),
+  stability: percent.refine((p) => p > 0, 'must be more than 0%').optional(),
+  maxWindows: whole(3),
+  batch: z.string().regex(/^\d+(,\d+)*$/, 'expected a comma list of batch sizes, e.g. 1,8,32').transform((s) => s.split(',').map(Number))
+    .refine((list) => list.every((n) => n >= 1), 'batch sizes must be at least 1').optional(),
+  label: z.array(z.string().min(1)).optional(),
+  format: z.enum(FORMATS).optional(),
+  output: z.string().optional(),
+  baseline: z.string().optional(),
+  maxRegression: percent.optional(),
+  regressionMetric: RegressionMetricSchema,
+  ioFrom: z.string().optional(),
+  trtexec: z.string().optional(),
+});
+
+/** The format a file name asks for when --format is not given. */
+const formatByExtension: Record<string, Format> = { '.json': 'json', '.md': 'markdown', '.csv': 'csv' };
+
+export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(new Command('bench'), 'set a symbolic dimension; a comma list sweeps it, e.g. seq=16,128')))
+  .description('latency and throughput of one or more models, side by side, with a regression gate for CI')
+  .argument('<models...>', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
+  .option('--batch <sizes>', 'sweep the batch-like dimension, e.g. 1,8,32')
+  .option('--warmup <n>', 'untimed runs before each case', String(DEFAULT_WARMUP))
+  .option('--iterations <n>', `timed runs per window, at least (default ${DEFAULT_WINDOW.iterations})`)
+  .option('--duration <seconds>', `seconds per window, at least (default ${DEFAULT_WINDOW.durationMs / 1000} unless --iterations is given)`)
+  .option('--stability <percent>', 'repeat windows until 3 in a row agree within this, e.g. 10%')
+  .option('--max-windows <n>', 'give up on --stability after this many windows', '10')
+  .addOption(new Option('--label <name>', 'name of each model in the report, in model order (default: file name)').argParser(collect))
+  .addOption(new Option('--format <format>', 'report format (default: table, or from the --output extension)').choices(FORMATS))
+  .option('-o, --output <file>', 'write the report there (stdout then shows the table)')
+  .option('--io-from <model.onnx>', 'the ONNX model whose inputs the run feeds (default: the first ONNX model given; engines need one)')
+  .option('--trtexec <path>', 'trtexec for .plan engines (default: $TDEPLOY_TRTEXEC, then PATH, then /usr/src/tensorrt/bin/trtexec)')
+  .option('--baseline <report.json>', 'an earlier `--format json` report to gate against')
+  .option('--max-regression <percent>', 'with --baseline: fail (exit 1) when a result got worse by more than this (default 10%)')
+  .addOption(new Option('--regression-metric <metric>', 'what --max-regression compares').choices(RegressionMetricSchema.options).default('p50'))
+  .addHelpText('after', [
+    '',
+    'A window runs --iterations and --duration, whichever is longer; each run is one timed inference.',
+    'Engines run in trtexec --loadEngine on the same inputs; their samples are trtexec\'s per-inference latencies.',
+    'Percentiles interpolate linearly between ranks, as numpy.percentile does by default.',
+    '',
+    'Examples:',
+    '  tdeploy bench model.onnx --batch 1,8,32',
+    '  tdeploy bench model.onnx model.fp16.onnx model.int8.onnx --dim seq=128 --stability 5%',
+    '  tdeploy bench model.onnx model.plan --batch 1,8 --provider cuda',
+    '  tdeploy bench model.onnx --baseline main.json --max-regression 10% --format markdown >> $GITHUB_STEP_SUMMARY',
+  ].join('\n'))
+  .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
+    const flags = parseOptions(BenchFlags, raw);
+    const format = chooseFormat(flags.format, flags.output, ctx);
+    const gate = await gateFrom(flags);
+    const { inputs, seed, intRange } = inputChoice(raw as InputFlags);
+    const options: BenchOptions = {
+      session: sessionOptions(raw as SessionFlags),
+      shapes: shapeSpec(raw as ShapeFlags),
+      batch: flags.batch,
+      source: { inputs, seed, intRange },
+      warmup: flags.warmup,
+      window: windowPlan(flags.iterations, flags.duration),
+      stability: flags.stability === undefined ? undefined : { percent: flags.stability, maxWindows: flags.maxWindows },
+      labels: flags.label,
+      gate,
+      ioFrom: flags.ioFrom,
+      trtexec: flags.trtexec,
+    };
+    const report = await bench(models, options, ctx.progress);
+    const doc = benchDocument(report, gate);
+    if (flags.output) {
+      await writeFileAtomic(flags.output, render(format, doc));
+      ctx.render(report, () => renderTable(doc));
+    } else {
+      ctx.render(report, () => render(format, doc));
+    }
+    if (gate && report.regressions.length) {
+      const worst = report.regressions.slice(0, 3).map((r) => `${r.label} (${formatShapes(r.shapes)}) ${formatNumber(r.worsePercent)}% worse`);
+      throw new GateError(
+        `${report.regressions.length} result(s) regressed by more than ${formatNumber(gate.maxPercent)}% (${gate.metric}): ${worst.join('; ')}${report.regressions.length > 3 ? '; …' : ''}`,
+        { kind: 'regression', hint: flags.output ? `the full report is in ${flags.output}` : 'the report above marks the regressed rows' },
+      );
+    }
+  }));
+
+function chooseFormat(given: Format | undefined, output: string | undefined, ctx: Context): Format {
+  if (output) return given ?? formatByExtension[path.extname(output).toLowerCase()] ?? 'table';
+  if (ctx.flags.json && given && given !== 'json') {
+    throw new InputError(`--json prints JSON on stdout, so --format ${given} needs --output`, { kind: 'usage' });
+  }
+  return given ?? (ctx.flags.json ? 'json' : 'table');
+}
+
+async function gateFrom(flags: z.infer<typeof BenchFlags>): Promise<Gate | undefined> {
+  if (!flags.baseline) {
+    if (flags.maxRegression !== undefined) throw new InputError('--max-regression needs --baseline <report.json>', { kind: 'usage' });
+    return undefined;
+  }
+  return { baseline: await readBaseline(flags.baseline), maxPercent: flags.maxRegression ?? 10, metric: flags.regressionMetric };
+}

@@ -1,0 +1,136 @@
+import { Command, Option } from 'commander';
+import { z } from 'zod';
+import { InputError, ToolError } from '../src/errors.js';
+import { formatNumber, keyValues, table } from '../src/report/format.js';
+import { type EngineOptions, type EngineReport, buildEngine, engineFromLog } from '../src/trt/engine.js';
+import { PRECISIONS } from '../src/trt/flags.js';
+import { formatDims, parseProfile } from '../src/trt/profiles.js';
+import type { StatsKey } from '../src/trt/summary.js';
+import { action } from './action.js';
+import type { Context } from './context.js';
+import { addShapeOptions, shapeSpec } from './options/shapes.js';
+import { collect, parseOptions } from './options/parse.js';
+
+const PRECISION_HELP: Record<(typeof PRECISIONS)[number], string> = {
+  fp16: 'allow FP16 kernels', bf16: 'allow BF16 kernels (TensorRT 9.3+)', int8: 'allow INT8 kernels (scales from --calib or the model\'s QDQ nodes)',
+  fp8: 'allow FP8 kernels (8.6+)', best: 'allow every precision',
+};
+
+const command = new Command('engine')
+  .description('build a TensorRT engine with trtexec (TensorRT 8.x, 10.x, 11.x), or report on a trtexec log')
+  .argument('[model]', 'ONNX model to build')
+  .option('-o, --output <file>', 'engine file (default: the model with .plan); the full log is kept as <file>.log')
+  .option('--trtexec <path>', 'trtexec to run (default: $TDEPLOY_TRTEXEC, then PATH, then /usr/src/tensorrt/bin/trtexec)');
+for (const p of PRECISIONS) command.option(`--${p}`, PRECISION_HELP[p]);
+command
+  .option('--strongly-typed', 'precisions from the model\'s tensor types (TensorRT 9.3+; always so from 11.0)')
+  .addOption(new Option('--shapes <name:MINxA,OPTxB,MAXxC>', 'optimization profile of one input, e.g. input_ids:1x16,8x128,32x512 (repeatable)').argParser(collect))
+  .option('--workspace <MiB>', 'builder workspace limit in MiB')
+  .option('--calib <cache>', 'INT8 calibration cache')
+  .option('--timing-cache <file>', 'timing cache to read and update (faster rebuilds)')
+  .option('--builder-level <n>', 'builder optimization level 0-5 (TensorRT 8.6+; default 3)')
+  .addOption(new Option('--extra <args>', 'raw trtexec arguments in --flag=value form, split at spaces (repeatable)').argParser(collect))
+  .option('--no-inference', 'build only: skip the timing run after the build')
+  .option('--timeout <seconds>', 'kill trtexec (and everything it started) after this long (default: no limit)')
+  .option('--from-log <file>', 'report on a trtexec log made elsewhere instead of building');
+
+const Raw = z.object({
+  output: z.string().optional(),
+  trtexec: z.string().optional(),
+  stronglyTyped: z.boolean().optional(),
+  shapes: z.array(z.string()).optional(),
+  workspace: z.coerce.number().int().positive().optional(),
+  calib: z.string().optional(),
+  timingCache: z.string().optional(),
+  builderLevel: z.coerce.number().int().min(0).max(5).optional(),
+  extra: z.array(z.string()).optional(),
+  inference: z.boolean(),
+  timeout: z.coerce.number().positive().optional(),
+  fromLog: z.string().optional(),
+});
+
+/** What only a build takes, to refuse it next to --from-log. */
+const BUILD_FLAGS = ['output', 'trtexec', 'stronglyTyped', 'shapes', 'workspace', 'calib', 'timingCache', 'builderLevel', 'extra', 'timeout', 'shape', 'dim', ...PRECISIONS];
+
+export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic dimension wherever it appears, e.g. batch=1,8,32')
+  .addHelpText('after', [
+    '',
+    'Examples:',
+    '  tdeploy engine model.onnx -o model.plan --fp16 --dim batch=1,8,32 --dim seq=16,128,512',
+    '  tdeploy engine model.onnx --shapes input_ids:1x16,8x128,32x512 --workspace 4096 --timing-cache trt.cache',
+    '  tdeploy engine --from-log build.log --json',
+    '',
+    'trtexec is run with --flag=value arguments and only with flags its release knows; the engine',
+    'appears only when the build passed. Exit 3 when trtexec is missing, fails or times out.',
+  ].join('\n'))
+  .action(action(async (model: string | undefined, raw: Record<string, unknown>, ctx: Context) => {
+    const options = parseOptions(Raw, raw);
+    if (options.fromLog !== undefined) {
+      refuseBuildFlags(model, raw);
+      ctx.render(await engineFromLog(options.fromLog), engineText);
+      return;
+    }
+    if (!model) throw new InputError('give a model to build, or --from-log <file> to read a log', { kind: 'usage', hint: "see 'tdeploy engine --help'" });
+    const report = await buildEngine(model, engineOptions(options, raw), ctx.progress);
+    ctx.render(report, engineText);
+    if (report.outcome !== 'passed') {
+      const failure = report.failure!;
+      throw new ToolError(`trtexec ${report.outcome === 'failed' ? 'failed' : 'did not finish'} (${failure.kind}): ${failure.message.split('\n')[0]}`, {
+        kind: failure.kind, hint: `${failure.hint}; full log: ${report.log}`,
+      });
+    }
+  }));
+
+function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
+  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const extra = [...(model ? ['<model>'] : []), ...given];
+  if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
+}
+
+function engineOptions(options: z.infer<typeof Raw>, raw: Record<string, unknown>): EngineOptions {
+  return {
+    output: options.output,
+    trtexec: options.trtexec,
+    precision: PRECISIONS.filter((p) => raw[p] === true),
+    stronglyTyped: options.stronglyTyped,
+    calib: options.calib,
+    workspaceMiB: options.workspace,
+    profiles: Object.fromEntries((options.shapes ?? []).map(parseProfile)),
+    shapes: shapeSpec(raw, { min: 1, max: 3 }),
+    timingCache: options.timingCache,
+    builderLevel: options.builderLevel,
+    extra: (options.extra ?? []).flatMap((e) => e.trim().split(/\s+/)).filter(Boolean),
+    inference: options.inference,
+    timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000,
+  };
+}
+
+const MEASURES: [StatsKey, string][] = [
+  ['latencyMs', 'latency'], ['gpuComputeMs', 'GPU compute'], ['enqueueMs', 'enqueue'], ['h2dMs', 'H2D'], ['d2hMs', 'D2H'],
+];
+const MAX_WARNINGS = 10;
+
+function engineText(r: EngineReport): string {
+  const parts = [keyValues([
+    ['engine', r.engine],
+    ['TensorRT', r.trtVersion],
+    ['outcome', r.outcome],
+    ['precision', r.precision.join('+') || null],
+    ['build time', r.buildSeconds === null ? null : `${formatNumber(r.buildSeconds)} s`],
+    ['throughput', r.summary?.throughputQps == null ? null : `${r.summary.throughputQps.toLocaleString('en-US', { maximumFractionDigits: 1 })} qps`],
+    ['log', r.log],
+  ])];
+  const profiles = Object.entries(r.shapes);
+  if (profiles.length) parts.push(table(['input', 'min', 'opt', 'max'], profiles.map(([name, p]) => [name, formatDims(p.min), formatDims(p.opt), formatDims(p.max)])));
+  const measured = MEASURES.filter(([key]) => r.summary?.[key]);
+  if (measured.length) {
+    const columns = [...new Set(measured.flatMap(([key]) => Object.keys(r.summary![key]!)))];
+    parts.push(table(['ms', ...columns], measured.map(([key, label]) => [label, ...columns.map((c) => r.summary![key]![c])]), ['left', ...columns.map(() => 'right' as const)]));
+  }
+  if (r.warnings.length) {
+    const more = r.warnings.length > MAX_WARNINGS ? [`... and ${r.warnings.length - MAX_WARNINGS} more (all in --json and the log)`] : [];
+    parts.push(['warnings:', ...r.warnings.slice(0, MAX_WARNINGS).map((w) => `  ${w}`), ...more].join('\n'));
+  }
+  if (r.failure) parts.push([`failure (${r.failure.kind}):`, ...r.failure.message.split('\n').map((l) => `  ${l}`), `hint: ${r.failure.hint}`].join('\n'));
+  return parts.join('\n');
+}

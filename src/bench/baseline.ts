@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import { InputError, fileError } from '../errors.js';
+import { type BenchReport, type BenchResult, BenchReportSchema, type Regression, type RegressionMetric } from './report.js';
+import { formatShapes } from './sweep.js';
+
+/**
+ * The CI gate: results are matched to a baseline report by label and shapes, and a result
+ * regressed when its metric got worse by more than `maxPercent`: latency relative to the
+ * baseline's (new / old - 1), throughput by its drop (1 - new / old).
+ */
+export interface Gate {
+  baseline: BenchReport;
+  maxPercent: number;
+  metric: RegressionMetric;
+}
+
+export interface Comparison {
+  result: BenchResult;
+  /** undefined when the baseline has no result with this label and these shapes */
+  regression?: Regression;
+  regressed: boolean;
+}
+
+interface MetricRule {
+  value: (r: BenchResult) => number;
+  worsePercent: (current: number, baseline: number) => number;
+}
+
+const metrics: Record<RegressionMetric, MetricRule> = {
+  p50: { value: (r) => r.latencyMs.p50, worsePercent: (c, b) => (c / b - 1) * 100 },
+  p99: { value: (r) => r.latencyMs.p99, worsePercent: (c, b) => (c / b - 1) * 100 },
+  throughput: { value: (r) => r.throughput.inferencesPerSec, worsePercent: (c, b) => (1 - c / b) * 100 },
+};
+
+export function resultKey(r: Pick<BenchResult, 'label' | 'shapes'>): string {
+  return `${r.label}\u0000${formatShapes(r.shapes)}`;
+}
+
+/** Reads and validates a report written by `tdeploy bench --format json`. */
+export async function readBaseline(file: string): Promise<BenchReport> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (error) {
+    throw fileError(file, error, 'baseline');
+  }
+  const notReport = (why: string) => new InputError(`baseline ${file} is not a tdeploy bench report: ${why}`, {
+    kind: 'baseline', hint: "write one with 'tdeploy bench <model> --format json --output <file>'",
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw notReport(`not JSON (${(error as Error).message})`);
+  }
+  const parsed = BenchReportSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw notReport(`${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Each result beside its baseline result, if the baseline has one. */
+export function compareToBaseline(results: BenchResult[], gate: Gate): Comparison[] {
+  const rule = metrics[gate.metric];
+  const old = new Map(gate.baseline.results.map((r) => [resultKey(r), r]));
+  return results.map((result) => {
+    const before = old.get(resultKey(result));
+    if (!before) return { result, regressed: false };
+    const baseline = rule.value(before);
+    const current = rule.value(result);
+    const worsePercent = rule.worsePercent(current, baseline);
+    return {
+      result,
+      regression: { label: result.label, shapes: result.shapes, metric: gate.metric, baseline, current, worsePercent, maxPercent: gate.maxPercent },
+      regressed: worsePercent > gate.maxPercent,
+    };
+  });
+}
+
+/** The regressions beyond the threshold, as the report lists them. */
+export function regressions(comparisons: Comparison[]): Regression[] {
+  return comparisons.flatMap((c) => (c.regressed && c.regression ? [c.regression] : []));
+}

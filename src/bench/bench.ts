@@ -1,0 +1,161 @@
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { type Progress, silent } from '../progress.js';
+import type { TensorInfo } from '../onnx/signature.js';
+import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
+import type { SessionOptions } from '../runtime/session.js';
+import type { TensorMap } from '../tensor/tensor.js';
+import { type BenchTarget, type OpenOptions, backendFor } from './backend.js';
+import { type Gate, compareToBaseline, regressions, resultKey } from './baseline.js';
+import type { WindowPlan } from './harness.js';
+import { type FedCase, type InputSource, feedsFor, runCases } from './inputs.js';
+import { type BenchReport, type BenchResult, environment, tool } from './report.js';
+import { type Measured, type StabilityCriterion, measureWindows } from './stability.js';
+import { type LatencyStats, summarize } from './stats.js';
+import { formatShapes } from './sweep.js';
+
+export interface BenchOptions {
+  session?: SessionOptions;
+  shapes?: ShapeSpec;
+  /** values for the model's batch-like dim (a sweep) */
+  batch?: number[];
+  source?: InputSource;
+  /** untimed calls before each case's first window */
+  warmup?: number;
+  window?: WindowPlan;
+  stability?: StabilityCriterion;
+  /** one per model; by default the file name (the path where two models share a name) */
+  labels?: string[];
+  gate?: Gate;
+  /** the trtexec that runs TensorRT engines */
+  trtexec?: string;
+  /** the ONNX model whose inputs the run feeds (default: the first ONNX model of the run); engines need one */
+  ioFrom?: string;
+}
+
+export const DEFAULT_WARMUP = 10;
+export const DEFAULT_WINDOW: WindowPlan = { iterations: 10, durationMs: 3000 };
+
+/** A window from --iterations and --duration: either alone sets it (at least 10 runs), neither gives 10 runs and 3 s. */
+export function windowPlan(iterations?: number, durationS?: number): WindowPlan {
+  if (iterations === undefined && durationS === undefined) return DEFAULT_WINDOW;
+  return { iterations: iterations ?? DEFAULT_WINDOW.iterations, durationMs: (durationS ?? 0) * 1000 };
+}
+
+/**
+ * Benchmarks every model on the same inputs, case by case of the sweep. Results come in the
+ * order the models were given, the sweep's order within a model; the first model is the
+ * baseline the others' speed-ups are relative to. Every model is checked against every case
+ * before the first is timed, so a bad model fails in seconds rather than after a long run.
+ */
+export async function bench(models: string[], options: BenchOptions = {}, progress: Progress = silent): Promise<BenchReport> {
+  if (models.length === 0) throw new InputError('no model to benchmark', { kind: 'usage' });
+  const labels = labelModels(models, options.labels);
+  const backends = await Promise.all(models.map(backendFor));
+  const open: OpenOptions = { session: options.session, trtexec: options.trtexec };
+  const signatures = await Promise.all(models.map((m, i) => backends[i].inputs(m, open)));
+  const inputs = await runInputs(models, signatures, options.ioFrom, open);
+  const { cases, notes } = await runCases(inputs, options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
+  const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i] ?? inputs, c.feeds, model)));
+  if (options.gate) checkBaselineCovers(options.gate, labels, cases, progress);
+  for (const message of notes) progress({ kind: 'note', message });
+
+  const results: BenchResult[] = [];
+  for (const [i, model] of models.entries()) {
+    const target = await backends[i].open(model, open, progress);
+    try {
+      for (const [j, c] of cases.entries()) {
+        const measured = await measureCase(target, feeds[i][j], `${labels[i]} ${formatShapes(c.shapes)}`, options, progress);
+        results.push(result(model, labels[i], backends[i].name, target.provider, c, measured));
+      }
+    } finally {
+      await target.close();
+    }
+  }
+  // results[k % cases.length] is the first model's result for the same case.
+  for (const [k, r] of results.entries()) r.speedup = round(results[k % cases.length].latencyMs.p50 / r.latencyMs.p50, 4);
+  const comparisons = options.gate ? compareToBaseline(results, options.gate) : [];
+  return { tool, environment: environment(), results, regressions: regressions(comparisons) };
+}
+
+async function measureCase(target: BenchTarget, feeds: TensorMap, what: string, options: BenchOptions, progress: Progress): Promise<Measured> {
+  const runner = await target.load(feeds);
+  progress({ kind: 'phase', phase: `warming up ${what}` });
+  await runner.warmUp(options.warmup ?? DEFAULT_WARMUP);
+  const measured = await measureWindows((index) => {
+    const phase = `timing ${what}${options.stability ? ` (window ${index + 1})` : ''}`;
+    progress({ kind: 'phase', phase, fraction: 0 });
+    return runner.window(options.window ?? DEFAULT_WINDOW, (fraction) => progress({ kind: 'phase', phase, fraction }));
+  }, options.stability);
+  if (!measured.stable) {
+    progress({
+      kind: 'note',
+      message: `${what}: no 3 consecutive windows agreed within ${options.stability?.percent}% in ${measured.measured} windows; reporting the last 3`,
+    });
+  }
+  return measured;
+}
+
+function result(model: string, label: string, backend: string, provider: string, c: FedCase, measured: Measured): BenchResult {
+  const samples = measured.windows.flatMap((w) => w.samplesMs);
+  const seconds = measured.windows.reduce((sum, w) => sum + w.seconds, 0);
+  const inferencesPerSec = samples.length / seconds;
+  const stats = summarize(samples);
+  return {
+    model, label, backend, provider, batch: c.batch, shapes: c.shapes, iterations: samples.length,
+    // The clock counts nanoseconds: digits beyond 1e-6 ms are interpolation noise.
+    latencyMs: roundStats(stats),
+    throughput: { inferencesPerSec: round(inferencesPerSec, 3), samplesPerSec: round(inferencesPerSec * c.batch, 3) },
+    speedup: 1,
+  };
+}
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function roundStats(stats: LatencyStats): LatencyStats {
+  const { mean, std, min, p50, p90, p95, p99, max } = stats;
+  return { mean: round(mean, 6), std: round(std, 6), min: round(min, 6), p50: round(p50, 6), p90: round(p90, 6), p95: round(p95, 6), p99: round(p99, 6), max: round(max, 6) };
+}
+
+/** The inputs the run feeds: --io-from's, else the first model's that describes its own (an engine does not). */
+async function runInputs(models: string[], signatures: (TensorInfo[] | null)[], ioFrom: string | undefined, open: OpenOptions): Promise<TensorInfo[]> {
+  const found = ioFrom ? await (await backendFor(ioFrom)).inputs(ioFrom, open) : signatures.find((s) => s !== null);
+  if (found) return found;
+  throw new InputError(`${ioFrom ?? models[0]} does not say what its inputs are`, {
+    kind: 'usage',
+    hint: 'a TensorRT engine is fed the inputs of an ONNX model: put the model it was built from in the run, or give it with --io-from model.onnx',
+  });
+}
+
+/** File names, or the paths as given where two models share a file name; `#n` for a model given twice. */
+export function labelModels(models: string[], given?: string[]): string[] {
+  if (given) {
+    if (given.length !== models.length) {
+      throw new InputError(`--label: ${given.length} label(s) for ${models.length} model(s)`, { kind: 'usage', hint: 'give one --label per model, in the same order' });
+    }
+    const twice = given.find((l, i) => given.indexOf(l) !== i);
+    if (twice) throw new InputError(`--label: '${twice}' is given twice`, { kind: 'usage' });
+    return given;
+  }
+  const names = models.map((m) => path.basename(m));
+  const unique = models.map((m, i) => (names.filter((n) => n === names[i]).length > 1 ? m : names[i]));
+  return unique.map((l, i) => {
+    const earlier = unique.slice(0, i).filter((u) => u === l).length;
+    return earlier ? `${l}#${earlier + 1}` : l;
+  });
+}
+
+/** A gate that compares nothing would pass silently: refuse a baseline that matches no result. */
+function checkBaselineCovers(gate: Gate, labels: string[], cases: FedCase[], progress: Progress): void {
+  const known = new Set(gate.baseline.results.map(resultKey));
+  const planned = labels.flatMap((label) => cases.map((c) => ({ label, shapes: c.shapes })));
+  const missing = planned.filter((p) => !known.has(resultKey(p)));
+  if (missing.length === planned.length) {
+    const have = [...new Set(gate.baseline.results.map((r) => `${r.label} (${formatShapes(r.shapes)})`))];
+    throw new InputError('the baseline has no result with the label and shapes of any result of this run', {
+      kind: 'baseline',
+      hint: `it has ${have.slice(0, 4).join(', ') || 'no results'}${have.length > 4 ? ', …' : ''}; labels are file names unless set with --label`,
+    });
+  }
+  for (const m of missing) progress({ kind: 'note', message: `no baseline result for ${m.label} (${formatShapes(m.shapes)}); not gated` });
+}

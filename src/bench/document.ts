@@ -1,0 +1,69 @@
+import type { Column, ReportDocument } from '../report/document.js';
+import { formatNumber } from '../report/format.js';
+import { type Comparison, type Gate, compareToBaseline } from './baseline.js';
+import type { BenchReport } from './report.js';
+import type { LatencyStats } from './stats.js';
+import { formatShapes } from './sweep.js';
+
+/**
+ * The bench report as rows for the shared renderers. CSV columns are named like the JSON keys;
+ * the human formats add a "vs baseline" column when a gate ran, where regressed rows say so.
+ */
+type Row = Comparison;
+
+const latency = (key: keyof LatencyStats): Column<Row> => ({
+  key, header: `${key} ms`, value: (r) => r.result.latencyMs[key], align: 'right',
+});
+
+/** `speed-up` is shown to people only beside other models; `vs baseline` only when gated. CSV has a fixed header. */
+const columns = (sideBySide: boolean, gated: boolean): Column<Row>[] => [
+  { key: 'model', header: 'path', value: (r) => r.result.model, only: 'csv' },
+  { key: 'label', header: 'model', value: (r) => r.result.label },
+  { key: 'provider', header: 'provider', value: (r) => r.result.provider },
+  { key: 'batch', header: 'batch', value: (r) => r.result.batch, align: 'right' },
+  { key: 'shapes', header: 'shapes', value: (r) => formatShapes(r.result.shapes) },
+  { key: 'iterations', header: 'runs', value: (r) => r.result.iterations, align: 'right' },
+  ...(['mean', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max'] as const).map(latency),
+  { key: 'inferencesPerSec', header: 'inferences/s', value: (r) => r.result.throughput.inferencesPerSec, align: 'right' },
+  { key: 'samplesPerSec', header: 'samples/s', value: (r) => r.result.throughput.samplesPerSec, align: 'right' },
+  {
+    key: 'speedup', header: 'speed-up', value: (r) => r.result.speedup, text: (r) => `${r.result.speedup.toFixed(2)}×`, align: 'right',
+    ...(sideBySide ? {} : { only: 'csv' as const }),
+  },
+  ...(gated ? [{ key: 'vsBaseline', header: 'vs baseline', value: () => null, text: vsBaseline, only: 'human' as const }] : []),
+];
+
+/** The metric's change from the baseline as people say it: `p50 +3.1%`, `throughput -12.0%`. */
+function vsBaseline({ regression, regressed }: Row): string {
+  if (!regression) return 'no baseline';
+  const change = (regression.current / regression.baseline - 1) * 100;
+  const text = `${regression.metric} ${change >= 0 ? '+' : ''}${change.toFixed(1)}%`;
+  return regressed ? `REGRESSED ${text}` : text;
+}
+
+/** The document every format renders; with the run's gate, each row is set beside its baseline. */
+export function benchDocument(report: BenchReport, gate?: Gate): ReportDocument<Row> {
+  const rows = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
+  const env = report.environment;
+  const sideBySide = new Set(report.results.map((r) => r.label)).size > 1;
+  return {
+    title: 'tdeploy bench',
+    data: report,
+    columns: columns(sideBySide, gate !== undefined),
+    rows,
+    headline: gate ? [verdict(report, rows, gate)] : [],
+    notes: [
+      `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
+      `${report.tool.name} ${report.tool.version}, onnxruntime ${env.onnxruntime}, Node ${env.node}, ${env.cpu} (${env.cores} cores), ${env.os}`,
+    ],
+  };
+}
+
+function verdict(report: BenchReport, rows: Row[], gate: Gate): string {
+  const compared = rows.filter((r) => r.regression).length;
+  const rule = `more than ${formatNumber(gate.maxPercent)}% worse ${gate.metric} than the baseline`;
+  const n = report.regressions.length;
+  return n
+    ? `REGRESSION: ${n} of ${compared} compared result${compared === 1 ? '' : 's'} ${n === 1 ? 'is' : 'are'} ${rule}`
+    : `no regression: none of ${compared} compared result${compared === 1 ? '' : 's'} is ${rule}`;
+}

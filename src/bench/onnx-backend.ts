@@ -1,0 +1,31 @@
+import type ort from 'onnxruntime-node';
+import { loadModel } from '../onnx/model.js';
+import { signature } from '../onnx/signature.js';
+import { openSession, toOrt } from '../runtime/session.js';
+import type { BenchBackend } from './backend.js';
+import { timeWindow, warmUp } from './harness.js';
+
+/** ONNX models through onnxruntime-node: each sample times exactly one raw `InferenceSession.run`. */
+export const onnxBackend: BenchBackend = {
+  name: 'onnxruntime',
+  async inputs(model) {
+    return signature((await loadModel(model)).proto).inputs;
+  },
+  async open(model, options, progress) {
+    const session = await openSession(model, options.session, progress);
+    return {
+      provider: session.provider,
+      async load(feeds) {
+        const ortFeeds: Record<string, ort.Tensor> = {};
+        for (const [name, tensor] of feeds) ortFeeds[name] = toOrt(tensor, name);
+        // Not async: the harness awaits ort's own promise, with no wrapper adding a microtask.
+        const call = () => session.ort.run(ortFeeds);
+        return {
+          warmUp: (iterations) => warmUp(call, iterations),
+          window: (plan, tick) => timeWindow(call, plan, tick),
+        };
+      },
+      close: () => session.release(),
+    };
+  },
+};

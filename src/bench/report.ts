@@ -1,0 +1,73 @@
+import ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The bench report: what `--format json` prints and what `--baseline` reads back. The schema
+ * is the one definition of the format: the types are inferred from it, and a baseline file is
+ * validated against it.
+ */
+const LatencySchema = z.object({
+  mean: z.number(), std: z.number(), min: z.number(), p50: z.number(), p90: z.number(), p95: z.number(), p99: z.number(), max: z.number(),
+});
+
+const ShapesSchema = z.record(z.string(), z.array(z.number().int().nonnegative()));
+
+export const BenchResultSchema = z.object({
+  /** the path as given */
+  model: z.string(),
+  /** the name results are matched on against a baseline */
+  label: z.string(),
+  backend: z.string(),
+  provider: z.string(),
+  batch: z.number().int().positive(),
+  shapes: ShapesSchema,
+  /** samples the statistics are computed from */
+  iterations: z.number().int().positive(),
+  latencyMs: LatencySchema,
+  throughput: z.object({ inferencesPerSec: z.number(), samplesPerSec: z.number() }),
+  /** the first model's p50 divided by this one's, at the same shapes (1 for the first model) */
+  speedup: z.number(),
+});
+
+export const RegressionMetricSchema = z.enum(['p50', 'p99', 'throughput']);
+
+export const RegressionSchema = z.object({
+  label: z.string(),
+  shapes: ShapesSchema,
+  metric: RegressionMetricSchema,
+  baseline: z.number(),
+  current: z.number(),
+  /** how much worse than the baseline, in percent (latency up, throughput down) */
+  worsePercent: z.number(),
+  maxPercent: z.number(),
+});
+
+export const BenchReportSchema = z.object({
+  tool: z.object({ name: z.literal('tdeploy'), version: z.string() }),
+  environment: z.object({ node: z.string(), onnxruntime: z.string(), cpu: z.string(), cores: z.number().int(), os: z.string() }),
+  results: z.array(BenchResultSchema),
+  regressions: z.array(RegressionSchema),
+});
+
+export type BenchResult = z.infer<typeof BenchResultSchema>;
+export type Regression = z.infer<typeof RegressionSchema>;
+export type RegressionMetric = z.infer<typeof RegressionMetricSchema>;
+export type BenchReport = z.infer<typeof BenchReportSchema>;
+export type Environment = BenchReport['environment'];
+
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+export const tool: BenchReport['tool'] = { name: 'tdeploy', version };
+
+/** Where the numbers were measured, so two reports can be told apart. */
+export function environment(): Environment {
+  return {
+    node: process.version,
+    onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    os: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+}

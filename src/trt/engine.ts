@@ -1,0 +1,177 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { InputError, fileError } from '../errors.js';
+import { OutputSet } from '../io/atomic.js';
+import { loadModel } from '../onnx/model.js';
+import { signature } from '../onnx/signature.js';
+import { type Progress, silent } from '../progress.js';
+import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
+import type { Failure } from './failures.js';
+import { type Precision, trtexecArgs } from './flags.js';
+import { findTrtexec } from './locate.js';
+import { type Outcome, type TrtexecReport, createLogParser } from './log-parser.js';
+import { type ShapeProfile, engineProfiles } from './profiles.js';
+import { runTrtexec } from './runner.js';
+import type { PerformanceSummary } from './summary.js';
+import { atLeast, detectTrtVersion, formatVersion } from './version.js';
+
+export interface EngineOptions {
+  /** the engine file; default: the model's path with .plan. The log goes beside it as <engine>.log */
+  output?: string;
+  /** trtexec to run; else $TDEPLOY_TRTEXEC, PATH, /usr/src/tensorrt/bin */
+  trtexec?: string;
+  precision?: Precision[];
+  stronglyTyped?: boolean;
+  /** INT8 calibration cache */
+  calib?: string;
+  workspaceMiB?: number;
+  /** optimization profiles by input name (`--shapes`) */
+  profiles?: Record<string, ShapeProfile>;
+  /** `--shape` / `--dim name=MIN,OPT,MAX` for the dynamic inputs without a profile */
+  shapes?: ShapeSpec;
+  timingCache?: string;
+  builderLevel?: number;
+  /** raw `--flag[=value]` arguments for trtexec */
+  extra?: string[];
+  /** false: build only, no timing run */
+  inference?: boolean;
+  timeoutMs?: number;
+}
+
+/** What `tdeploy engine` reports, for a build and for `--from-log` alike. */
+export interface EngineReport {
+  /** the engine written (a build), or named in the log (--from-log); null when a build wrote none */
+  engine: string | null;
+  trtVersion: string | null;
+  outcome: Outcome;
+  failure: Failure | null;
+  precision: string[];
+  shapes: Record<string, ShapeProfile>;
+  buildSeconds: number | null;
+  summary: PerformanceSummary | null;
+  warnings: string[];
+  log: string;
+}
+
+function engineReport(report: TrtexecReport, engine: string | null, log: string): EngineReport {
+  return {
+    engine,
+    trtVersion: report.version && formatVersion(report.version),
+    outcome: report.outcome,
+    failure: report.failure,
+    precision: report.precision,
+    shapes: report.shapes,
+    buildSeconds: report.buildSeconds,
+    summary: report.summary,
+    warnings: report.warnings,
+    log,
+  };
+}
+
+/** Throws the input error for a path that is missing, unreadable or a folder. */
+export function requireFile(file: string, what: string): void {
+  try {
+    if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+  } catch (error) {
+    throw fileError(file, error, what);
+  }
+}
+
+/** Everything about the options that can be checked without the model or trtexec. */
+function checkOptions(options: EngineOptions): void {
+  const precision = options.precision ?? [];
+  if (options.stronglyTyped && precision.length) {
+    throw new InputError(`--strongly-typed cannot be combined with --${precision[0]}`, {
+      kind: 'usage', hint: 'a strongly typed network takes its precisions from the model\'s tensor types, so TensorRT rejects builder precision flags with it',
+    });
+  }
+  if (options.calib !== undefined) {
+    if (!precision.some((p) => p === 'int8' || p === 'best')) throw new InputError('--calib needs --int8 or --best', { kind: 'usage' });
+    requireFile(options.calib, 'calibration cache');
+  }
+  if (options.workspaceMiB !== undefined && !(Number.isInteger(options.workspaceMiB) && options.workspaceMiB > 0)) {
+    throw new InputError(`--workspace: '${options.workspaceMiB}' is not a positive whole number of MiB`, { kind: 'usage' });
+  }
+  if (options.builderLevel !== undefined && !(Number.isInteger(options.builderLevel) && options.builderLevel >= 0 && options.builderLevel <= 5)) {
+    throw new InputError(`--builder-level: '${options.builderLevel}' is not 0 to 5`, { kind: 'usage' });
+  }
+}
+
+const defaultOutput = (model: string) => model.replace(/\.onnx$/i, '') + '.plan';
+
+/**
+ * Builds a TensorRT engine with trtexec. The model and the options are checked before trtexec
+ * is looked for; the engine appears only when the build passed; the full log is kept as
+ * `<engine>.log` either way. A build that fails returns its report (outcome and failure say
+ * why) rather than throwing, so callers can show it; bad input and a missing trtexec throw.
+ */
+export async function buildEngine(model: string, options: EngineOptions = {}, progress: Progress = silent): Promise<EngineReport> {
+  checkOptions(options);
+  const output = path.resolve(options.output ?? defaultOutput(model));
+  if (output === path.resolve(model)) throw new InputError(`the engine would overwrite the model: ${model}`, { kind: 'usage', hint: 'give -o <file>.plan' });
+  const onnx = await loadModel(model);
+  const { inputs } = signature(onnx.proto);
+  const profiles = engineProfiles(inputs, options.profiles ?? {}, options.shapes ?? emptyShapeSpec());
+  const trtexec = findTrtexec({ trtexec: options.trtexec });
+  progress({ kind: 'phase', phase: 'asking trtexec its version', detail: trtexec.path });
+  const version = await detectTrtVersion(trtexec.path);
+  const precision = options.precision ?? [];
+  const quantized = onnx.proto.graph?.node.some((n) => n.opType === 'QuantizeLinear') ?? false;
+  if (precision.some((p) => p === 'int8' || p === 'best') && !options.calib && !quantized && !atLeast(version, '11.0')) {
+    progress({ kind: 'note', message: 'INT8 without --calib and without QDQ nodes in the model: TensorRT uses placeholder scales, fine for timing but not for accuracy' });
+  }
+  const logFile = `${output}.log`;
+  const engineOut = new OutputSet();
+  const logOut = new OutputSet();
+  try {
+    const saveEngine = await engineOut.temp(output);
+    const { args, notes } = trtexecArgs(version, {
+      onnx: path.resolve(model),
+      saveEngine,
+      precision,
+      stronglyTyped: options.stronglyTyped,
+      calib: options.calib,
+      workspaceMiB: options.workspaceMiB,
+      profiles,
+      inferenceShapes: Object.fromEntries(Object.entries(profiles).map(([name, p]) => [name, p.opt])),
+      timingCache: options.timingCache,
+      builderLevel: options.builderLevel,
+      inference: options.inference,
+      extra: options.extra,
+    });
+    for (const message of notes) progress({ kind: 'note', message });
+    const { report } = await runTrtexec(trtexec.path, args, { timeoutMs: options.timeoutMs, logFile: await logOut.temp(logFile), progress });
+    report.version ??= version;
+    if (report.outcome === 'passed' && !(fs.statSync(saveEngine, { throwIfNoEntry: false })?.size ?? 0)) {
+      report.outcome = 'failed';
+      report.failure = { kind: 'build-error', message: 'trtexec reported PASSED but wrote no engine file', hint: 'the full log shows what trtexec did' };
+    }
+    await logOut.commit();
+    if (report.outcome === 'passed') await engineOut.commit();
+    else await engineOut.abort();
+    return engineReport(report, report.outcome === 'passed' ? output : null, logFile);
+  } catch (error) {
+    await engineOut.abort();
+    await logOut.abort();
+    throw error;
+  }
+}
+
+/** The report of a trtexec run made elsewhere (typically on a GPU machine), from its console log. */
+export async function engineFromLog(file: string): Promise<EngineReport> {
+  requireFile(file, 'log');
+  const parser = createLogParser();
+  try {
+    // line by line, so a verbose log of any size is read without holding it whole
+    const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+    for await (const line of lines) parser.push(line);
+  } catch (error) {
+    throw fileError(file, error, 'log');
+  }
+  const report = parser.finish();
+  if (!report.recognized) {
+    throw new InputError(`${file} is not a trtexec log: it has no "&&&&" status line and no "[I]" logger line`, { kind: 'not-a-log' });
+  }
+  return engineReport(report, report.engine, file);
+}

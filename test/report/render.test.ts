@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ReportDocument } from '../../src/report/document.js';
+import { render } from '../../src/report/render.js';
+
+interface Row { name: string; ms: number; note?: string }
+
+const doc: ReportDocument<Row> = {
+  title: 'timings',
+  data: { rows: 2, big: 10n, ratio: Infinity },
+  columns: [
+    { key: 'name', header: 'name', value: (r) => r.name },
+    { key: 'ms', header: 'time ms', value: (r) => r.ms, align: 'right' },
+    { key: 'note', header: 'note', value: (r) => r.note, only: 'csv' },
+    { key: 'flag', header: 'flag', value: () => null, text: (r) => (r.ms > 1 ? 'SLOW' : 'ok'), only: 'human' },
+  ],
+  rows: [{ name: 'a|b', ms: 0.123456789, note: 'say "hi", twice' }, { name: 'c', ms: 2 }],
+  headline: ['one row is slow'],
+  notes: ['measured on a test'],
+};
+
+test('csv: keys as header, raw values, RFC 4180 quoting, human-only columns left out', () => {
+  assert.equal(render('csv', doc), 'name,ms,note\na|b,0.123456789,"say ""hi"", twice"\nc,2,\n');
+});
+
+test('markdown: title, headline, escaped pipes, right-aligned numbers, notes as a list', () => {
+  assert.equal(render('markdown', doc), [
+    '### timings',
+    '',
+    'one row is slow',
+    '',
+    '| name | time ms | flag |',
+    '| --- | ---: | --- |',
+    '| a\\|b | 0.1235 | ok |',
+    '| c | 2 | SLOW |',
+    '',
+    '- measured on a test',
+    '',
+  ].join('\n'));
+});
+
+test('table: headline, a cli-table3 table with formatted cells, notes', () => {
+  const lines = render('table', doc).trimEnd().split('\n');
+  assert.equal(lines[0], 'one row is slow');
+  assert.match(lines[2], /│ name +│ +time ms │ flag +│/);
+  assert.match(lines[4], /│ a\|b +│ +0\.1235 │ ok +│/);
+  assert.match(lines[5], /│ c +│ +2 │ SLOW │/);
+  assert.equal(lines.at(-1), 'measured on a test');
+});
+
+test('json: the data with bigints as numbers and non-finite numbers as strings', () => {
+  assert.deepEqual(JSON.parse(render('json', doc)), { rows: 2, big: 10, ratio: 'Infinity' });
+});
