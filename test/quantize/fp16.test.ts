@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { loadModel, readTensor } from '../../src/onnx/model.js';
 import { signature } from '../../src/onnx/signature.js';
 import { tensorDtype } from '../../src/onnx/tensor-proto.js';
-import { makeNode } from '../../src/quantize/graph.js';
+import { attr, makeNode } from '../../src/quantize/graph.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { inferTypes } from '../../src/quantize/types.js';
 import { readNpz, writeNpz } from '../../src/tensor/npz.js';
@@ -162,6 +162,22 @@ test('the default block list keeps ops whose element type comes from an attribut
   assert.deepEqual(report.blockedNodes, [{ node: 'eye', op: 'EyeLike', reason: 'element type set by an attribute, not by its inputs' }]);
   const y = (await run(report.output, new Map([['x', floats([2, 2], [1.5, -2, 0.25, 8])]]))).get('y')!;
   assert.deepEqual(Array.from(y.data as Uint16Array, halfToFloat), [2.5, -2, 0.25, 9]);
+});
+
+test('constants follow their readers: a default ConstantOfShape and a float32-only reader get the right types', async () => {
+  const dir = tempDir();
+  const source = await writeModel(path.join(dir, 'constants.onnx'), [
+    makeNode('Shape', ['x'], ['shape'], { name: 'shape' }),
+    makeNode('ConstantOfShape', ['shape'], ['zeros'], { name: 'zeros' }),
+    makeNode('Add', ['x', 'zeros'], ['sum'], { name: 'add' }),
+    makeNode('Shape', ['w'], ['wshape'], { name: 'wshape' }),
+    makeNode('Cast', ['wshape'], ['n'], { name: 'n', attributes: [attr.int('to', 1)] }),
+    makeNode('Mul', ['sum', 'n'], ['y'], { name: 'mul' }),
+  ], [value('x', 'float32', [3])], [value('y', 'float32', [3]), value('w', 'float32', [2])], { w: floats([2], [1, 2]) });
+  const report = await quantize(source, { output: path.join(dir, 'constants.fp16.onnx'), to: 'fp16', keepIoTypes: true });
+  const y = (await run(report.output, new Map([['x', floats([3], [1, -2, 0.5])]]))).get('y')!;
+  assert.deepEqual(Array.from(y.data as Float32Array), [2, -4, 1]);
+  assert.equal(signature((await loadModel(report.output)).proto).outputs[1].dtype, 'float32', 'an initializer that is an output keeps the output type');
 });
 
 test('an external-data model gives an external-data FP16 model', async () => {

@@ -62,7 +62,10 @@ export async function convertToFloat16(model: OnnxModel, types: Map<string, Valu
   for (const input of graph.input) {
     if (isFloat32(input.name) && !initializers.has(input.name)) precision.set(input.name, options.keepIoTypes ? 'float32' : 'float16');
   }
-  for (const name of initializers) if (isFloat32(name)) precision.set(name, wantsFloat16(name) ? 'float16' : 'float32');
+  for (const name of initializers) {
+    if (!isFloat32(name)) continue;
+    precision.set(name, view.graphOutputs.has(name) ? graphOutputPrecision : wantsFloat16(name) ? 'float16' : 'float32');
+  }
   for (const node of graph.node) {
     node.output.forEach((output, slot) => {
       if (!output || !isFloat32(output)) return;
@@ -146,6 +149,11 @@ function retypeGraphOutputs(view: GraphView, precision: Map<string, Precision>, 
 function rewriteAttributes(node: NodeProto, clamped: ClampCount): void {
   const rewrite = attributeRewrites[node.opType];
   if (!rewrite) return;
+  // ConstantOfShape without a value fills float32 zeros; a float16 one must say so.
+  if (node.opType === 'ConstantOfShape' && !node.attribute.some((a) => a.name === 'value')) {
+    node.attribute.push(attr.tensor('value', tensorToProto('', { dtype: 'float16', shape: [1], data: new Uint16Array(1) })));
+    return;
+  }
   node.attribute = node.attribute.map((a) => rewrite(a, nodeLabel(node), clamped));
 }
 
