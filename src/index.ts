@@ -40,7 +40,7 @@ export { benchDocument } from './bench/document.js';
 export { render, renderers } from './report/render.js';
 export { FORMATS, type Format, type ReportDocument, type Column } from './report/document.js';
 export { quantize } from './quantize/quantize.js';
-export type { QuantizeOptions, Target, Int8ModeName } from './quantize/options.js';
+export type { QuantizeOptions, Target, Int8Mode } from './quantize/options.js';
 export type { QuantizeReport, BlockedNode } from './quantize/report.js';
 export type { CalibrationMethod } from './quantize/calibration/methods.js';
 export { INT8_OP_TYPES } from './quantize/int8/registry.js';

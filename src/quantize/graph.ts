@@ -105,8 +105,6 @@ export function makeNode(opType: string, input: string[], output: string[], spec
 
 export const attr = {
   int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
-  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
-  float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
   tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
 };
 
@@ -118,10 +116,6 @@ export function intAttr(node: NodeProto, name: string, fallback: number): number
 export function floatAttr(node: NodeProto, name: string, fallback: number): number {
   const found = node.attribute.find((a) => a.name === name);
   return found ? found.f : fallback;
-}
-
-export function intsAttr(node: NodeProto, name: string): number[] | undefined {
-  return node.attribute.find((a) => a.name === name)?.ints.map(Number);
 }
 
 /** How a node is named in reports: its name, or its op and first output when it has none. */

@@ -5,7 +5,7 @@ import { type CalibrationMethod, methods } from './calibration/methods.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 
 export type Target = 'fp16' | 'int8';
-export type Int8ModeName = 'dynamic' | 'static';
+export type Int8Mode = 'dynamic' | 'static';
 
 export interface QuantizeOptions {
   output: string;
@@ -18,7 +18,7 @@ export interface QuantizeOptions {
   /** FP16: keep in float32 the nodes whose values overflow or underflow float16 on the data */
   autoBlock?: boolean;
   /** INT8 (default dynamic) */
-  mode?: Int8ModeName;
+  mode?: Int8Mode;
   method?: CalibrationMethod;
   /** percentile of |x| kept by --method percentile (default 99.99) */
   percentile?: number;

@@ -3,11 +3,10 @@ import { type OnnxModel, readTensor } from '../../onnx/model.js';
 import { tensorDtype, tensorFromProto } from '../../onnx/tensor-proto.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Range } from '../calibration/methods.js';
+import type { Int8Mode } from '../options.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import { quantizeWeight, transpose2d } from './weights.js';
-
-export type Int8Mode = 'dynamic' | 'static';
 
 export interface Int8Settings {
   mode: Int8Mode;
@@ -148,7 +147,7 @@ export class Int8Context {
 }
 
 /** Scale and zero point covering a range: uint8 asymmetric, or int8 symmetric around zero. */
-export function activationParameters(range: Range, symmetric: boolean): { scale: number; zeroPoint: number } {
+function activationParameters(range: Range, symmetric: boolean): { scale: number; zeroPoint: number } {
   if (symmetric) {
     const a = Math.max(Math.abs(range.min), Math.abs(range.max));
     return { scale: a > 0 ? a / 127 : 1, zeroPoint: 0 };
