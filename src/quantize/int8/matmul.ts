@@ -35,5 +35,5 @@ function biasAdd(node: NodeProto, ctx: Int8Context): { add: NodeProto; input: st
   const input = add.input[0] === product ? add.input[1] : add.input[0];
   const bias = ctx.constant(input);
   const n = ctx.constant(node.input[1])!.dims[1];
-  return bias && bias.dims.length === 1 && bias.dims[0] === n && add.input.includes(product) ? { add, input } : undefined;
+  return bias && bias.dims.length === 1 && bias.dims[0] === n ? { add, input } : undefined;
 }
