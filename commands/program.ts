@@ -7,11 +7,12 @@ import { convertCommand } from './convert.js';
 import { engineCommand } from './engine.js';
 import { inspectCommand } from './inspect.js';
 import { packageCommand } from './package.js';
+import { quantizeCommand } from './quantize.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Every subcommand, in the order `tdeploy --help` lists them. */
-const commands: Command[] = [inspectCommand, convertCommand, engineCommand, checkCommand, benchCommand, packageCommand];
+const commands: Command[] = [inspectCommand, convertCommand, quantizeCommand, engineCommand, checkCommand, benchCommand, packageCommand];
 
 export function buildProgram(): Command {
   const program = new Command('tdeploy')

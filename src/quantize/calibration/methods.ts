@@ -1,0 +1,116 @@
+import type { TensorStats } from './stats.js';
+
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+
+export interface MethodOptions {
+  /** percentile of |x| kept by `percentile`, e.g. 99.99 */
+  percentile: number;
+}
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+interface Method {
+  /** whether the method reads the |x| histogram */
+  histogram: boolean;
+  /** the clipping threshold on |x|, or undefined to keep the full range */
+  threshold(stats: TensorStats, options: MethodOptions): number | undefined;
+}
+
+/** How each calibration method turns a tensor's statistics into the range it is quantized over. */
+export const methods: Record<CalibrationMethod, Method> = {
+  minmax: { histogram: false, threshold: () => undefined },
+  percentile: { histogram: true, threshold: (stats, options) => percentileOf(stats, options.percentile) },
+  entropy: { histogram: true, threshold: (stats) => entropyThreshold(stats) },
+};
+
+/** The range to quantize a tensor over: the observed range, clipped to ±threshold when the method sets one. */
+export function calibratedRange(stats: TensorStats, method: CalibrationMethod, options: MethodOptions): Range {
+  if (stats.count === 0) return { min: 0, max: 0 };
+  const threshold = methods[method].threshold(stats, options);
+  if (threshold === undefined) return { min: stats.min, max: stats.max };
+  return { min: Math.max(stats.min, -threshold), max: Math.min(stats.max, threshold) };
+}
+
+/** |x| below which `p` percent of the values lie, interpolated within the histogram bin. */
+function percentileOf(stats: TensorStats, p: number): number {
+  const bins = stats.bins!;
+  const width = stats.top / bins.length;
+  const total = bins.reduce((a, b) => a + b, 0);
+  const target = (total * p) / 100;
+  let seen = 0;
+  for (let i = 0; i < bins.length; i++) {
+    if (seen + bins[i] >= target) return (i + (bins[i] > 0 ? (target - seen) / bins[i] : 1)) * width;
+    seen += bins[i];
+  }
+  return stats.top;
+}
+
+/** int8 has 128 magnitudes on each side of zero. */
+const QUANT_LEVELS = 128;
+const STRIDE = 8;
+
+/**
+ * The threshold whose 128-level quantization loses the least information (KL divergence between
+ * the clipped histogram and its quantized version), as TensorRT's entropy calibrator chooses it.
+ */
+function entropyThreshold(stats: TensorStats): number {
+  const bins = stats.bins!;
+  const width = stats.top / bins.length;
+  let last = bins.length;
+  while (last > 0 && bins[last - 1] === 0) last--;
+  if (last <= QUANT_LEVELS) return last * width;
+  let best = last;
+  let bestDivergence = Infinity;
+  const p = new Float64Array(bins.length);
+  const q = new Float64Array(bins.length);
+  const candidates: number[] = [];
+  for (let i = QUANT_LEVELS; i < last; i += STRIDE) candidates.push(i);
+  candidates.push(last);
+  for (const i of candidates) {
+    const divergence = klDivergence(bins, i, p, q);
+    if (divergence < bestDivergence) {
+      bestDivergence = divergence;
+      best = i;
+    }
+  }
+  return best * width;
+}
+
+function klDivergence(bins: Float64Array, edge: number, p: Float64Array, q: Float64Array): number {
+  let outliers = 0;
+  for (let j = edge; j < bins.length; j++) outliers += bins[j];
+  for (let j = 0; j < edge; j++) p[j] = bins[j];
+  p[edge - 1] += outliers;
+  // Spread each group of source bins evenly over its nonzero members.
+  const perLevel = edge / QUANT_LEVELS;
+  for (let level = 0; level < QUANT_LEVELS; level++) {
+    const from = Math.floor(level * perLevel);
+    const to = level === QUANT_LEVELS - 1 ? edge : Math.floor((level + 1) * perLevel);
+    let sum = 0;
+    let nonzero = 0;
+    for (let j = from; j < to; j++) {
+      sum += bins[j];
+      if (bins[j] !== 0) nonzero++;
+    }
+    for (let j = from; j < to; j++) q[j] = bins[j] !== 0 ? sum / nonzero : 0;
+  }
+  let pTotal = 0;
+  let qTotal = 0;
+  for (let j = 0; j < edge; j++) {
+    pTotal += p[j];
+    qTotal += q[j];
+  }
+  let divergence = 0;
+  for (let j = 0; j < edge; j++) {
+    if (p[j] === 0) continue;
+    const pj = p[j] / pTotal;
+    const qj = q[j] / qTotal;
+    // Mass the quantized histogram cannot represent at all: this threshold is unusable.
+    if (qj === 0) return Infinity;
+    divergence += pj * Math.log(pj / qj);
+  }
+  return divergence;
+}

@@ -1,0 +1,159 @@
+import type { NodeProto, TensorProto } from '../../onnx/gen/onnx_pb.js';
+import { type OnnxModel, readTensor } from '../../onnx/model.js';
+import { tensorDtype, tensorFromProto } from '../../onnx/tensor-proto.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Range } from '../calibration/methods.js';
+import type { Int8Mode } from '../options.js';
+import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
+import type { ScratchSpace } from '../store.js';
+import { quantizeWeight, transpose2d } from './weights.js';
+
+export interface Int8Settings {
+  mode: Int8Mode;
+  perChannel: boolean;
+  /** 127, or 63 for 7-bit weights */
+  weightMax: number;
+  /** int8 activations with zero point 0 (TensorRT) rather than uint8 asymmetric */
+  symmetric: boolean;
+  /** whether DequantizeLinear may take an axis (opset 13) */
+  perAxis: boolean;
+}
+
+export interface WeightNames {
+  values: string;
+  scale: string;
+  zeroPoint: string;
+  /** the axis the scales run along, when per channel */
+  axis?: number;
+  scales: Float32Array;
+}
+
+/**
+ * What an op quantizer works with: the graph, the settings, calibrated ranges (static mode),
+ * and helpers that add initializers and shared helper nodes. Helper nodes are collected in
+ * `added` and put in order when the graph is sorted.
+ */
+export class Int8Context {
+  readonly added: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private readonly weights = new Map<string, Promise<WeightNames>>();
+  private readonly activations = new Map<string, string>();
+  private readonly dynamicInputs = new Map<string, [string, string, string]>();
+
+  constructor(
+    readonly model: OnnxModel,
+    readonly view: GraphView,
+    readonly settings: Int8Settings,
+    private readonly scratch: ScratchSpace,
+  ) {}
+
+  /** calibrated activation ranges (static mode), set once calibration has run */
+  ranges = new Map<string, Range>();
+
+  /** A float32 constant (initializer or Constant node, through Identity), or undefined. */
+  constant(name: string): TensorProto | undefined {
+    const tensor = constantTensor(this.view, name);
+    return tensor && tensorDtype(tensor) === 'float32' ? tensor : undefined;
+  }
+
+  async read(tensor: TensorProto): Promise<Tensor> {
+    return this.model.ranges.has(tensor) ? readTensor(this.model, tensor) : tensorFromProto(tensor);
+  }
+
+  name(base: string): string {
+    return freshName(this.view, base);
+  }
+
+  async initializer(base: string, tensor: Tensor): Promise<string> {
+    const name = this.name(base);
+    this.initializers.push(await this.scratch.put(name, tensor));
+    return name;
+  }
+
+  /**
+   * The int8 form of a constant weight, made once however many nodes read it. `axis` is the
+   * output-channel axis (after the optional transpose); per-tensor when per-channel is off.
+   */
+  weight(name: string, axis: number, transpose = false): Promise<WeightNames> {
+    const perAxis = this.settings.perChannel && this.settings.perAxis ? axis : undefined;
+    const key = `${name}\u0000${perAxis}\u0000${transpose}`;
+    let names = this.weights.get(key);
+    if (!names) {
+      names = (async () => {
+        const source = this.constant(name)!;
+        const tensor = await this.read(source);
+        const q = quantizeWeight(transpose ? transpose2d(tensor) : tensor, perAxis, this.settings.weightMax);
+        const base = transpose ? `${source.name}_transposed` : source.name;
+        return {
+          values: await this.initializer(`${base}_quantized`, q.values),
+          scale: await this.initializer(`${base}_scale`, q.scale),
+          zeroPoint: await this.initializer(`${base}_zero_point`, q.zeroPoint),
+          axis: perAxis,
+          scales: q.scale.data as Float32Array,
+        };
+      })();
+      this.weights.set(key, names);
+    }
+    return names;
+  }
+
+  /** A DequantizeLinear of the int8 weight: what a QDQ graph reads in place of the float weight. */
+  async dequantizedWeight(name: string, axis: number, transpose = false): Promise<string> {
+    const w = await this.weight(name, axis, transpose);
+    return this.dequantize(w, `${name}_dequantized`);
+  }
+
+  dequantize(w: WeightNames, base: string): string {
+    const out = this.name(base);
+    const attributes = w.axis === undefined ? [] : [attr.int('axis', w.axis)];
+    this.added.push(makeNode('DequantizeLinear', [w.values, w.scale, w.zeroPoint], [out], { name: this.name(`DequantizeLinear_${out}`), attributes }));
+    return out;
+  }
+
+  /**
+   * Static mode: a QuantizeLinear/DequantizeLinear pair on an activation, with the scale and zero
+   * point from its calibrated range; shared by every node that reads the activation.
+   */
+  async quantizeDequantize(activation: string): Promise<string> {
+    const done = this.activations.get(activation);
+    if (done) return done;
+    const range = this.ranges.get(activation);
+    if (!range) throw new Error(`no calibrated range for '${activation}'`);
+    const { scale, zeroPoint } = activationParameters(range, this.settings.symmetric);
+    const scaleName = await this.initializer(`${activation}_scale`, { dtype: 'float32', shape: [], data: Float32Array.of(scale) });
+    const zeroName = await this.initializer(`${activation}_zero_point`, this.settings.symmetric
+      ? { dtype: 'int8', shape: [], data: Int8Array.of(zeroPoint) }
+      : { dtype: 'uint8', shape: [], data: Uint8Array.of(zeroPoint) });
+    const quantized = this.name(`${activation}_quantized`);
+    const dequantized = this.name(`${activation}_dequantized`);
+    this.added.push(
+      makeNode('QuantizeLinear', [activation, scaleName, zeroName], [quantized], { name: this.name(`QuantizeLinear_${quantized}`) }),
+      makeNode('DequantizeLinear', [quantized, scaleName, zeroName], [dequantized], { name: this.name(`DequantizeLinear_${dequantized}`) }),
+    );
+    this.activations.set(activation, dequantized);
+    return dequantized;
+  }
+
+  /** Dynamic mode: one DynamicQuantizeLinear per activation → [uint8 values, scale, zero point]. */
+  dynamicQuantize(activation: string): [string, string, string] {
+    let outputs = this.dynamicInputs.get(activation);
+    if (!outputs) {
+      outputs = [this.name(`${activation}_quantized`), this.name(`${activation}_scale`), this.name(`${activation}_zero_point`)];
+      this.added.push(makeNode('DynamicQuantizeLinear', [activation], outputs, { name: this.name(`DynamicQuantizeLinear_${outputs[0]}`) }));
+      this.dynamicInputs.set(activation, outputs);
+    }
+    return outputs;
+  }
+}
+
+/** Scale and zero point covering a range: uint8 asymmetric, or int8 symmetric around zero. */
+function activationParameters(range: Range, symmetric: boolean): { scale: number; zeroPoint: number } {
+  if (symmetric) {
+    const a = Math.max(Math.abs(range.min), Math.abs(range.max));
+    return { scale: a > 0 ? a / 127 : 1, zeroPoint: 0 };
+  }
+  const lo = Math.min(range.min, 0);
+  const hi = Math.max(range.max, 0);
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
+}

@@ -1,0 +1,39 @@
+import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
+import { isOnnxOp, makeNode } from '../graph.js';
+import type { Int8Context } from './context.js';
+import { MICROSOFT, type OpQuantizer, checkWeight } from './quantizer.js';
+
+/**
+ * MatMul with a constant [K, N] weight. Dynamic: com.microsoft DynamicQuantizeMatMul, which
+ * quantizes the activation and multiplies in one kernel, with a following bias Add folded in
+ * (ORT fuses a bias only when it is an input of the kernel). Static: QDQ around the MatMul.
+ */
+export const matmul: OpQuantizer = {
+  domain: '',
+  check: (node, ctx) => checkWeight(node, ctx, 1, [2]),
+  activations: (node) => [node.input[0]],
+  async dynamic(node, ctx) {
+    const w = await ctx.weight(node.input[1], 1);
+    const bias = biasAdd(node, ctx);
+    const inputs = [node.input[0], w.values, w.scale, w.zeroPoint, ...(bias ? [bias.input] : [])];
+    const output = bias ? bias.add.output[0] : node.output[0];
+    return { nodes: [makeNode('DynamicQuantizeMatMul', inputs, [output], { name: node.name, domain: MICROSOFT })], absorbed: bias ? [bias.add] : [] };
+  },
+  async static(node, ctx) {
+    const a = await ctx.quantizeDequantize(node.input[0]);
+    const b = await ctx.dequantizedWeight(node.input[1], 1);
+    return { nodes: [makeNode('MatMul', [a, b], node.output, { name: node.name })] };
+  },
+};
+
+/** The Add that follows a MatMul with a constant 1-D bias of N values, when nothing else reads the product. */
+function biasAdd(node: NodeProto, ctx: Int8Context): { add: NodeProto; input: string } | undefined {
+  const product = node.output[0];
+  const readers = ctx.view.consumers.get(product) ?? [];
+  const add = readers[0];
+  if (readers.length !== 1 || add.opType !== 'Add' || !isOnnxOp(add) || ctx.view.graphOutputs.has(product)) return undefined;
+  const input = add.input[0] === product ? add.input[1] : add.input[0];
+  const bias = ctx.constant(input);
+  const n = ctx.constant(node.input[1])!.dims[1];
+  return bias && bias.dims.length === 1 && bias.dims[0] === n ? { add, input } : undefined;
+}

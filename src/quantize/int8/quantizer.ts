@@ -1,0 +1,37 @@
+import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
+import type { Int8Context } from './context.js';
+
+/** What replaces a node: new nodes, and neighbours folded into them (a bias Add). */
+export interface Rewrite {
+  nodes: NodeProto[];
+  absorbed?: NodeProto[];
+}
+
+/**
+ * Whether a node gets quantized: yes, no with a reason the report lists, or not at all this
+ * quantizer's business (a Gather of shape values is no embedding lookup) and not worth a line.
+ */
+export type Verdict = 'quantize' | 'ignore' | { blocked: string };
+
+/**
+ * One op type's INT8 quantization. `check` gives the verdict; `activations` are the computed
+ * inputs static mode calibrates; `dynamic` and `static` build the replacement.
+ */
+export interface OpQuantizer {
+  domain: '' | 'com.microsoft';
+  check(node: NodeProto, ctx: Int8Context): Verdict;
+  activations(node: NodeProto): string[];
+  dynamic(node: NodeProto, ctx: Int8Context): Promise<Rewrite>;
+  static(node: NodeProto, ctx: Int8Context): Promise<Rewrite>;
+}
+
+export const MICROSOFT = 'com.microsoft';
+
+/** Common checks: input `weight` a float32 constant of the given ranks, input `data` computed. */
+export function checkWeight(node: NodeProto, ctx: Int8Context, weight: number, ranks: number[], data = 0): Verdict {
+  if (ctx.constant(node.input[data])) return 'ignore';
+  const w = ctx.constant(node.input[weight]);
+  if (!w) return { blocked: 'its weight is computed at run time, not a float32 constant' };
+  if (!ranks.includes(w.dims.length)) return { blocked: `its weight has rank ${w.dims.length}, expected ${ranks.join(' or ')}` };
+  return 'quantize';
+}

@@ -1,0 +1,26 @@
+import type { CheckReport } from '../accuracy/check.js';
+
+/** A node of a convertible kind that stayed in float32, and why. */
+export interface BlockedNode {
+  node: string;
+  op: string;
+  reason: string;
+}
+
+/** What `quantize` did: the `--json` document, and what the table shows. */
+export interface QuantizeReport {
+  output: string;
+  to: 'fp16' | 'int8';
+  mode: 'dynamic' | 'static' | null;
+  /** bytes of the model and its external data, before and after */
+  sizeBefore: number;
+  sizeAfter: number;
+  nodesConverted: number;
+  blockedNodes: BlockedNode[];
+  /** float values changed to fit float16 (FP16 only) */
+  clamped: number;
+  /** the new model against the original, on the calibration data, --inputs or generated inputs */
+  drift: CheckReport;
+  /** choices made and defaults taken, for the report */
+  notes: string[];
+}

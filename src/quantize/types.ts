@@ -1,0 +1,56 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import ort from 'onnxruntime-node';
+import { type ModelProto, ModelProtoSchema, ValueInfoProtoSchema } from '../onnx/gen/onnx_pb.js';
+import type { Dim } from '../onnx/signature.js';
+import { ortError } from '../runtime/ort-errors.js';
+import { type Dtype, DTYPES, dtypeInfo, onnxFromDtype } from '../tensor/dtype.js';
+import { tensorDtype } from '../onnx/tensor-proto.js';
+
+export interface ValueType {
+  dtype: Dtype;
+  shape: Dim[];
+}
+
+const byOrtType = new Map(DTYPES.filter((d) => dtypeInfo(d).ort).map((d) => [dtypeInfo(d).ort as string, d]));
+
+/**
+ * The element type (and shape, where it is known) of every value of the main graph, as ONNX
+ * Runtime infers them. Models exported by torch carry no value_info, and writing a type table
+ * for every ONNX operator would duplicate what ORT already knows. ORT loads a skeleton: the
+ * graph without weights (initializers become typed inputs) and every node output exposed, so
+ * this costs milliseconds and no memory, whatever the model's size.
+ */
+export async function inferTypes(proto: ModelProto, where: string): Promise<Map<string, ValueType>> {
+  const graph = proto.graph!;
+  const g = { ...graph, initializer: [], sparseInitializer: [] } as typeof graph;
+  const types = new Map<string, ValueType>();
+  const asInput = graph.initializer.map((t) => {
+    const dtype = tensorDtype(t);
+    types.set(t.name, { dtype, shape: t.dims.map(Number) });
+    return create(ValueInfoProtoSchema, {
+      name: t.name,
+      type: { value: { case: 'tensorType', value: { elemType: onnxFromDtype(dtype), shape: { dim: t.dims.map((d) => ({ value: { case: 'dimValue' as const, value: d } })) } } } },
+    });
+  });
+  const known = new Set([...graph.input, ...graph.output].map((v) => v.name));
+  const exposed = graph.node.flatMap((n) => n.output).filter((o) => o && !known.has(o) && !types.has(o));
+  g.input = [...graph.input.filter((i) => !types.has(i.name)), ...asInput];
+  g.output = [...graph.output, ...exposed.map((name) => create(ValueInfoProtoSchema, { name }))];
+  const skeleton: ModelProto = { ...proto, graph: g };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(toBinary(ModelProtoSchema, skeleton), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+  } catch (error) {
+    throw ortError('load', where, error);
+  }
+  try {
+    for (const meta of [...session.inputMetadata, ...session.outputMetadata]) {
+      if (!meta.isTensor || types.has(meta.name)) continue;
+      const dtype = byOrtType.get(meta.type);
+      if (dtype) types.set(meta.name, { dtype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) });
+    }
+  } finally {
+    await session.release();
+  }
+  return types;
+}

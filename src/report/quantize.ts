@@ -1,0 +1,33 @@
+import type { QuantizeReport } from '../quantize/report.js';
+import { checkTable } from './check.js';
+import { formatBytes, keyValues, table } from './format.js';
+
+/** The human report of `quantize`: what was written, how much smaller, what stayed float32 and why, and the drift. */
+export function quantizeText(r: QuantizeReport): string {
+  const ratio = r.sizeBefore > 0 ? ` (${((100 * r.sizeAfter) / r.sizeBefore).toFixed(1)} %)` : '';
+  const parts = [
+    keyValues([
+      ['output', r.output],
+      ['precision', r.mode ? `${r.to} ${r.mode}` : r.to],
+      ['size', `${formatBytes(r.sizeBefore)} → ${formatBytes(r.sizeAfter)}${ratio}`],
+      ['nodes converted', r.nodesConverted],
+      ['nodes kept float32', r.blockedNodes.length],
+      ...(r.to === 'fp16' ? [['values clamped', r.clamped] as [string, number]] : []),
+    ]),
+  ];
+  if (r.blockedNodes.length > 0) {
+    const groups = new Map<string, { op: string; reason: string; nodes: string[] }>();
+    for (const b of r.blockedNodes) {
+      const key = `${b.op}\u0000${b.reason}`;
+      const group = groups.get(key) ?? { op: b.op, reason: b.reason, nodes: [] };
+      group.nodes.push(b.node);
+      groups.set(key, group);
+    }
+    parts.push(table(['kept float32', 'nodes', 'why'], [...groups.values()].map((g) => [
+      g.op, g.nodes.length === 1 ? g.nodes[0] : `${g.nodes.length} (${g.nodes[0]}, …)`, g.reason,
+    ])));
+  }
+  parts.push(...r.notes.map((n) => `note: ${n}`));
+  parts.push('', 'drift against the original model:', checkTable(r.drift));
+  return parts.join('\n');
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { writeNpz } from '../../src/tensor/npz.js';
+import { fixture, listFiles, runCli, tempDir } from '../helpers.js';
+
+test('quantize --json prints one document with the size, the conversion and the notes', () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'encoder.int8.onnx');
+  const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'drift', 'notes']);
+  assert.equal(report.drift.passed, true);
+  assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
+  assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
+  assert.equal(report.output, out);
+  assert.equal(report.mode, 'dynamic');
+  assert.equal(report.nodesConverted, 16);
+  assert.ok(report.sizeAfter < 0.35 * report.sizeBefore);
+  assert.deepEqual(report.blockedNodes[0], { node: '/blocks.0/attention/MatMul', op: 'MatMul', reason: 'its weight is computed at run time, not a float32 constant' });
+  assert.deepEqual(listFiles(dir), ['encoder.int8.onnx']);
+});
+
+test('quantize prints a table for people, with the blocked nodes grouped', () => {
+  const dir = tempDir();
+  const r = runCli(['quantize', fixture('encoder.onnx'), '-o', path.join(dir, 'e.onnx'), '--to', 'fp16', '--block-op', 'Softmax']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /│ precision\s+│ fp16\s+│/);
+  assert.match(r.stdout, /│ size\s+│ 716 KiB → 3\d\d KiB \(5\d\.\d %\)/);
+  assert.match(r.stdout, /│ Softmax\s+│ 2 \(\/blocks\.0\/attention\/Softmax, …\) │ op type named by --block-op │/);
+});
+
+test('--max-drift-cosine gates on the drift: exit 1 after the report, which is still one JSON document', () => {
+  const dir = tempDir();
+  const args = ['quantize', fixture('encoder.onnx'), '-o', path.join(dir, 'e.onnx'), '--to', 'int8', '--inputs', fixture('encoder.holdout.npz'), '--json'];
+  const strict = runCli([...args, '--max-drift-cosine', '0.99999']);
+  assert.equal(strict.code, 1, strict.stderr);
+  const report = JSON.parse(strict.stdout);
+  assert.equal(report.drift.passed, false);
+  assert.deepEqual(report.drift.outputs.filter((o: { passed: boolean }) => !o.passed).map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
+  assert.match(strict.stderr, /^tdeploy: error: drift beyond --max-drift-cosine 0\.99999: logits \(cosine 0\.9998\d+\), hidden_states \(cosine 0\.9999\d+\); the model was written to .*e\.onnx\n$/);
+  const loose = runCli([...args, '--max-drift-cosine', '0.995']);
+  assert.equal(loose.code, 0, loose.stderr);
+  assert.equal(JSON.parse(loose.stdout).drift.passed, true);
+  assert.equal(runCli([...args, '--max-drift-cosine', '2']).code, 2);
+});
+
+test('bad input exits 2 with one clear line and writes nothing', () => {
+  const dir = tempDir();
+  const quantized = path.join(dir, 'done.onnx');
+  assert.equal(runCli(['quantize', fixture('encoder.onnx'), '-o', quantized, '--to', 'int8']).code, 0);
+  const out = path.join(dir, 'out', 'model.onnx');
+  const cases: [string[], RegExp][] = [
+    [['--to', 'int4'], /option '--to <precision>' argument 'int4' is invalid\. Allowed choices are fp16, int8\./],
+    [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are dynamic, static\./],
+    [['--to', 'int8', '--mode', 'static', '--method', 'mean', '--calibration', fixture('encoder.calibration.npz')], /argument 'mean' is invalid\. Allowed choices are minmax, percentile, entropy\./],
+    [['--to', 'int8', '--mode', 'static'], /static quantization needs calibration data/],
+    [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has no tensor for input 'input_ids'/],
+    [['--to', 'fp16', '--mode', 'dynamic'], /--mode applies to --to int8, not --to fp16/],
+    [['--to', 'fp16', '--block-node', 'nope'], /--block-node nope: the model has no node named 'nope'/],
+    [['--to', 'int8', '--percentile', '99', '--mode', 'static', '--calibration', fixture('encoder.calibration.npz')], /--percentile applies to --method percentile only/],
+  ];
+  for (const [args, message] of cases) {
+    const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^tdeploy: error: /);
+    assert.match(r.stderr.split('\n')[0], message);
+    assert.deepEqual(listFiles(path.join(dir, 'out')), [], `${args.join(' ')} wrote nothing`);
+  }
+  for (const to of ['int8', 'fp16']) {
+    const r = runCli(['quantize', quantized, '-o', out, '--to', to, '--json']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^tdeploy: error: .*done\.onnx is already quantized \(it has 16 DequantizeLinear, DynamicQuantizeMatMul nodes\)\nhint: quantize the float32 model instead\n$/);
+    assert.equal(JSON.parse(r.stdout).error.kind, 'already-quantized');
+  }
+  assert.deepEqual(listFiles(path.join(dir, 'out')), []);
+});
+
+test('calibration data whose shapes do not fit the model is refused', async () => {
+  const dir = tempDir();
+  const small = path.join(dir, 'small-images.npz');
+  await writeNpz(small, new Map([['image', { dtype: 'float32', shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 16 * 16) }]]));
+  const out = path.join(dir, 'out', 'c.onnx');
+  const r = runCli(['quantize', fixture('convnet.onnx'), '-o', out, '--to', 'int8', '--mode', 'static', '--calibration', small]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^tdeploy: error: calibration data .*small-images\.npz: 'image' has shape \[2, 3, 16, 16\] but the model expects \[batch, 3, 32, 32\]\n$/);
+  assert.deepEqual(listFiles(path.join(dir, 'out')), []);
+});

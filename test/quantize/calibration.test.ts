@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadModel } from '../../src/onnx/model.js';
+import { signature } from '../../src/onnx/signature.js';
+import { writeTensorPb } from '../../src/tensor/files.js';
+import { readCalibration } from '../../src/quantize/calibration/data.js';
+import { calibratedRange } from '../../src/quantize/calibration/methods.js';
+import { HISTOGRAM_BINS, accumulate, emptyStats } from '../../src/quantize/calibration/stats.js';
+import { writeNpz } from '../../src/tensor/npz.js';
+import { Random } from '../../src/tensor/random.js';
+import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
+import { makeNode } from '../../src/quantize/graph.js';
+import { fixture, tempDir } from '../helpers.js';
+import { value, writeModel } from './helpers.js';
+
+const normal = (n: number, seed: number, scale = 1) => {
+  const random = new Random(seed);
+  return Float32Array.from({ length: n }, () => random.normal() * scale);
+};
+
+test('statistics folded batch by batch equal the statistics of all values at once, in fixed memory', () => {
+  const batches = [normal(5000, 1, 0.5), normal(5000, 2, 2), normal(5000, 3, 8)];
+  const stepwise = emptyStats(true);
+  for (const batch of batches) accumulate(stepwise, batch);
+  const whole = emptyStats(true);
+  const all = new Float32Array(15000);
+  batches.forEach((b, i) => all.set(b, i * 5000));
+  accumulate(whole, all);
+  assert.equal(stepwise.bins!.length, HISTOGRAM_BINS);
+  assert.deepEqual([stepwise.min, stepwise.max, stepwise.count], [whole.min, whole.max, whole.count]);
+  assert.equal(stepwise.top, whole.top, 'the histogram range grew by doubling to the same top');
+  assert.deepEqual(Array.from(stepwise.bins!), Array.from(whole.bins!), 'merged bins hold the same counts');
+  assert.equal(stepwise.bins!.reduce((a, b) => a + b, 0), 15000);
+});
+
+test('minmax keeps the observed range; percentile and entropy clip outliers', () => {
+  const values = normal(100000, 7);
+  values[0] = 60;
+  values[1] = -45;
+  const stats = emptyStats(true);
+  accumulate(stats, values);
+  assert.deepEqual(calibratedRange(stats, 'minmax', { percentile: 99.99 }), { min: -45, max: 60 });
+  const p = calibratedRange(stats, 'percentile', { percentile: 99 });
+  // 99 % of |x| for a standard normal lies below 2.576.
+  assert.ok(Math.abs(p.max - 2.576) < 0.05 && p.min === -p.max, JSON.stringify(p));
+  const e = calibratedRange(stats, 'entropy', { percentile: 99.99 });
+  assert.ok(e.max > 2 && e.max < 10 && e.min === -e.max, `entropy threshold ${e.max}`);
+});
+
+test('infinities and NaN do not widen the range (a -inf mask fill is not an activation range)', () => {
+  const stats = emptyStats(true);
+  accumulate(stats, Float32Array.of(-Infinity, 1, -2, NaN, Infinity, 0.5));
+  assert.deepEqual(calibratedRange(stats, 'minmax', { percentile: 99.99 }), { min: -2, max: 1 });
+  assert.equal(stats.bins!.reduce((a, b) => a + b, 0), 3);
+});
+
+test('float16 underflow is counted among nonzero values', () => {
+  const stats = emptyStats(false);
+  accumulate(stats, Float32Array.of(0, 1e-9, -3e-8, 1e-7, 1));
+  assert.deepEqual([stats.nonzero, stats.underflow], [4, 2]);
+});
+
+test('one calibration file is split along axis 0 into batches', async () => {
+  const model = await loadModel(fixture('encoder.onnx'));
+  const { batches } = await readCalibration(fixture('encoder.calibration.npz'), signature(model.proto), 8);
+  assert.equal(batches.length, 4);
+  assert.deepEqual(batches.map((b) => b.get('input_ids')!.shape), [[8, 16], [8, 16], [8, 16], [8, 16]]);
+  const { batches: fives } = await readCalibration(fixture('encoder.calibration.npz'), signature(model.proto), 5);
+  assert.deepEqual(fives.map((b) => b.get('attention_mask')!.shape[0]), [5, 5, 5, 5, 5, 5, 2]);
+});
+
+test('a model with a fixed batch of 1 calibrates on stacked samples one at a time', async () => {
+  const dir = tempDir();
+  const file = await writeModel(path.join(dir, 'fixed.onnx'), [makeNode('Relu', ['x'], ['y'])], [value('x', 'float32', [1, 4])], [value('y', 'float32', [1, 4])]);
+  const sig = signature((await loadModel(file)).proto);
+  await writeNpz(path.join(dir, 'stacked.npz'), new Map([['x', { dtype: 'float32', shape: [3, 4], data: new Float32Array(12) }]]));
+  const { batches } = await readCalibration(path.join(dir, 'stacked.npz'), sig);
+  assert.deepEqual(batches.map((b) => b.get('x')!.shape), [[1, 4], [1, 4], [1, 4]]);
+  await writeNpz(path.join(dir, 'wide.npz'), new Map([['x', { dtype: 'float32', shape: [3, 5], data: new Float32Array(15) }]]));
+  await assert.rejects(readCalibration(path.join(dir, 'wide.npz'), sig), /'x' has shape \[3, 5\] but the model expects \[\?, 4\]/);
+});
+
+test('a folder of ONNX test data sets gives one batch per set, named by input order', async () => {
+  const dir = tempDir();
+  const model = await loadModel(fixture('encoder.onnx'));
+  for (const set of [0, 1]) {
+    const ids = { dtype: 'int64' as const, shape: [1, 4], data: BigInt64Array.of(1n, 2n, 3n, BigInt(set)) };
+    await writeTensorPb(path.join(dir, `test_data_set_${set}`, 'input_0.pb'), '', ids);
+    await writeTensorPb(path.join(dir, `test_data_set_${set}`, 'input_1.pb'), 'attention_mask', { ...ids, data: BigInt64Array.of(1n, 1n, 1n, 1n) });
+  }
+  const { batches } = await readCalibration(dir, signature(model.proto));
+  assert.deepEqual(batches.map((b) => [...b.keys()].sort()), [['attention_mask', 'input_ids'], ['attention_mask', 'input_ids']]);
+  assert.equal((batches[1].get('input_ids')!.data as BigInt64Array)[3], 1n);
+});
+
+test('arrays that are not inputs are ignored, and said so (a reference file calibrates too)', async () => {
+  const sig = signature((await loadModel(fixture('encoder.onnx'))).proto);
+  const { batches, notes } = await readCalibration(fixture('encoder.reference.npz'), sig);
+  assert.deepEqual([...batches[0].keys()], ['input_ids', 'attention_mask']);
+  assert.deepEqual(notes, [`${fixture('encoder.reference.npz')}: ignored logits, hidden_states (not an input of the model)`]);
+});
+
+test('calibration data that does not fit the model is refused with the reason', async () => {
+  const dir = tempDir();
+  const sig = signature((await loadModel(fixture('encoder.onnx'))).proto);
+  const ids = (shape: number[]) => ({ dtype: 'int64' as const, shape, data: new BigInt64Array(shape.reduce((a, b) => a * b, 1)) });
+  const cases: [string, TensorMap, RegExp][] = [
+    ['missing.npz', new Map([['input_ids', ids([2, 4])]]), /has no tensor for input 'attention_mask'/],
+    ['rank.npz', new Map([['input_ids', ids([8])], ['attention_mask', ids([8])]]), /'input_ids' has shape \[8\] but the model expects \[batch, seq\]/],
+    ['dtype.npz', new Map<string, Tensor>([['input_ids', { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) }], ['attention_mask', ids([2, 4])]]), /'input_ids' is float32 but the model expects int64/],
+    ['samples.npz', new Map([['input_ids', ids([4, 4])], ['attention_mask', ids([2, 4])]]), /dimension 'batch' is 4 in 'input_ids' but 2 in 'attention_mask'/],
+  ];
+  for (const [name, tensors, message] of cases) {
+    const file = path.join(dir, name);
+    await writeNpz(file, tensors);
+    await assert.rejects(readCalibration(file, sig), (e: Error & { exitCode?: number }) => message.test(e.message) && e.exitCode === 2, name);
+  }
+  await assert.rejects(readCalibration(path.join(dir, 'absent.npz'), sig), /calibration data not found/);
+  fs.mkdirSync(path.join(dir, 'empty'));
+  await assert.rejects(readCalibration(path.join(dir, 'empty'), sig), /holds no test_data_set_\* folders/);
+});

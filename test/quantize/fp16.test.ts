@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadModel, readTensor } from '../../src/onnx/model.js';
+import { signature } from '../../src/onnx/signature.js';
+import { tensorDtype } from '../../src/onnx/tensor-proto.js';
+import { attr, makeNode } from '../../src/quantize/graph.js';
+import { quantize } from '../../src/quantize/quantize.js';
+import { inferTypes } from '../../src/quantize/types.js';
+import { onnxFromDtype } from '../../src/tensor/dtype.js';
+import { readNpz, writeNpz } from '../../src/tensor/npz.js';
+import { halfToFloat } from '../../src/tensor/tensor.js';
+import { fixture, python, skipWithoutPython, tempDir } from '../helpers.js';
+import { drift, floats, run, value, writeModel } from './helpers.js';
+
+test('FP16 encoder: float16 weights, 55 % of the size at most, within 2e-2 and cosine 0.9999 of FP32', async () => {
+  const out = path.join(tempDir(), 'encoder.fp16.onnx');
+  const report = await quantize(fixture('encoder.onnx'), { output: out, to: 'fp16' });
+  assert.equal(report.sizeAfter, fs.statSync(out).size);
+  assert.ok(report.sizeAfter / report.sizeBefore <= 0.55, `size ratio ${report.sizeAfter / report.sizeBefore}`);
+  assert.equal(report.clamped, 0);
+  assert.deepEqual(report.blockedNodes, []);
+  const model = await loadModel(out);
+  const matrices = model.proto.graph!.initializer.filter((t) => t.dims.length === 2);
+  assert.ok(matrices.length >= 14);
+  assert.ok(matrices.every((t) => tensorDtype(t) === 'float16'), 'every weight matrix is float16');
+  assert.equal(model.proto.graph!.initializer.filter((t) => tensorDtype(t) === 'float32').length, 0);
+
+  const reference = await readNpz(fixture('encoder.reference.npz'));
+  const outputs = await run(out, reference);
+  for (const name of ['logits', 'hidden_states']) {
+    const expected = reference.get(name)!;
+    const actual = outputs.get(name)!;
+    assert.equal(actual.dtype, 'float16');
+    const e = expected.data as Float32Array;
+    const a = Float32Array.from(actual.data as Uint16Array, halfToFloat);
+    const beyond = e.filter((v, i) => Math.abs(a[i] - v) > 2e-2 + 2e-2 * Math.abs(v)).length;
+    assert.equal(beyond, 0, `${name}: ${beyond} elements beyond atol/rtol 2e-2`);
+    const { cosine } = drift(expected, actual);
+    assert.ok(cosine >= 0.9999, `${name} cosine ${cosine}`);
+  }
+});
+
+test('FP16 on unseen inputs stays within 2e-2 of the FP32 model', async () => {
+  const out = path.join(tempDir(), 'encoder.fp16.onnx');
+  await quantize(fixture('encoder.onnx'), { output: out, to: 'fp16' });
+  const holdout = await readNpz(fixture('encoder.holdout.npz'));
+  const [fp32, fp16] = [await run(fixture('encoder.onnx'), holdout), await run(out, holdout)];
+  for (const name of ['logits', 'hidden_states']) {
+    const { cosine, maxAbs } = drift(fp32.get(name)!, fp16.get(name)!);
+    assert.ok(cosine >= 0.9999 && maxAbs < 2e-2, `${name}: cosine ${cosine}, max abs ${maxAbs}`);
+  }
+});
+
+test('--keep-io-types keeps float32 inputs and outputs with Casts at the edges; without it they are float16', async () => {
+  const dir = tempDir();
+  const kept = path.join(dir, 'kept.onnx');
+  const half = path.join(dir, 'half.onnx');
+  await quantize(fixture('convnet.onnx'), { output: kept, to: 'fp16', keepIoTypes: true });
+  await quantize(fixture('convnet.onnx'), { output: half, to: 'fp16' });
+  const keptModel = await loadModel(kept);
+  const sig = signature(keptModel.proto);
+  assert.deepEqual([...sig.inputs, ...sig.outputs].map((t) => t.dtype), ['float32', 'float32']);
+  const nodes = keptModel.proto.graph!.node;
+  const first = nodes.find((n) => n.input.includes('image'))!;
+  assert.equal(first.opType, 'Cast');
+  assert.equal(Number(first.attribute[0].i), 10, 'the input is cast to float16');
+  const last = nodes.find((n) => n.output.includes('logits'))!;
+  assert.equal(last.opType, 'Cast');
+  assert.equal(Number(last.attribute[0].i), 1, 'the output is cast back to float32');
+  const halfSig = signature((await loadModel(half)).proto);
+  assert.deepEqual([...halfSig.inputs, ...halfSig.outputs].map((t) => t.dtype), ['float16', 'float16']);
+
+  const reference = await readNpz(fixture('convnet.reference.npz'));
+  for (const file of [kept, half]) {
+    const { cosine, maxAbs } = drift(reference.get('logits')!, (await run(file, reference)).get('logits')!);
+    assert.ok(cosine > 0.9999 && maxAbs < 2e-2, `${path.basename(file)}: cosine ${cosine}, max abs ${maxAbs}`);
+  }
+});
+
+test('values outside float16 are clamped, counted and reported', async () => {
+  const dir = tempDir();
+  const source = await writeModel(path.join(dir, 'wide.onnx'),
+    [makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' })],
+    [value('x', 'float32', [1, 2])], [value('y', 'float32', [1, 3])],
+    { w: floats([2, 3], [1e6, -7e4, 1e-9, 0.5, -0.25, 3]) });
+  const report = await quantize(source, { output: path.join(dir, 'wide.fp16.onnx'), to: 'fp16' });
+  assert.equal(report.clamped, 3);
+  assert.ok(report.notes.some((n) => /clamped 2 value\(s\) above float16's 65504 and 1 nonzero value\(s\) below/.test(n)), report.notes.join('\n'));
+  const model = await loadModel(report.output);
+  const w = await readTensor(model, model.proto.graph!.initializer[0]);
+  assert.deepEqual(Array.from(w.data as Uint16Array, halfToFloat), [65504, -65504, 2 ** -24, 0.5, -0.25, 3]);
+});
+
+/** y = x·256·512·2^-9·2^-8 = x; the intermediate b = 131072·x (also an output) is beyond float16 for |x| > 0.5. */
+async function overflowingModel(dir: string): Promise<string> {
+  const scale = (name: string, input: string, output: string, factor: string) => makeNode('Mul', [input, factor], [output], { name });
+  return writeModel(path.join(dir, 'overflow.onnx'), [
+    scale('up1', 'x', 'a', 'k256'), scale('up2', 'a', 'b', 'k512'), scale('down1', 'b', 'c', 'k2m9'), scale('down2', 'c', 'y', 'k2m8'),
+  ], [value('x', 'float32', ['batch', 8])], [value('y', 'float32', ['batch', 8]), value('b', 'float32', ['batch', 8])], {
+    k256: floats([], [256]), k512: floats([], [512]), k2m9: floats([], [2 ** -9]), k2m8: floats([], [2 ** -8]),
+  });
+}
+
+/**
+ * ORT's CPU provider computes such chains in float32 even in an FP16 model (it has no float16
+ * kernels for them and removes the cast pairs it inserts), so on CPU the overflow cannot be
+ * observed at run time; GPUs and TensorRT compute it in float16. The test asserts the graph:
+ * which values are float16 and which stay float32.
+ */
+test('--auto-block keeps in float32 the nodes whose values overflow float16', async () => {
+  const dir = tempDir();
+  const source = await overflowingModel(dir);
+  const x = floats([4, 8], (i) => (i % 7) - 3);
+  const inputs = new Map([['x', x]]);
+  const plain = await quantize(source, { output: path.join(dir, 'plain.onnx'), to: 'fp16', keepIoTypes: true });
+  assert.deepEqual(plain.blockedNodes, []);
+  const plainTypes = await inferTypes((await loadModel(plain.output)).proto, plain.output);
+  assert.equal(plainTypes.get('b_fp16')?.dtype, 'float16', 'without --auto-block b is computed in float16');
+
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, inputs);
+  const report = await quantize(source, { output: path.join(dir, 'auto.onnx'), to: 'fp16', keepIoTypes: true, autoBlock: true, calibration });
+  assert.deepEqual(report.blockedNodes.map((b) => b.node).sort(), ['down1', 'up2']);
+  assert.ok(report.blockedNodes.every((b) => /'b' reaches 3\.932e\+5, beyond float16's 65504/.test(b.reason)), JSON.stringify(report.blockedNodes));
+  const auto = await loadModel(report.output);
+  const types = await inferTypes(auto.proto, auto.path);
+  const node = (name: string) => auto.proto.graph!.node.find((n) => n.name === name)!;
+  assert.equal(types.get(node('up2').output[0])?.dtype, 'float32');
+  assert.equal(node('up2').output[0], 'b', 'the blocked node writes the float32 output itself');
+  assert.equal(types.get(node('down1').output[0])?.dtype, 'float32');
+  assert.equal(types.get(node('down2').output[0])?.dtype, 'float16', 'the nodes after the hazard are float16 again');
+  const outputs = await run(report.output, inputs);
+  assert.ok((outputs.get('b')!.data as Float32Array).every((v, i) => v === (x.data as Float32Array)[i] * 131072));
+  assert.ok(drift(x, outputs.get('y')!).maxAbs < 1e-2);
+});
+
+test('--block-op and --block-node keep nodes in float32 behind Casts, and the result stays accurate', async () => {
+  const out = path.join(tempDir(), 'encoder.blocked.onnx');
+  const report = await quantize(fixture('encoder.onnx'), {
+    output: out, to: 'fp16', blockOps: ['Softmax'], blockNodes: ['/blocks.0/norm1/LayerNormalization'],
+  });
+  assert.deepEqual(report.blockedNodes.map((b) => b.op).sort(), ['LayerNormalization', 'Softmax', 'Softmax']);
+  const model = await loadModel(out);
+  for (const softmax of model.proto.graph!.node.filter((n) => n.opType === 'Softmax')) {
+    const producer = model.proto.graph!.node.find((n) => n.output.includes(softmax.input[0]))!;
+    assert.equal(producer.opType, 'Cast', 'a blocked node reads through a Cast to float32');
+    assert.equal(Number(producer.attribute[0].i), 1);
+  }
+  const holdout = await readNpz(fixture('encoder.holdout.npz'));
+  const [fp32, fp16] = [await run(fixture('encoder.onnx'), holdout), await run(out, holdout)];
+  assert.ok(drift(fp32.get('logits')!, fp16.get('logits')!).cosine > 0.9999);
+});
+
+test('the default block list keeps ops whose element type comes from an attribute in float32', async () => {
+  const dir = tempDir();
+  const source = await writeModel(path.join(dir, 'eye.onnx'), [
+    makeNode('EyeLike', ['x'], ['eye'], { name: 'eye' }),
+    makeNode('Add', ['x', 'eye'], ['y'], { name: 'add' }),
+  ], [value('x', 'float32', [2, 2])], [value('y', 'float32', [2, 2])]);
+  const report = await quantize(source, { output: path.join(dir, 'eye.fp16.onnx'), to: 'fp16' });
+  assert.deepEqual(report.blockedNodes, [{ node: 'eye', op: 'EyeLike', reason: 'element type set by an attribute, not by its inputs' }]);
+  const y = (await run(report.output, new Map([['x', floats([2, 2], [1.5, -2, 0.25, 8])]]))).get('y')!;
+  assert.deepEqual(Array.from(y.data as Uint16Array, halfToFloat), [2.5, -2, 0.25, 9]);
+});
+
+test('constants follow their readers: a default ConstantOfShape and a float32-only reader get the right types', async () => {
+  const dir = tempDir();
+  const source = await writeModel(path.join(dir, 'constants.onnx'), [
+    makeNode('Shape', ['x'], ['shape'], { name: 'shape' }),
+    makeNode('ConstantOfShape', ['shape'], ['zeros'], { name: 'zeros' }),
+    makeNode('Add', ['x', 'zeros'], ['sum'], { name: 'add' }),
+    makeNode('Shape', ['w'], ['wshape'], { name: 'wshape' }),
+    makeNode('Cast', ['wshape'], ['n'], { name: 'n', attributes: [attr.int('to', 1)] }),
+    makeNode('Mul', ['sum', 'n'], ['y'], { name: 'mul' }),
+  ], [value('x', 'float32', [3])], [value('y', 'float32', [3]), value('w', 'float32', [2])], { w: floats([2], [1, 2]) });
+  const report = await quantize(source, { output: path.join(dir, 'constants.fp16.onnx'), to: 'fp16', keepIoTypes: true });
+  const y = (await run(report.output, new Map([['x', floats([3], [1, -2, 0.5])]]))).get('y')!;
+  assert.deepEqual(Array.from(y.data as Float32Array), [2, -4, 1]);
+  assert.equal(signature((await loadModel(report.output)).proto).outputs[1].dtype, 'float32', 'an initializer that is an output keeps the output type');
+});
+
+test('an external-data model gives an external-data FP16 model', async () => {
+  const dir = tempDir();
+  const out = path.join(dir, 'encoder.fp16.onnx');
+  const report = await quantize(fixture('encoder_external', 'encoder.onnx'), { output: out, to: 'fp16' });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['encoder.fp16.onnx', 'encoder.fp16.onnx.data']);
+  assert.equal(report.sizeAfter, fs.statSync(out).size + fs.statSync(`${out}.data`).size);
+  const holdout = await readNpz(fixture('encoder.holdout.npz'));
+  const [fp32, fp16] = [await run(fixture('encoder.onnx'), holdout), await run(out, holdout)];
+  assert.ok(drift(fp32.get('hidden_states')!, fp16.get('hidden_states')!).cosine > 0.9999);
+});
+
+test('ONNX checker with full type inference accepts the FP16 models, value_info included', { skip: skipWithoutPython(['onnx']) }, async () => {
+  const dir = tempDir();
+  // The encoder with value_info for every intermediate, as onnx's shape inference writes it.
+  const annotated = path.join(dir, 'encoder.annotated.onnx');
+  python(['onnx'], 'import onnx, sys\nonnx.save(onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1])), sys.argv[2])', [fixture('encoder.onnx'), annotated]);
+  const files = [];
+  for (const [source, keepIoTypes] of [[annotated, false], [fixture('convnet.onnx'), true]] as const) {
+    files.push((await quantize(source, { output: path.join(dir, path.basename(source).replace('.onnx', '.fp16.onnx')), to: 'fp16', keepIoTypes })).output);
+  }
+  const model = await loadModel(files[0]);
+  const valueInfo = model.proto.graph!.valueInfo;
+  assert.ok(valueInfo.length > 100);
+  const types = await inferTypes(model.proto, model.path);
+  const stale = valueInfo.filter((v) => v.type?.value.case === 'tensorType' && v.type.value.value.elemType !== onnxFromDtype(types.get(v.name)!.dtype));
+  assert.deepEqual(stale.map((v) => v.name), [], 'every value_info states the type the value now has');
+  const out = python(['onnx'], 'import onnx, sys\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\n    print("ok")', files);
+  assert.equal(out.trim(), 'ok\nok');
+});

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadModel, readTensor } from '../../src/onnx/model.js';
+import { tensorDtype } from '../../src/onnx/tensor-proto.js';
+import { attr, makeNode } from '../../src/quantize/graph.js';
+import type { QuantizeOptions } from '../../src/quantize/options.js';
+import type { QuantizeReport } from '../../src/quantize/report.js';
+import { quantize } from '../../src/quantize/quantize.js';
+import { readNpz } from '../../src/tensor/npz.js';
+import { Random } from '../../src/tensor/random.js';
+import { fixture, python, skipWithoutPython, tempDir } from '../helpers.js';
+import { drift, floats, run, value, writeModel } from './helpers.js';
+
+const calibration = fixture('encoder.calibration.npz');
+
+/**
+ * The acceptance bar, read from quantize's own drift report: the holdout inputs (never used for
+ * calibration) through the FP32 model and the INT8 one.
+ */
+function assertAccurate(report: QuantizeReport): void {
+  assert.equal(report.drift.sets, 1);
+  assert.match(report.drift.against.path, /encoder\.onnx$/);
+  const bounds: Record<string, number> = { logits: 0.08, hidden_states: 0.6 };
+  assert.deepEqual(report.drift.outputs.map((o) => [o.name, o.shape]), [['logits', [16, 4]], ['hidden_states', [16, 24, 64]]]);
+  for (const o of report.drift.outputs) {
+    assert.ok(o.cosine! >= 0.995, `${o.name}: cosine ${o.cosine}`);
+    assert.ok(o.maxAbsError <= bounds[o.name], `${o.name}: max abs ${o.maxAbsError} > ${bounds[o.name]}`);
+  }
+}
+
+async function quantizeEncoder(options: Omit<QuantizeOptions, 'output' | 'to'>) {
+  const out = path.join(tempDir(), 'encoder.int8.onnx');
+  const report = await quantize(fixture('encoder.onnx'), { output: out, to: 'int8', inputs: fixture('encoder.holdout.npz'), ...options });
+  assert.equal(report.sizeAfter, fs.statSync(out).size);
+  assert.ok(report.sizeAfter / report.sizeBefore <= 0.35, `size ratio ${(report.sizeAfter / report.sizeBefore).toFixed(3)}`);
+  assertAccurate(report);
+  return { report, model: await loadModel(out) };
+}
+
+const ops = (model: Awaited<ReturnType<typeof loadModel>>) => model.proto.graph!.node.map((n) => n.opType);
+
+test('INT8 dynamic encoder: 35 % of the size with embeddings, accurate on unseen inputs, fused integer kernels', async () => {
+  const { report, model } = await quantizeEncoder({ mode: 'dynamic' });
+  assert.equal(report.mode, 'dynamic');
+  assert.equal(report.nodesConverted, 16, '12 MatMul + 2 Gemm + 2 embedding Gather');
+  assert.deepEqual(report.blockedNodes.map((b) => b.op), ['MatMul', 'MatMul', 'MatMul', 'MatMul'], 'only the attention products of two activations stay float');
+  assert.equal(ops(model).filter((o) => o === 'DynamicQuantizeMatMul').length, 14);
+  assert.equal(ops(model).filter((o) => o === 'Add').length, 21 - 12, 'the 12 bias Adds are folded into the kernels');
+  assert.ok(model.proto.opsetImport.some((o) => o.domain === 'com.microsoft'));
+  const graph = model.proto.graph!;
+  for (const table of ['tokens.weight', 'positions.weight']) {
+    const quantized = graph.initializer.find((t) => t.name === `${table}_quantized`)!;
+    assert.equal(tensorDtype(quantized), 'int8', `${table} is stored as int8`);
+    const gather = graph.node.find((n) => n.opType === 'Gather' && n.input[0] === quantized.name)!;
+    const dequantize = graph.node.find((n) => n.input[0] === gather.output[0])!;
+    assert.equal(dequantize.opType, 'DequantizeLinear', 'only the gathered rows are dequantized');
+  }
+  assert.equal(graph.initializer.filter((t) => tensorDtype(t) === 'float32' && t.dims.length === 2).length, 0, 'no float32 matrix is left');
+  // The drift report and an independent computation agree.
+  const holdout = await readNpz(fixture('encoder.holdout.npz'));
+  const local = drift((await run(fixture('encoder.onnx'), holdout)).get('logits')!, (await run(model.path, holdout)).get('logits')!);
+  const logits = report.drift.outputs[0];
+  assert.ok(Math.abs(local.cosine - logits.cosine!) < 1e-9 && Math.abs(local.maxAbs - logits.maxAbsError) < 1e-9);
+});
+
+for (const method of ['minmax', 'percentile', 'entropy'] as const) {
+  test(`INT8 static QDQ (${method}) encoder: 35 % of the size, accurate on unseen inputs`, async () => {
+    const { report, model } = await quantizeEncoder({ mode: 'static', calibration, method });
+    assert.equal(report.mode, 'static');
+    assert.ok(report.notes.includes(`activation ranges: ${method}${method === 'percentile' ? ' 99.99' : ''} over 4 calibration batch(es)`), report.notes.join('\n'));
+    const graph = model.proto.graph!;
+    const matmuls = graph.node.filter((n) => n.opType === 'MatMul' && graph.node.find((p) => p.output.includes(n.input[1]))?.opType === 'DequantizeLinear');
+    assert.equal(matmuls.length, 12);
+    for (const matmul of matmuls) {
+      const activation = graph.node.find((n) => n.output.includes(matmul.input[0]))!;
+      assert.equal(activation.opType, 'DequantizeLinear');
+      assert.equal(graph.node.find((n) => n.output.includes(activation.input[0]))!.opType, 'QuantizeLinear', 'each activation goes through a Q/DQ pair');
+      const weight = graph.node.find((n) => n.output.includes(matmul.input[1]))!;
+      const scale = graph.initializer.find((t) => t.name === weight.input[1])!;
+      assert.equal(scale.dims.length, 1, 'weights are per-channel');
+      assert.equal(tensorDtype(graph.initializer.find((t) => t.name === weight.input[0])!), 'int8');
+    }
+    assert.ok(!model.proto.opsetImport.some((o) => o.domain === 'com.microsoft'), 'QDQ uses standard ops only');
+    });
+}
+
+test('--reduce-range keeps every weight within ±63, --no-per-channel gives one scale per tensor', async () => {
+  const { model } = await quantizeEncoder({ mode: 'dynamic', reduceRange: true, perChannel: false });
+  const quantized = model.proto.graph!.initializer.filter((t) => t.name.endsWith('_quantized'));
+  assert.equal(quantized.length, 16);
+  for (const tensor of quantized) {
+    const values = (await readTensor(model, tensor)).data as Int8Array;
+    assert.equal(Math.max(...values.map(Math.abs)), 63, tensor.name);
+  }
+  assert.ok(model.proto.graph!.initializer.filter((t) => t.name.endsWith('_scale')).every((t) => t.dims.length === 0));
+});
+
+test('--symmetric gives int8 activations with zero point 0', async () => {
+  const { model } = await quantizeEncoder({ mode: 'static', calibration, symmetric: true });
+  const graph = model.proto.graph!;
+  const quantizers = graph.node.filter((n) => n.opType === 'QuantizeLinear');
+  assert.ok(quantizers.length >= 10);
+  for (const q of quantizers) {
+    const zero = graph.initializer.find((t) => t.name === q.input[2])!;
+    assert.equal(tensorDtype(zero), 'int8');
+    assert.equal((await readTensor(model, zero)).data[0], 0);
+  }
+});
+
+test('--op-types and --exclude-node choose what is quantized', async () => {
+  const { report, model } = await quantizeEncoder({ mode: 'dynamic', opTypes: ['MatMul', 'Gather'], excludeNodes: ['/blocks.0/attention/query/MatMul'] });
+  assert.equal(ops(model).filter((o) => o === 'Gemm').length, 2, 'Gemm was not asked for');
+  assert.ok(report.blockedNodes.some((b) => b.node === '/blocks.0/attention/query/MatMul' && b.reason === 'named by --exclude-node'));
+  assert.equal(report.nodesConverted, 13);
+});
+
+test('convnet: dynamic (ConvInteger) and static (QDQ Conv) stay close to the reference', async () => {
+  const dir = tempDir();
+  const reference = await readNpz(fixture('convnet.reference.npz'));
+  for (const options of [{ mode: 'dynamic' }, { mode: 'static', calibration: fixture('convnet.reference.npz') }] as const) {
+    const report = await quantize(fixture('convnet.onnx'), { output: path.join(dir, `${options.mode}.onnx`), to: 'int8', ...options });
+    assert.equal(report.nodesConverted, 3, '2 Conv + 1 Gemm');
+    const model = await loadModel(report.output);
+    assert.equal(ops(model).filter((o) => o === (options.mode === 'dynamic' ? 'ConvInteger' : 'Conv')).length, 2);
+    const { cosine, maxAbs } = drift(reference.get('logits')!, (await run(report.output, reference)).get('logits')!);
+    assert.ok(cosine > 0.999 && maxAbs < 0.02, `${options.mode}: cosine ${cosine}, max abs ${maxAbs}`);
+  }
+});
+
+test('com.microsoft Attention becomes QAttention and keeps its outputs', async () => {
+  const dir = tempDir();
+  const random = new Random(3);
+  const hidden = 16;
+  const source = await writeModel(path.join(dir, 'attention.onnx'), [
+    makeNode('Attention', ['x', 'w', 'b', 'mask'], ['y'], { name: 'attention', domain: 'com.microsoft', attributes: [attr.int('num_heads', 2)] }),
+  ], [value('x', 'float32', ['batch', 'seq', hidden]), value('mask', 'int32', ['batch', 'seq'])], [value('y', 'float32', ['batch', 'seq', hidden])], {
+    w: floats([hidden, 3 * hidden], () => random.normal() * 0.3),
+    b: floats([3 * hidden], () => random.normal() * 0.1),
+  }, { '': 17, 'com.microsoft': 1 });
+  const report = await quantize(source, { output: path.join(dir, 'attention.int8.onnx'), to: 'int8' });
+  const model = await loadModel(report.output);
+  assert.deepEqual(ops(model), ['DynamicQuantizeLinear', 'QAttention']);
+  const inputs = new Map([
+    ['x', floats([2, 5, hidden], () => random.normal())],
+    ['mask', { dtype: 'int32' as const, shape: [2, 5], data: Int32Array.of(1, 1, 1, 1, 1, 1, 1, 1, 0, 0) }],
+  ]);
+  const { cosine } = drift((await run(source, inputs)).get('y')!, (await run(report.output, inputs)).get('y')!);
+  assert.ok(cosine > 0.999, `cosine ${cosine}`);
+});
+
+test('ONNX checker with full type inference accepts the static QDQ model', { skip: skipWithoutPython(['onnx']) }, async () => {
+  const { model } = await quantizeEncoder({ mode: 'static', calibration });
+  assert.equal(python(['onnx'], 'import onnx, sys\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint("ok")', [model.path]).trim(), 'ok');
+});
