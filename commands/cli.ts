@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { InputError, TdeployError } from '../src/errors.js';
 import { removePendingOutputs } from '../src/io/atomic.js';
-import { killActiveTools } from '../src/process/runner.js';
+import { killActiveTools } from '../src/process/active.js';
 import { currentContext } from './action.js';
 import { buildProgram, isCleanExit } from './program.js';
 
@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!argv.slice(2).some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
       throw new InputError('no command given', { kind: 'usage', hint: "see 'tdeploy --help'; 'tdeploy run' runs the whole pipeline on the bundled example" });
     }
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return 0;
   } catch (error) {
     if (isCleanExit(error)) return 0;

@@ -1,4 +1,4 @@
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import type { Progress, ProgressEvent } from '../src/progress.js';
 import { toJson } from '../src/report/json.js';
 
@@ -19,9 +19,12 @@ export class Context {
   reported = false;
   readonly progress: Progress;
   private spinner?: Ora;
+  /** ora, loaded only when a spinner may be shown (it costs start-up time otherwise) */
+  private ora?: typeof import('ora').default;
 
   constructor(readonly flags: GlobalFlags) {
     this.progress = (event) => this.onProgress(event);
+    if (this.spinnerAllowed) void import('ora').then((m) => (this.ora = m.default));
   }
 
   /** Prints the result: one JSON document with --json, else `human(result)` unless --quiet. */
@@ -63,7 +66,7 @@ export class Context {
       const pct = event.fraction === undefined ? '' : ` ${Math.round(event.fraction * 100)}%`;
       const text = `${event.phase}${pct}${event.detail ? ` — ${event.detail}` : ''}`;
       if (this.spinner) this.spinner.text = text;
-      else this.spinner = ora({ text, stream: process.stderr }).start();
+      else if (this.ora) this.spinner = this.ora({ text, stream: process.stderr }).start();
     }
   }
 

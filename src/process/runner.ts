@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { ToolError } from '../errors.js';
+import { killGroup, trackTool, untrackTool } from './active.js';
 
 /**
  * The one way tdeploy runs an external program (python, trtexec): its own process group, a
@@ -30,22 +31,6 @@ export interface ToolResult {
   seconds: number;
 }
 
-const active = new Set<number>();
-
-/** Kills every running tool's process group (the CLI calls this on Ctrl-C). */
-export function killActiveTools(): void {
-  for (const pid of active) killGroup(pid, 'SIGKILL');
-  active.clear();
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 export async function runTool(run: ToolRun): Promise<ToolResult> {
   const started = performance.now();
   const child = execa(run.file, run.args, {
@@ -59,7 +44,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     maxBuffer: 1 << 30,
     buffer: run.keepOutput !== false,
   });
-  if (child.pid !== undefined) active.add(child.pid);
+  if (child.pid !== undefined) trackTool(child.pid);
   let timedOut = false;
   const timer = run.timeoutMs
     ? setTimeout(() => {
@@ -86,7 +71,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   if (child.pid !== undefined) {
     // Whatever the tool left running in its group goes with it.
     killGroup(child.pid, 'SIGKILL');
-    active.delete(child.pid);
+    untrackTool(child.pid);
   }
   if (result.code === 'ENOENT' || (result.failed && result.exitCode === undefined && !result.signal && !timedOut)) {
     throw new ToolError(`${run.label} not found: ${run.file}`, { hint: run.missingHint, kind: 'tool-missing' });
