@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./check.js')).checkCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
   package: async () => (await import('./package.js')).packageCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  schema: async () => (await import('./schema.js')).schemaCommand,
 };
 
 /** The program with the subcommand named in argv, or all of them (for help and unknown names). */

@@ -24,6 +24,12 @@ export function choosePython(flag?: string, env: NodeJS.ProcessEnv = process.env
 
 const PROBE = 'import importlib.util, sys; print(sys.executable if importlib.util.find_spec("torch") else "")';
 
+/** Whether `command` is a Python that can import torch (checked without importing it). */
+export async function hasTorch(command: string): Promise<boolean> {
+  const probe = await runTool({ file: command, args: ['-c', PROBE], label: 'python', timeoutMs: 10_000 }).catch(() => undefined);
+  return probe?.exitCode === 0 && probe.stdout.trim() !== '';
+}
+
 /**
  * Other interpreters on this machine that have torch (found without importing it), excluding
  * `tried`. Only called after a failure, so its cost never slows a working convert.

@@ -1,0 +1,172 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { InputError, fileError } from '../errors.js';
+import { ServingOptions, isSafeName } from '../triton/options.js';
+
+/**
+ * `tdeploy.config.json`: the whole pipeline in one file. Every object is strict, so a misspelt
+ * key is an error naming its path rather than a silently ignored setting. Paths are relative to
+ * the config file. `tdeploy schema` prints this as JSON Schema for editors.
+ */
+const name = z.string().refine(isSafeName, 'use letters, digits, _ . - only');
+const positive = z.number().int().positive();
+const nonNegative = z.number().min(0);
+
+const Gate = z.strictObject({
+  atol: nonNegative.optional().describe('absolute tolerance'),
+  rtol: nonNegative.optional().describe('relative tolerance, times |expected|'),
+  minCosine: z.number().min(-1).max(1).optional().describe('fail an output whose cosine similarity is below this'),
+  minTop1: z.number().min(0).max(1).optional().describe('fail a classifier output whose top-1 agreement is below this'),
+  tolerance: z.record(z.string(), z.strictObject({ atol: nonNegative, rtol: nonNegative.optional() })).optional().describe('per-output tolerances'),
+}).describe('an accuracy gate: an element passes when |actual - expected| <= atol + rtol * |expected|');
+
+const Model = z.strictObject({
+  source: z.string().min(1).describe('TorchScript .pt/.pth, torch.export .pt2, package.module:factory, or an ONNX model'),
+  name: name.optional().describe('name of the artifacts and of the Triton model (default: the source file name)'),
+  inputs: z.array(z.string()).optional().describe("forward's inputs for convert, as name:dtype:dims, e.g. input_ids:int64:batch,seq"),
+  outputNames: z.array(z.string()).optional(),
+  exampleDims: z.record(z.string(), positive).optional().describe('sizes of symbolic dims in the example inputs'),
+  exampleInputs: z.string().optional().describe('.npz of example inputs for convert'),
+  opset: positive.optional(),
+  python: z.string().optional().describe('Python interpreter with torch'),
+  pythonPath: z.array(z.string()).optional().describe('folders to import a package.module:factory source from'),
+  reference: z.string().optional().describe('reference data (.npz of inputs and expected outputs) for an ONNX source'),
+});
+
+const Variant = z.strictObject({
+  name: name.describe('artifact name: <model>.<name>.onnx'),
+  to: z.enum(['fp16', 'int8']),
+  mode: z.enum(['dynamic', 'static']).optional(),
+  method: z.enum(['minmax', 'percentile', 'entropy']).optional(),
+  percentile: z.number().gt(0).max(100).optional(),
+  perChannel: z.boolean().optional(),
+  reduceRange: z.boolean().optional(),
+  symmetric: z.boolean().optional(),
+  opTypes: z.array(z.string()).optional(),
+  excludeNodes: z.array(z.string()).optional(),
+  keepIoTypes: z.boolean().optional(),
+  blockOps: z.array(z.string()).optional(),
+  blockNodes: z.array(z.string()).optional(),
+  autoBlock: z.boolean().optional(),
+  maxDriftCosine: z.number().min(-1).max(1).optional().describe('gate on the drift against the float32 model'),
+  gate: Gate.optional().describe('gate against the reference (defaults per precision)'),
+});
+
+/** Which artifact a later step uses: the float32 model or a quantize variant by name. */
+const artifact = z.string().min(1).describe("'fp32' or the name of a quantize variant");
+
+const Engine = z.strictObject({
+  model: artifact.optional().describe("the ONNX model to build from (default 'fp32')"),
+  precision: z.array(z.enum(['fp16', 'bf16', 'int8', 'fp8', 'best'])).optional(),
+  dims: z.record(z.string(), z.array(positive).length(3)).optional().describe('min, opt, max of each dynamic dim'),
+  workspaceMiB: positive.optional(),
+  builderLevel: z.number().int().min(0).max(5).optional(),
+  trtexec: z.string().optional(),
+  timeoutSeconds: positive.optional(),
+});
+
+const Bench = z.strictObject({
+  models: z.array(artifact).optional().describe('artifacts to time, the first is the baseline (default: all)'),
+  batch: z.array(positive).optional(),
+  dims: z.record(z.string(), z.array(positive).min(1)).optional().describe('values of symbolic dims (a list sweeps)'),
+  iterations: positive.optional(),
+  durationSeconds: z.number().positive().optional(),
+  warmup: z.number().int().min(0).optional(),
+  threads: positive.optional(),
+  provider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
+});
+
+const Package = ServingOptions.omit({ shapes: true }).extend({
+  model: artifact.optional().describe("the artifact to serve (default 'fp32')"),
+  name: name.optional(),
+  tokenizer: z.string().optional().describe('Hugging Face tokenizer folder: adds a tokenizer step and an ensemble'),
+  maxLength: positive.optional(),
+  dims: z.record(z.string(), positive).optional().describe('symbolic dims of the warm-up request'),
+}).strict();
+
+export const RunConfig = z.strictObject({
+  $schema: z.string().optional(),
+  output: z.string().default('tdeploy-out').describe('folder for every artifact and the Triton repository'),
+  model: Model,
+  calibration: z.string().optional().describe('calibration inputs (.npz or test_data_set folder): static INT8, drift reports'),
+  convert: z.strictObject({ gate: Gate.optional() }).optional().describe("the check of the ONNX export against torch's outputs"),
+  quantize: z.array(Variant).default([]),
+  engine: z.union([z.literal(false), Engine]).default({}).describe('TensorRT engine (skipped when no trtexec is found), or false'),
+  bench: z.union([z.literal(false), Bench]).default({}),
+  package: z.union([z.literal(false), Package]).default({ dynamicBatching: false }),
+});
+
+export type RunConfig = z.infer<typeof RunConfig>;
+export type Variant = z.infer<typeof Variant>;
+export type GateConfig = z.infer<typeof Gate>;
+
+export function configSchema(): object {
+  return z.toJSONSchema(RunConfig, { io: 'input', target: 'draft-2020-12' });
+}
+
+/** Reads, validates and resolves a config file: every path becomes absolute, relative to the file. */
+export async function readConfig(file: string): Promise<RunConfig> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (error) {
+    throw fileError(file, error, 'config file');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  return resolveConfig(json, path.dirname(path.resolve(file)), file);
+}
+
+/** Validates a config object and resolves its paths against `dir`. */
+export function resolveConfig(json: unknown, dir: string, where: string): RunConfig {
+  const parsed = RunConfig.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    throw new InputError(`${where}: ${at ? `${at}: ` : ''}${issue.message}`, { kind: 'config', hint: "'tdeploy schema' prints the JSON Schema of the config" });
+  }
+  const config = parsed.data;
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
+  const names = new Set(['fp32']);
+  for (const v of config.quantize) {
+    if (names.has(v.name)) throw new InputError(`${where}: quantize: the name '${v.name}' is used twice (or is 'fp32')`, { kind: 'config' });
+    names.add(v.name);
+  }
+  const used: [string, string | undefined][] = [
+    ['engine.model', config.engine ? config.engine.model : undefined],
+    ['package.model', config.package ? config.package.model : undefined],
+    ...(config.bench ? (config.bench.models ?? []).map((m, i): [string, string] => [`bench.models[${i}]`, m]) : []),
+  ];
+  for (const [key, value] of used) {
+    if (value !== undefined && !names.has(value)) {
+      throw new InputError(`${where}: ${key}: no artifact '${value}'`, { kind: 'config', hint: `the artifacts are ${[...names].join(', ')}` });
+    }
+  }
+  const source = config.model.source;
+  const isFactory = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(source) && !fs.existsSync(path.resolve(dir, source));
+  return {
+    ...config,
+    output: path.resolve(dir, config.output),
+    calibration: abs(config.calibration),
+    model: {
+      ...config.model,
+      source: isFactory ? source : path.resolve(dir, source),
+      exampleInputs: abs(config.model.exampleInputs),
+      reference: abs(config.model.reference),
+      pythonPath: config.model.pythonPath?.map((p) => path.resolve(dir, p)),
+    },
+    engine: config.engine && { ...config.engine, trtexec: config.engine.trtexec?.includes('/') ? abs(config.engine.trtexec) : config.engine.trtexec },
+    package: config.package && { ...config.package, tokenizer: abs(config.package.tokenizer), labelFile: config.package.labelFile && resolveLabel(dir, config.package.labelFile) },
+  };
+}
+
+/** A label file is `FILE` or `OUTPUT=FILE`; only the file part is a path. */
+function resolveLabel(dir: string, spec: string): string {
+  const named = /^([^=/]+)=(.+)$/.exec(spec);
+  return named ? `${named[1]}=${path.resolve(dir, named[2])}` : path.resolve(dir, spec);
+}
