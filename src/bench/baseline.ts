@@ -1,7 +1,7 @@
-import fs from 'node:fs';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { type BenchReport, type BenchResult, BenchReportSchema, type Regression, type RegressionMetric } from './report.js';
 import { formatShapes } from './sweep.js';
+import { readText } from '../io/read.js';
 
 /**
  * The CI gate: results are matched to a baseline report by label and shapes, and a result
@@ -38,12 +38,7 @@ export function resultKey(r: Pick<BenchResult, 'label' | 'shapes'>): string {
 
 /** Reads and validates a report written by `tdeploy bench --format json`. */
 export async function readBaseline(file: string): Promise<BenchReport> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error, 'baseline');
-  }
+  const text = await readText(file, 'baseline');
   const notReport = (why: string) => new InputError(`baseline ${file} is not a tdeploy bench report: ${why}`, {
     kind: 'baseline', hint: "write one with 'tdeploy bench <model> --format json --output <file>'",
   });

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
+import { readText } from '../io/read.js';
 
 /**
  * `tdeploy.config.json`: the whole pipeline in one file. Every object is strict, so a misspelt
@@ -107,12 +108,7 @@ export function configSchema(): object {
 
 /** Reads, validates and resolves a config file: every path becomes absolute, relative to the file. */
 export async function readConfig(file: string): Promise<RunConfig> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error, 'config file');
-  }
+  const text = await readText(file, 'config file');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { TensorProtoSchema } from '../onnx/gen/onnx_pb.js';
 import { tensorFromProto, tensorToProto } from '../onnx/tensor-proto.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -9,10 +8,11 @@ import { readTensorJson } from './json.js';
 import { parseNpy } from './npy.js';
 import { readNpz } from './npz.js';
 import type { Tensor, TensorMap } from './tensor.js';
+import { readBytes } from '../io/read.js';
 
 /** Reads one ONNX TensorProto file (`input_0.pb`); small by nature, so read whole. */
 export async function readTensorPb(file: string): Promise<{ name: string; tensor: Tensor }> {
-  const bytes = await readSmallFile(file);
+  const bytes = await readBytes(file);
   let proto;
   try {
     proto = fromBinary(TensorProtoSchema, bytes);
@@ -41,7 +41,7 @@ export async function readTensorFile(file: string): Promise<TensorMap> {
     case '.npz':
       return readNpz(file);
     case '.npy':
-      return new Map([[path.basename(file, ext), parseNpy(await readSmallFile(file), file)]]);
+      return new Map([[path.basename(file, ext), parseNpy(await readBytes(file), file)]]);
     case '.pb': {
       const { name, tensor } = await readTensorPb(file);
       return new Map([[name || path.basename(file, ext), tensor]]);
@@ -50,13 +50,5 @@ export async function readTensorFile(file: string): Promise<TensorMap> {
       return readTensorJson(file);
     default:
       throw new InputError(`${file}: unknown tensor file type '${ext}'`, { hint: 'use .npz, .npy, .pb or .json' });
-  }
-}
-
-async function readSmallFile(file: string): Promise<Uint8Array> {
-  try {
-    return await fs.promises.readFile(file);
-  } catch (error) {
-    throw fileError(file, error);
   }
 }

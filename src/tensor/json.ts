@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { z } from 'zod';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DTYPES, dtypeInfo } from './dtype.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, numberAt, zeros } from './tensor.js';
+import { readText } from '../io/read.js';
 
 /**
  * tdeploy's JSON form of named tensors:
@@ -63,12 +63,7 @@ export function tensorsFromJson(text: string, where: string): TensorMap {
 }
 
 export async function readTensorJson(file: string): Promise<TensorMap> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error);
-  }
+  const text = await readText(file);
   return tensorsFromJson(text, file);
 }
 

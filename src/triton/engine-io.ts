@@ -1,8 +1,8 @@
-import fs from 'node:fs';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { Dim, ModelSignature, TensorInfo } from '../onnx/signature.js';
 import type { EngineBinding } from '../trt/bindings.js';
 import { engineBindings } from '../trt/log-parser.js';
+import { readText } from '../io/read.js';
 
 /**
  * An engine's inputs and outputs from its trtexec log (the `<engine>.log` that `tdeploy engine`
@@ -11,12 +11,7 @@ import { engineBindings } from '../trt/log-parser.js';
  * when every input's leading dim is dynamic and the run bound it to the same size.
  */
 export async function signatureFromEngineLog(file: string): Promise<ModelSignature> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error, 'engine log');
-  }
+  const text = await readText(file, 'engine log');
   const bindings = engineBindings(text);
   const inputs = bindings.filter((b) => b.io === 'input');
   const outputs = bindings.filter((b) => b.io === 'output');

@@ -11,6 +11,7 @@ import { type PackageOptions, isSafeName } from './options.js';
 import { type SourceKind, SOURCE_EXTENSIONS, sourceKind } from './platforms.js';
 import { type FileEntry, type ModelFolder, isVersionName, writeRepository } from './repository.js';
 import { TOKENIZER_FILE, TOKENIZER_TEMPLATE, readTokenizer, tokenizerModels } from './tokenizer.js';
+import { readText } from '../io/read.js';
 
 /** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
 
@@ -117,12 +118,7 @@ async function readLabels(spec: string, sig: ModelSignature): Promise<{ labels: 
   const named = /^([^=]+)=(.+)$/.exec(spec);
   const output = named && sig.outputs.some((o) => o.name === named[1]) ? named[1] : undefined;
   const file = output ? named![2] : spec;
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error, 'label file');
-  }
+  const text = await readText(file, 'label file');
   const fileName = path.basename(file);
   if (!isSafeName(fileName) || fileName === 'config.pbtxt' || isVersionName(fileName)) {
     throw new InputError(`--label-file: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });

@@ -1,7 +1,7 @@
 import { fromText, toText } from '@bufbuild/protobuf/txtpb';
-import fs from 'node:fs';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { type ModelConfig, ModelConfigSchema } from './gen/model_config_pb.js';
+import { readText } from '../io/read.js';
 
 /**
  * config.pbtxt is protobuf text format over the project's own copy of Triton's schema, so a
@@ -42,12 +42,7 @@ function lineOf(text: string, detail: string): number | undefined {
 }
 
 export async function readConfig(file: string): Promise<ModelConfig> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    throw fileError(file, error, 'model config');
-  }
+  const text = await readText(file, 'model config');
   return parseConfig(text, file);
 }
 
