@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { fileError } from '../errors.js';
 import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, emptyFacts } from './bindings.js';
 import { FATAL, type Failure, type LogMessage, classifyFailure } from './failures.js';
 import type { ShapeProfile } from './profiles.js';
@@ -241,6 +244,17 @@ export function createLogParser(): LogParser {
 export function parseTrtexecLog(text: string): TrtexecReport {
   const parser = createLogParser();
   for (const line of text.split('\n')) parser.push(line);
+  return parser.finish();
+}
+
+/** Parses a trtexec log file line by line, so a verbose log of any size is read without holding it whole. */
+export async function readTrtexecLog(file: string, what = 'log'): Promise<TrtexecReport> {
+  const parser = createLogParser();
+  try {
+    for await (const line of readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })) parser.push(line);
+  } catch (error) {
+    throw fileError(file, error, what);
+  }
   return parser.finish();
 }
 

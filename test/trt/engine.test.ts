@@ -86,6 +86,7 @@ test('engineFromLog reads a log of any size line by line; other files are input 
   fs.writeFileSync(other, 'not a log\n');
   await assert.rejects(engineFromLog(other), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /is not a trtexec log/.test(e.message));
   await assert.rejects(engineFromLog('/nonexistent.log'), /log not found/);
+  await assert.rejects(engineFromLog(tempDir()), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /^log is a directory, not a file: /.test(e.message));
 });
 
 test('runEngineBenchmark: --loadEngine with shapes, the summary and every sample', async () => {
