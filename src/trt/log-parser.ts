@@ -5,7 +5,7 @@ import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, e
 import { FATAL, type Failure, type LogMessage, classifyFailure } from './failures.js';
 import type { ShapeProfile } from './profiles.js';
 import {
-  LEGACY_SECTIONS, type LayerProfile, type PerformanceSummary, type StatsKey,
+  LEGACY_SECTIONS, NUM, type LayerProfile, type PerformanceSummary, type StatsKey,
   type ProfileLayout, emptySummary, legacyLine, profileLayout, profileRow, summaryLine,
 } from './summary.js';
 import { type TrtVersion, versionFromHeader, versionFromTag } from './version.js';
@@ -71,8 +71,14 @@ interface State {
  */
 const LOGGER_LINE = /^(?:\[\d\d\/\d\d\/\d{4}-\d\d:\d\d:\d\d\]\s*)*\[([IVWEF])\](?: (.*))?$/;
 const STATUS_LINE = /^&&&& (RUNNING|PASSED|FAILED|WAIVED) \S+(.*?)(?: # (.*))?$/;
-const NUM = '([-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?)';
 const dims = (text: string) => text.split('x').map(Number);
+
+const buildShape = (s: State, m: RegExpExecArray) => {
+  s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
+};
+const inferenceShape = (s: State, m: RegExpExecArray) => {
+  s.report.inferenceShapes[m[1]] = dims(m[2]);
+};
 
 /** Info lines worth reading, and what each sets. */
 const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
@@ -95,18 +101,11 @@ const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
   [/^Precision: (.+)$/, (s, m) => {
     s.report.precision = m[1].replace(/\(.*\)/, '').trim().split('+').map((p) => p.trim().toLowerCase()).filter(Boolean);
   }],
-  [/^Input build shape ?: (.+)=(\S+)\+(\S+)\+(\S+)$/, (s, m) => {
-    s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
-  }],
-  [/^Set shape of input tensor (.+) for optimization profile 0 to: MIN=(\S+) OPT=(\S+) MAX=(\S+)$/, (s, m) => {
-    s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
-  }],
-  [/^Input inference shape ?: (.+)=(\S+)$/, (s, m) => {
-    s.report.inferenceShapes[m[1]] = dims(m[2]);
-  }],
-  [/^Set shape of input tensor (.+) to: (\S+)$/, (s, m) => {
-    s.report.inferenceShapes[m[1]] = dims(m[2]);
-  }],
+  // the options header states the shapes; 10.x also logs each one as it sets it
+  [/^Input build shape ?: (.+)=(\S+)\+(\S+)\+(\S+)$/, buildShape],
+  [/^Set shape of input tensor (.+) for optimization profile 0 to: MIN=(\S+) OPT=(\S+) MAX=(\S+)$/, buildShape],
+  [/^Input inference shape ?: (.+)=(\S+)$/, inferenceShape],
+  [/^Set shape of input tensor (.+) to: (\S+)$/, inferenceShape],
   [/^(Save|Load) engine: (\S.*)$/, (s, m) => {
     s.report.engine = m[2].trim();
   }],
@@ -116,13 +115,13 @@ const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
   [/^Selected Device: (.+)$/, (s, m) => {
     s.report.device = m[1].trim();
   }],
-  [new RegExp(`^Engine built in ${NUM} sec`), (s, m) => {
+  [new RegExp(`^Engine built in (${NUM}) sec`), (s, m) => {
     s.report.buildSeconds = Number(m[1]);
   }],
-  [new RegExp(`^Created engine with size: ${NUM} MiB`), (s, m) => {
+  [new RegExp(`^Created engine with size: (${NUM}) MiB`), (s, m) => {
     s.report.engineSizeMiB = Number(m[1]);
   }],
-  [new RegExp(`^Engine (?:loaded|deserialized) in ${NUM} sec`), (s, m) => {
+  [new RegExp(`^Engine (?:loaded|deserialized) in (${NUM}) sec`), (s, m) => {
     s.report.loadSeconds = Number(m[1]);
   }],
   [/^Skipped inference phase/, (s) => {
