@@ -83,7 +83,7 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
 
 function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
   const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-  const extra = [...(model ? ['<model>'] : []), ...given];
+  const extra = [...(model ? ['<model>'] : []), ...given, ...(raw.inference === false ? ['--no-inference'] : [])];
   if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
 }
 
