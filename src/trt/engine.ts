@@ -109,6 +109,10 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
   if (output === path.resolve(model)) throw new InputError(`the engine would overwrite the model: ${model}`, { kind: 'usage', hint: 'give -o <file>.plan' });
+  // Said before the build rather than found at its end, when the engine cannot take the folder's place.
+  if (fs.statSync(output, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InputError(`-o ${output} is a folder; the engine is one file`, { kind: 'usage', hint: `give the file to write, e.g. -o ${path.join(output, 'model.plan')}` });
+  }
   const onnx = await loadModel(model);
   const { inputs } = signature(onnx.proto);
   const profiles = engineProfiles(inputs, options.profiles ?? {}, options.shapes ?? emptyShapeSpec());
