@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { fileError } from '../errors.js';
-import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, emptyFacts } from './bindings.js';
+import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, emptyFacts, parseDims } from './bindings.js';
 import { FATAL, type Failure, type LogMessage, classifyFailure } from './failures.js';
 import type { ShapeProfile } from './profiles.js';
 import {
@@ -71,13 +71,12 @@ interface State {
  */
 const LOGGER_LINE = /^(?:\[\d\d\/\d\d\/\d{4}-\d\d:\d\d:\d\d\]\s*)*\[([IVWEF])\](?: (.*))?$/;
 const STATUS_LINE = /^&&&& (RUNNING|PASSED|FAILED|WAIVED) \S+(.*?)(?: # (.*))?$/;
-const dims = (text: string) => text.split('x').map(Number);
 
 const buildShape = (s: State, m: RegExpExecArray) => {
-  s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
+  s.report.shapes[m[1]] = { min: parseDims(m[2]), opt: parseDims(m[3]), max: parseDims(m[4]) };
 };
 const inferenceShape = (s: State, m: RegExpExecArray) => {
-  s.report.inferenceShapes[m[1]] = dims(m[2]);
+  s.report.inferenceShapes[m[1]] = parseDims(m[2]);
 };
 
 /** Info lines worth reading, and what each sets. */
