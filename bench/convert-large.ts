@@ -8,14 +8,14 @@
  * The model is a chain of 8192x8192 Linear layers (256 MiB of float32 each) built by a factory
  * in a temporary folder. Needs about 3x the model's size in memory and 2x on disk.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openSession } from '../src/runtime/session.js';
 import { readNpz } from '../src/tensor/npz.js';
 import { toFloat64 } from '../src/tensor/tensor.js';
-import { pythonWith, repoRoot } from '../test/helpers.js';
+import { pythonWith } from '../test/helpers.js';
+import { timed } from './timed.js';
 
 const gib = Number(process.argv[2] ?? 2.25);
 const python = process.argv[3] ?? pythonWith(['torch', 'numpy']);
@@ -39,16 +39,10 @@ def chain():
 const output = path.join(dir, 'out', 'large.onnx');
 console.log(`model: ${layers} Linear(${N}, ${N}) layers, ${((layers * N * N * 4) / 2 ** 30).toFixed(2)} GiB of float32 weights`);
 
-const started = performance.now();
-const result = spawnSync('/usr/bin/time', ['-v', process.execPath, path.join(repoRoot, 'bin', 'tdeploy.js'), 'convert', 'large_models:chain',
-  '--python-path', dir, '-o', output, '--input', `x:float32:batch,${N}`, '--python', python, '--no-check', '--json'], {
-  encoding: 'utf8', maxBuffer: 1 << 26,
-});
-const seconds = (performance.now() - started) / 1000;
-if (result.status !== 0) throw new Error(`convert failed (${result.status}): ${result.stderr}`);
-const report = JSON.parse(result.stdout);
-const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
-console.log(`convert: ${seconds.toFixed(1)} s wall, peak RSS ${(Number(rss?.[1]) / 2 ** 20).toFixed(2)} GiB (largest of tdeploy and Python)`);
+const convert = timed(['convert', 'large_models:chain', '--python-path', dir, '-o', output, '--input', `x:float32:batch,${N}`, '--python', python, '--no-check', '--json']);
+if (convert.status !== 0) throw new Error(`convert failed (${convert.status}): ${convert.stderr}`);
+const report = JSON.parse(convert.stdout);
+console.log(`convert: ${convert.seconds.toFixed(1)} s wall, peak RSS ${(convert.rssMiB / 1024).toFixed(2)} GiB (largest of tdeploy and Python)`);
 for (const file of fs.readdirSync(path.dirname(output)).sort()) {
   console.log(`  ${file}: ${(fs.statSync(path.join(path.dirname(output), file)).size / 2 ** 30).toFixed(3)} GiB`);
 }

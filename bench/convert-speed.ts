@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { median } from '../src/bench/stats.js';
 import { fixture, pythonWith, repoRoot } from '../test/helpers.js';
 
 const rounds = Number(process.argv[2] ?? 10);
@@ -44,7 +45,6 @@ function time([file, args]: [string, string[]]): number {
   return (performance.now() - started) / 1000;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const names = Object.keys(variants);
 const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 const load = os.loadavg()[0];

@@ -8,15 +8,14 @@
  * three times. Target: under 1 s and under 300 MB RSS.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { repoRoot } from '../test/helpers.js';
-import { N, buildLargeModel, timed } from './large-model.js';
+import { N, buildLargeModel } from './large-model.js';
+import { timed } from './timed.js';
 
 const { dir, modelPath, count, total } = buildLargeModel(Number(process.argv[2] ?? 2.25));
 console.log(`model: ${count} tensors of ${N}x${N} float32, ${(total / 2 ** 30).toFixed(2)} GiB in all (${modelPath})`);
 
 for (let run = 1; run <= 3; run++) {
-  const { stdout, seconds, rssMiB } = timed(['inspect', modelPath, '--json'], path.join(repoRoot, 'bin', 'tdeploy.js'));
+  const { stdout, seconds, rssMiB } = timed(['inspect', modelPath, '--json']);
   const report = JSON.parse(stdout);
   console.log(`run ${run}: wall ${seconds.toFixed(2)} s, peak RSS ${rssMiB.toFixed(0)} MiB, parameters ${report.parameters}, externalData ${report.externalData}`);
 }

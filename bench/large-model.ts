@@ -3,7 +3,6 @@
  * one sparse external-data file (so it costs no disk until something writes it out).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,13 +69,4 @@ export function buildLargeModel(gib: number): LargeModel {
   fs.writeFileSync(modelPath, toBinary(ModelProtoSchema, model));
   const total = fs.statSync(modelPath).size + fs.statSync(`${modelPath}.data`).size;
   return { dir, modelPath, count, total };
-}
-
-/** Runs the CLI under `/usr/bin/time -v`: its stdout, wall seconds and peak RSS in MiB. */
-export function timed(args: string[], cli: string): { stdout: string; seconds: number; rssMiB: number; status: number | null } {
-  const result = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(result.stderr);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
-  const seconds = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
-  return { stdout: result.stdout, seconds, rssMiB: Number(rss?.[1]) / 1024, status: result.status };
 }

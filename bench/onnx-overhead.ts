@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { median } from '../src/bench/stats.js';
 import { fixture, repoRoot } from '../test/helpers.js';
 
 const SEQ = 16;
@@ -53,11 +54,6 @@ function tdeployP50(iterations: number, warmup: number): number {
 function rawP50(iterations: number, warmup: number): number {
   return Number(run([fileURLToPath(import.meta.url), '--raw', String(iterations), String(warmup)]).trim());
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
-};
 
 if (process.argv[2] === '--raw') {
   process.stdout.write(`${await rawLoop(Number(process.argv[3]), Number(process.argv[4]))}\n`);

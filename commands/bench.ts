@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
@@ -74,6 +75,10 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
   ].join('\n'))
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(BenchFlags, raw);
+    // Said before the run rather than found at its end, when the report cannot take the folder's place.
+    if (flags.output && fs.statSync(flags.output, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new InputError(`--output ${flags.output} is a folder; the report is one file`, { kind: 'usage', hint: `give the file to write, e.g. --output ${path.join(flags.output, 'bench.json')}` });
+    }
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);

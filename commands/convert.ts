@@ -1,10 +1,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { GateError } from '../src/errors.js';
-import { formatShape } from '../src/onnx/signature.js';
-import { checkTable } from '../src/report/check.js';
-import { keyValues, table } from '../src/report/format.js';
-import type { ConvertReport } from '../src/torch/convert.js';
+import { convertText } from '../src/report/convert.js';
 import { CONVERT_GATE } from '../src/torch/gate.js';
 import { parseInputSpec } from '../src/torch/inputs.js';
 import { action } from './action.js';
@@ -73,19 +70,3 @@ Examples:
       });
     }
   }));
-
-function convertText(r: ConvertReport): string {
-  const io = (kind: string, list: ConvertReport['inputs']) => list.map((t) => [kind, t.name, t.dtype, formatShape(t.shape)]);
-  return [
-    keyValues([
-      ['model', r.output],
-      ...(r.dataFile ? [['external data', r.dataFile] as [string, string]] : []),
-      ['reference', r.reference],
-      ['opset', r.opset],
-      ['torch', `${r.torch} (${r.python})`],
-      ['time', `${r.seconds.toFixed(1)} s`],
-    ]),
-    table(['', 'name', 'dtype', 'shape'], [...io('input', r.inputs), ...io('output', r.outputs)]),
-    ...(r.check ? [`check against torch's outputs:\n${checkTable(r.check)}`] : []),
-  ].join('\n');
-}

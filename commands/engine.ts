@@ -1,11 +1,10 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { InputError, ToolError } from '../src/errors.js';
-import { formatNumber, keyValues, table } from '../src/report/format.js';
-import { type EngineOptions, type EngineReport, buildEngine, engineFromLog } from '../src/trt/engine.js';
+import { engineText } from '../src/report/engine.js';
+import { type EngineOptions, buildEngine, engineFromLog } from '../src/trt/engine.js';
 import { PRECISIONS } from '../src/trt/flags.js';
-import { formatDims, parseProfile } from '../src/trt/profiles.js';
-import type { StatsKey } from '../src/trt/summary.js';
+import { parseProfile } from '../src/trt/profiles.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
@@ -83,7 +82,7 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
 
 function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
   const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-  const extra = [...(model ? ['<model>'] : []), ...given];
+  const extra = [...(model ? ['<model>'] : []), ...given, ...(raw.inference === false ? ['--no-inference'] : [])];
   if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
 }
 
@@ -103,34 +102,4 @@ function engineOptions(options: z.infer<typeof Raw>, raw: Record<string, unknown
     inference: options.inference,
     timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000,
   };
-}
-
-const MEASURES: [StatsKey, string][] = [
-  ['latencyMs', 'latency'], ['gpuComputeMs', 'GPU compute'], ['enqueueMs', 'enqueue'], ['h2dMs', 'H2D'], ['d2hMs', 'D2H'],
-];
-const MAX_WARNINGS = 10;
-
-function engineText(r: EngineReport): string {
-  const parts = [keyValues([
-    ['engine', r.engine],
-    ['TensorRT', r.trtVersion],
-    ['outcome', r.outcome],
-    ['precision', r.precision.join('+') || null],
-    ['build time', r.buildSeconds === null ? null : `${formatNumber(r.buildSeconds)} s`],
-    ['throughput', r.summary?.throughputQps == null ? null : `${r.summary.throughputQps.toLocaleString('en-US', { maximumFractionDigits: 1 })} qps`],
-    ['log', r.log],
-  ])];
-  const profiles = Object.entries(r.shapes);
-  if (profiles.length) parts.push(table(['input', 'min', 'opt', 'max'], profiles.map(([name, p]) => [name, formatDims(p.min), formatDims(p.opt), formatDims(p.max)])));
-  const measured = MEASURES.filter(([key]) => r.summary?.[key]);
-  if (measured.length) {
-    const columns = [...new Set(measured.flatMap(([key]) => Object.keys(r.summary![key]!)))];
-    parts.push(table(['ms', ...columns], measured.map(([key, label]) => [label, ...columns.map((c) => r.summary![key]![c])]), ['left', ...columns.map(() => 'right' as const)]));
-  }
-  if (r.warnings.length) {
-    const more = r.warnings.length > MAX_WARNINGS ? [`... and ${r.warnings.length - MAX_WARNINGS} more (all in --json and the log)`] : [];
-    parts.push(['warnings:', ...r.warnings.slice(0, MAX_WARNINGS).map((w) => `  ${w}`), ...more].join('\n'));
-  }
-  if (r.failure) parts.push([`failure (${r.failure.kind}):`, ...r.failure.message.split('\n').map((l) => `  ${l}`), `hint: ${r.failure.hint}`].join('\n'));
-  return parts.join('\n');
 }

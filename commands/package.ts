@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { GateError, InputError } from '../src/errors.js';
-import { keyValues, table } from '../src/report/format.js';
+import { packageText, verifyText } from '../src/report/package.js';
 import { PackageOptions } from '../src/triton/options.js';
-import { type PackageResult, type TensorRow, packageModel } from '../src/triton/package.js';
-import { type VerifyReport, verifyRepository } from '../src/triton/verify.js';
+import { packageModel } from '../src/triton/package.js';
+import { verifyRepository } from '../src/triton/verify.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
@@ -59,31 +59,4 @@ async function verify(repo: string, raw: Record<string, unknown>, ctx: Context):
   ctx.render(report, verifyText);
   const count = report.models.reduce((n, m) => n + m.problems.length, 0);
   if (!report.ok) throw new GateError(`the repository has ${count} problem${count === 1 ? '' : 's'}`, { kind: 'repository' });
-}
-
-const dims = (t: TensorRow) => `[${t.dims.join(', ')}]`;
-
-function packageText(r: PackageResult): string {
-  const rows = r.models.flatMap((m) => [
-    ...m.inputs.map((t) => [m.name, 'input', t.name, t.dataType, dims(t)]),
-    ...m.outputs.map((t) => [m.name, 'output', t.name, t.dataType, dims(t)]),
-  ]);
-  return [
-    keyValues([
-      ['repository', r.repository],
-      ['version', r.version],
-      ...r.models.map((m): [string, string] => [m.name, `${m.role}, ${m.platform}, max_batch_size ${m.maxBatchSize}`]),
-      ...(r.replaced.length ? [['replaced', r.replaced.join(', ')] as [string, string]] : []),
-    ]),
-    table(['model', '', 'tensor', 'data_type', 'dims'], rows),
-    'files:',
-    ...r.files.map((f) => `  ${f}`),
-  ].join('\n');
-}
-
-function verifyText(r: VerifyReport): string {
-  const problems = r.models.flatMap((m) => m.problems.map((p) => [m.name, p.file, p.field || '-', p.message]));
-  const names = r.models.map((m) => m.name).join(', ');
-  if (problems.length === 0) return `ok: ${r.models.length} model${r.models.length === 1 ? '' : 's'} (${names})`;
-  return table(['model', 'file', 'field', 'problem'], problems);
 }

@@ -1,5 +1,5 @@
 import type { Window } from './harness.js';
-import { percentile } from './stats.js';
+import { median } from './stats.js';
 
 /**
  * perf_analyzer's stability criterion: measure windows until the last three agree, i.e. for
@@ -24,7 +24,7 @@ export interface Measured {
 }
 
 const windowMetrics: ((w: Window) => number)[] = [
-  (w) => percentile(Float64Array.from(w.samplesMs).sort(), 50),
+  (w) => median(w.samplesMs),
   (w) => w.samplesMs.length / w.seconds,
 ];
 

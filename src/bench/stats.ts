@@ -29,6 +29,11 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
+/** The 50th percentile of samples in any order: the mean of the two middle ones for an even count. */
+export function median(samples: ArrayLike<number>): number {
+  return percentile(Float64Array.from(samples).sort(), 50);
+}
+
 export function summarize(samples: ArrayLike<number>): LatencyStats {
   const n = samples.length;
   if (n === 0) throw new RangeError('statistics of no samples');

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { isFactory } from '../torch/source.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
 import { readText } from '../io/read.js';
 
@@ -144,14 +144,13 @@ export function resolveConfig(json: unknown, dir: string, where: string): RunCon
     }
   }
   const source = config.model.source;
-  const isFactory = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(source) && !fs.existsSync(path.resolve(dir, source));
   return {
     ...config,
     output: path.resolve(dir, config.output),
     calibration: abs(config.calibration),
     model: {
       ...config.model,
-      source: isFactory ? source : path.resolve(dir, source),
+      source: isFactory(source, dir) ? source : path.resolve(dir, source),
       exampleInputs: abs(config.model.exampleInputs),
       reference: abs(config.model.reference),
       pythonPath: config.model.pythonPath?.map((p) => path.resolve(dir, p)),

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type CheckReport, check, compareModels } from '../accuracy/check.js';
 import type { GateOptions } from '../accuracy/compare.js';
-import { bench } from '../bench/bench.js';
+import { bench, windowPlan } from '../bench/bench.js';
 import type { BenchReport } from '../bench/report.js';
-import { windowPlan } from '../bench/bench.js';
 import { InputError, TdeployError, ToolError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { toJson } from '../report/json.js';
@@ -84,6 +83,8 @@ export async function runPipeline(config: RunConfig, progress: Progress = silent
   const models = new Map<string, string>();
   const accuracy = new Map<string, CheckReport>();
   let reference = config.model.reference;
+  let engine: string | undefined;
+  let timings: BenchReport | undefined;
 
   /** Runs one step, timing it and naming it in any error it throws. */
   const step = async (stepName: StepName, body: () => Promise<{ result: unknown; status?: StepRecord['status']; reason?: string }>) => {
@@ -161,7 +162,6 @@ export async function runPipeline(config: RunConfig, progress: Progress = silent
       return { result: results };
     });
 
-    let engine: string | undefined;
     await step('engine', async () => {
       if (config.engine === false) return { result: null, status: 'skipped', reason: 'engine: false in the config' };
       try {
@@ -190,7 +190,6 @@ export async function runPipeline(config: RunConfig, progress: Progress = silent
       return { result: built };
     });
 
-    let timings: BenchReport | undefined;
     await step('bench', async () => {
       if (config.bench === false) return { result: null, status: 'skipped', reason: 'bench: false in the config' };
       const names = config.bench.models ?? [...models.keys()];
@@ -232,14 +231,12 @@ export async function runPipeline(config: RunConfig, progress: Progress = silent
       if (!verified.ok) throw new GateStop('package', `the repository fails verification: ${verified.models.flatMap((m) => m.problems.map((p) => `${m.name}: ${p.message}`)).join('; ')}`);
       return { result: { ...packaged, verify: verified } };
     });
-
-    report.artifacts = await artifacts(models, engine, accuracy, timings);
   } catch (error) {
     if (!(error instanceof GateStop)) throw error;
     report.passed = false;
     report.failedStep = error.step;
-    report.artifacts = await artifacts(models, undefined, accuracy, undefined);
   }
+  report.artifacts = await artifacts(models, engine, accuracy, timings);
   report.outputs.reference = reference;
   return report;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckReport } from '../accuracy/check.js';
 import type { GateOptions } from '../accuracy/compare.js';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
@@ -13,6 +13,7 @@ import { type ExportResult, runExport } from './export.js';
 import { type InputSpec, asTensorInfo, checkName, checkSpecs, exampleShapes, generateExamples, specsFromExamples } from './inputs.js';
 import { CONVERT_GATE } from './gate.js';
 import { choosePython } from './python.js';
+import { resolveSource } from './source.js';
 
 export interface ConvertOptions {
   /** the ONNX file to write, `<out>.onnx`; the reference data goes to `<out>.reference.npz` */
@@ -49,8 +50,6 @@ export interface ConvertReport {
   seconds: number;
 }
 
-const FACTORY = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/;
-const SOURCES_HINT = 'give a TorchScript archive (.pt/.pth from torch.jit.save), a torch.export archive (.pt2), or package.module:factory';
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 /**
@@ -109,20 +108,6 @@ export async function convert(source: string, options: ConvertOptions, progress:
     inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: path.join(path.dirname(output), path.basename(delivered.dataFile)) } : {}),
     check: checked, seconds: (performance.now() - started) / 1000,
   };
-}
-
-function resolveSource(source: string): { path: string } | { factory: string } {
-  if (FACTORY.test(source) && !fs.existsSync(source)) return { factory: source };
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(source);
-    fs.accessSync(source, fs.constants.R_OK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(source, error, 'source');
-    throw new InputError(`source not found: ${source}`, { kind: 'file', hint: SOURCES_HINT });
-  }
-  if (stat.isDirectory()) throw new InputError(`source is a directory, not a model file: ${source}`, { kind: 'file', hint: SOURCES_HINT });
-  return { path: path.resolve(source) };
 }
 
 async function prepareExamples(options: ConvertOptions, work: string, progress: Progress): Promise<{ specs: InputSpec[]; examples: string }> {

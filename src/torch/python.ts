@@ -10,8 +10,8 @@ import { runTool } from '../process/runner.js';
  */
 export interface PythonChoice {
   command: string;
-  /** how the interpreter was chosen, for messages: "--python", "TDEPLOY_PYTHON" or "python3 on PATH" */
-  chosenBy: string;
+  /** how the interpreter was chosen, for messages */
+  chosenBy: '--python' | 'TDEPLOY_PYTHON' | 'python3 on PATH';
 }
 
 export const TORCH_INSTALL = 'apt-get install python3-torch, or pip install torch';

@@ -1,8 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Dim, ModelSignature, TensorInfo } from '../onnx/signature.js';
 import type { EngineBinding } from '../trt/bindings.js';
-import { engineBindings } from '../trt/log-parser.js';
-import { readText } from '../io/read.js';
+import { readTrtexecLog } from '../trt/log-parser.js';
 
 /**
  * An engine's inputs and outputs from its trtexec log (the `<engine>.log` that `tdeploy engine`
@@ -11,8 +10,7 @@ import { readText } from '../io/read.js';
  * when every input's leading dim is dynamic and the run bound it to the same size.
  */
 export async function signatureFromEngineLog(file: string): Promise<ModelSignature> {
-  const text = await readText(file, 'engine log');
-  const bindings = engineBindings(text);
+  const { bindings } = await readTrtexecLog(file, 'engine log');
   const inputs = bindings.filter((b) => b.io === 'input');
   const outputs = bindings.filter((b) => b.io === 'output');
   if (inputs.length === 0 || outputs.length === 0) {

@@ -12,12 +12,15 @@ export function isSafeName(name: string): boolean {
   return SAFE_NAME.test(name) && name !== '.' && name !== '..';
 }
 
-const count = (what: string) => z.coerce.number().int(`${what} must be a whole number`);
+const WHOLE = 'expected a whole number';
+// Coercion turns text that is not a number into NaN, which zod words as a type error.
+const count = z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? WHOLE : undefined) }).int(WHOLE);
+const REPOSITORY = 'the repository folder is required (-o <repo>)';
 
 /** "4,8" or [4, 8]. */
 const commaList = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((s) => Number(s.trim())) : v),
-  z.array(count('a batch size').positive('batch sizes must be at least 1')).min(1),
+  z.array(count.positive('batch sizes must be at least 1')).min(1),
 );
 
 export type VersionPolicy = { latest: number } | { all: true } | { specific: number[] };
@@ -46,16 +49,16 @@ const shapeSpec = z.object({
 /** How the model is served: everything that ends up in its config.pbtxt besides its tensors. */
 export const ServingOptions = z.object({
   /** undefined: Triton's default of 4 when the model can batch (raised to the largest preferred size), else 0 */
-  maxBatchSize: count('--max-batch-size').nonnegative().optional(),
+  maxBatchSize: count.nonnegative().optional(),
   dynamicBatching: z.boolean().default(false),
   preferredBatchSize: commaList.optional(),
-  maxQueueDelayUs: count('--max-queue-delay-us').nonnegative().optional(),
-  instances: count('--instances').positive().optional(),
+  maxQueueDelayUs: count.nonnegative().optional(),
+  instances: count.positive().optional(),
   kind: z.enum(['gpu', 'cpu', 'auto']).optional(),
   /** ONNX Runtime's TensorRT execution accelerator, at this precision */
   trtAccelerator: z.enum(['fp16', 'fp32']).optional(),
   /** a model_warmup entry at this batch size */
-  warmup: count('--warmup').positive().optional(),
+  warmup: count.positive().optional(),
   /** fixes symbolic dims for the warm-up request (one value each) */
   shapes: shapeSpec.default({ shapes: {}, dims: {} }),
   versionPolicy: versionPolicy.optional(),
@@ -66,16 +69,16 @@ export const ServingOptions = z.object({
 export type ServingOptions = z.infer<typeof ServingOptions>;
 
 export const PackageOptions = ServingOptions.extend({
-  output: z.string().min(1, 'the repository folder is required (-o <repo>)'),
+  output: z.string({ error: REPOSITORY }).min(1, REPOSITORY),
   name: z.string().refine(isSafeName, { message: 'model names may use only letters, digits, _ . - and may not be . or ..' }).optional(),
-  modelVersion: z.union([z.literal('next'), count('--model-version').positive()]).default(1),
+  modelVersion: z.union([z.literal('next'), count.positive()], { error: "expected a version number (1 or more) or 'next'" }).default(1),
   force: z.boolean().default(false),
   /** where a TensorRT engine's inputs and outputs come from: the ONNX model it was built from */
   ioFrom: z.string().min(1).optional(),
   /** a Hugging Face tokenizer folder (with tokenizer.json): adds a tokenizer step and an ensemble */
   tokenizer: z.string().min(1).optional(),
   /** the tokenizer truncates to this many tokens when the model's sequence length is not fixed */
-  maxLength: count('--max-length').positive().optional(),
+  maxLength: count.positive().optional(),
 });
 
 export type PackageOptions = z.infer<typeof PackageOptions>;

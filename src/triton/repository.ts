@@ -54,6 +54,10 @@ export async function writeRepository(repo: string, folders: ModelFolder[], opti
   if (fs.existsSync(repository) && !fs.statSync(repository).isDirectory()) throw new InputError(`-o ${repo} exists and is not a folder`);
   for (const { config } of folders) {
     if (!isSafeName(config.name)) throw new InputError(`unsafe model name '${config.name}'`, { hint: 'model names may use only letters, digits, _ . - and may not be . or ..' });
+    const modelDir = path.join(repository, config.name);
+    if (fs.existsSync(modelDir) && !fs.statSync(modelDir).isDirectory()) {
+      throw new InputError(`${modelDir} exists and is not a folder`, { hint: 'the model folder would go there: move that file, or package under another --name' });
+    }
   }
   const version = options.version === 'next'
     ? Math.max(0, ...folders.flatMap((f) => versionsIn(path.join(repository, f.config.name)))) + 1

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InputError, fileError } from '../errors.js';
 import type { ModelSignature } from '../onnx/signature.js';
+import { readText } from '../io/read.js';
 import { dtypeInfo } from '../tensor/dtype.js';
 import {
   type ModelConfig, type ModelInput, DataType, ModelConfigSchema, ModelEnsemblingSchema, ModelEnsembling_StepSchema,
@@ -69,15 +70,16 @@ export async function readTokenizer(dir: string): Promise<TokenizerSource> {
       hint: "save it with the fast tokenizer: AutoTokenizer.from_pretrained(...).save_pretrained(dir) writes tokenizer.json",
     });
   }
-  const json = TokenizerJson.safeParse(readJson(file));
+  const json = TokenizerJson.safeParse(await readJson(file));
   if (!json.success) throw new InputError(`${file} is not a Hugging Face tokenizer (${json.error.issues[0].path.join('.')}: ${json.error.issues[0].message})`);
   const notes: string[] = [];
-  return { dir, file, padId: padId(json.data, notes), padTypeId: json.data.padding?.pad_type_id ?? 0, maxLength: maxLength(dir, json.data), notes };
+  return { dir, file, padId: padId(json.data, notes), padTypeId: json.data.padding?.pad_type_id ?? 0, maxLength: await maxLength(dir, json.data), notes };
 }
 
-function readJson(file: string): unknown {
+async function readJson(file: string): Promise<unknown> {
+  const text = await readText(file, 'tokenizer file');
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(text);
   } catch (error) {
     throw new InputError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
@@ -94,11 +96,11 @@ function padId(json: z.infer<typeof TokenizerJson>, notes: string[]): number {
   return 0;
 }
 
-function maxLength(dir: string, json: z.infer<typeof TokenizerJson>): TokenizerSource['maxLength'] {
+async function maxLength(dir: string, json: z.infer<typeof TokenizerJson>): Promise<TokenizerSource['maxLength']> {
   if (json.truncation?.max_length) return { value: json.truncation.max_length, from: 'tokenizer.json truncation' };
   const configFile = path.join(dir, 'tokenizer_config.json');
   if (!fs.existsSync(configFile)) return undefined;
-  const config = TokenizerConfigJson.safeParse(readJson(configFile));
+  const config = TokenizerConfigJson.safeParse(await readJson(configFile));
   // transformers writes a huge sentinel (1e30) when the model sets no limit.
   const value = config.success ? config.data.model_max_length : undefined;
   return value !== undefined && value <= 1_000_000 ? { value, from: 'tokenizer_config.json model_max_length' } : undefined;

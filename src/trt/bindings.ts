@@ -45,19 +45,20 @@ export interface BindingFacts {
 
 export const emptyFacts = (): BindingFacts => ({ network: new Map(), outputs: [], bound: new Map() });
 
-const dims = (text: string) => (text === '' ? [] : text.split(/x|,\s*/).map(Number));
+/** Dims as trtexec prints them: `4x1x28x28`, `-1, 1, 28, 28`, or nothing for a scalar. */
+export const parseDims = (text: string) => (text === '' ? [] : text.split(/x|,\s*/).map(Number));
 
 const BINDING_LINES: [RegExp, (facts: BindingFacts, m: RegExpExecArray) => void][] = [
   // 8.x
   [/^Created (input|output) binding for (.+) with dimensions (\S*)$/, (f, m) => {
-    f.bound.set(m[2], { io: m[1] as 'input' | 'output', dims: dims(m[3]), dtype: null });
+    f.bound.set(m[2], { io: m[1] as 'input' | 'output', dims: parseDims(m[3]), dtype: null });
   }],
   // 10.x; "and type fp32" from 10.16
   [/^(Input|Output) binding for (.+) with dimensions (\S*?)(?: and type (\w+))? is created\.$/, (f, m) => {
-    f.bound.set(m[2], { io: m[1].toLowerCase() as 'input' | 'output', dims: dims(m[3]), dtype: m[4] ? trtDtype(m[4]) : null });
+    f.bound.set(m[2], { io: m[1].toLowerCase() as 'input' | 'output', dims: parseDims(m[3]), dtype: m[4] ? trtDtype(m[4]) : null });
   }],
   [/^\[TRT\] Adding network input: (.+) with dtype: (\w+), dimensions: \(([^)]*)\)$/, (f, m) => {
-    f.network.set(m[1], { dtype: trtDtype(m[2]), dims: dims(m[3]) });
+    f.network.set(m[1], { dtype: trtDtype(m[2]), dims: parseDims(m[3]) });
   }],
   [/^\[TRT\] Marking .+ as output: (.+)$/, (f, m) => {
     if (!f.outputs.includes(m[1])) f.outputs.push(m[1]);

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { InputError, fileError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { loadModel } from '../onnx/model.js';
@@ -10,7 +9,7 @@ import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
 import type { Failure } from './failures.js';
 import { type Precision, trtexecArgs } from './flags.js';
 import { findTrtexec } from './locate.js';
-import { type Outcome, type TrtexecReport, createLogParser } from './log-parser.js';
+import { type Outcome, type TrtexecReport, readTrtexecLog } from './log-parser.js';
 import { type ShapeProfile, engineProfiles } from './profiles.js';
 import { runTrtexec } from './runner.js';
 import type { PerformanceSummary } from './summary.js';
@@ -110,6 +109,10 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
   if (output === path.resolve(model)) throw new InputError(`the engine would overwrite the model: ${model}`, { kind: 'usage', hint: 'give -o <file>.plan' });
+  // Said before the build rather than found at its end, when the engine cannot take the folder's place.
+  if (fs.statSync(output, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InputError(`-o ${output} is a folder; the engine is one file`, { kind: 'usage', hint: `give the file to write, e.g. -o ${path.join(output, 'model.plan')}` });
+  }
   const onnx = await loadModel(model);
   const { inputs } = signature(onnx.proto);
   const profiles = engineProfiles(inputs, options.profiles ?? {}, options.shapes ?? emptyShapeSpec());
@@ -160,16 +163,7 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
 
 /** The report of a trtexec run made elsewhere (typically on a GPU machine), from its console log. */
 export async function engineFromLog(file: string): Promise<EngineReport> {
-  requireFile(file, 'log');
-  const parser = createLogParser();
-  try {
-    // line by line, so a verbose log of any size is read without holding it whole
-    const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-    for await (const line of lines) parser.push(line);
-  } catch (error) {
-    throw fileError(file, error, 'log');
-  }
-  const report = parser.finish();
+  const report = await readTrtexecLog(file);
   if (!report.recognized) {
     throw new InputError(`${file} is not a trtexec log: it has no "&&&&" status line and no "[I]" logger line`, { kind: 'not-a-log' });
   }

@@ -4,8 +4,8 @@ import { isExecutable } from '../process/executable.js';
 
 export interface TrtexecLocation {
   path: string;
-  /** where it was found: "--trtexec", "TDEPLOY_TRTEXEC", "PATH" or "default" */
-  source: string;
+  /** where it was found */
+  source: '--trtexec' | 'TDEPLOY_TRTEXEC' | 'PATH' | 'default';
 }
 
 export interface LocateOptions {
@@ -21,7 +21,6 @@ export const DEFAULT_TRTEXEC = '/usr/src/tensorrt/bin/trtexec';
 const HOW_TO_POINT = 'point tdeploy at it with --trtexec PATH or TDEPLOY_TRTEXEC=PATH (trtexec ships in TensorRT\'s bin/ folder and in the nvcr.io/nvidia/tensorrt containers), ' +
   "or build on a GPU machine and read its log here with 'tdeploy engine --from-log <log>'";
 
-
 /**
  * Finds trtexec: the explicit path, then $TDEPLOY_TRTEXEC, then each folder on $PATH, then
  * /usr/src/tensorrt/bin. An explicit path that is not an executable file is an error rather
@@ -29,7 +28,7 @@ const HOW_TO_POINT = 'point tdeploy at it with --trtexec PATH or TDEPLOY_TRTEXEC
  */
 export function findTrtexec(options: LocateOptions = {}): TrtexecLocation {
   const env = options.env ?? process.env;
-  const explicit: [string, string | undefined][] = [['--trtexec', options.trtexec], ['TDEPLOY_TRTEXEC', env.TDEPLOY_TRTEXEC]];
+  const explicit: [TrtexecLocation['source'], string | undefined][] = [['--trtexec', options.trtexec], ['TDEPLOY_TRTEXEC', env.TDEPLOY_TRTEXEC]];
   for (const [source, file] of explicit) {
     if (!file) continue;
     if (isExecutable(file)) return { path: path.resolve(file), source };

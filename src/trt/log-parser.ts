@@ -1,8 +1,11 @@
-import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, emptyFacts } from './bindings.js';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { fileError } from '../errors.js';
+import { type BindingFacts, type EngineBinding, assembleBindings, bindingLine, emptyFacts, parseDims } from './bindings.js';
 import { FATAL, type Failure, type LogMessage, classifyFailure } from './failures.js';
 import type { ShapeProfile } from './profiles.js';
 import {
-  LEGACY_SECTIONS, type LayerProfile, type PerformanceSummary, type StatsKey,
+  LEGACY_SECTIONS, NUM, type LayerProfile, type PerformanceSummary, type StatsKey,
   type ProfileLayout, emptySummary, legacyLine, profileLayout, profileRow, summaryLine,
 } from './summary.js';
 import { type TrtVersion, versionFromHeader, versionFromTag } from './version.js';
@@ -68,8 +71,13 @@ interface State {
  */
 const LOGGER_LINE = /^(?:\[\d\d\/\d\d\/\d{4}-\d\d:\d\d:\d\d\]\s*)*\[([IVWEF])\](?: (.*))?$/;
 const STATUS_LINE = /^&&&& (RUNNING|PASSED|FAILED|WAIVED) \S+(.*?)(?: # (.*))?$/;
-const NUM = '([-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?)';
-const dims = (text: string) => text.split('x').map(Number);
+
+const buildShape = (s: State, m: RegExpExecArray) => {
+  s.report.shapes[m[1]] = { min: parseDims(m[2]), opt: parseDims(m[3]), max: parseDims(m[4]) };
+};
+const inferenceShape = (s: State, m: RegExpExecArray) => {
+  s.report.inferenceShapes[m[1]] = parseDims(m[2]);
+};
 
 /** Info lines worth reading, and what each sets. */
 const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
@@ -92,18 +100,11 @@ const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
   [/^Precision: (.+)$/, (s, m) => {
     s.report.precision = m[1].replace(/\(.*\)/, '').trim().split('+').map((p) => p.trim().toLowerCase()).filter(Boolean);
   }],
-  [/^Input build shape ?: (.+)=(\S+)\+(\S+)\+(\S+)$/, (s, m) => {
-    s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
-  }],
-  [/^Set shape of input tensor (.+) for optimization profile 0 to: MIN=(\S+) OPT=(\S+) MAX=(\S+)$/, (s, m) => {
-    s.report.shapes[m[1]] = { min: dims(m[2]), opt: dims(m[3]), max: dims(m[4]) };
-  }],
-  [/^Input inference shape ?: (.+)=(\S+)$/, (s, m) => {
-    s.report.inferenceShapes[m[1]] = dims(m[2]);
-  }],
-  [/^Set shape of input tensor (.+) to: (\S+)$/, (s, m) => {
-    s.report.inferenceShapes[m[1]] = dims(m[2]);
-  }],
+  // the options header states the shapes; 10.x also logs each one as it sets it
+  [/^Input build shape ?: (.+)=(\S+)\+(\S+)\+(\S+)$/, buildShape],
+  [/^Set shape of input tensor (.+) for optimization profile 0 to: MIN=(\S+) OPT=(\S+) MAX=(\S+)$/, buildShape],
+  [/^Input inference shape ?: (.+)=(\S+)$/, inferenceShape],
+  [/^Set shape of input tensor (.+) to: (\S+)$/, inferenceShape],
   [/^(Save|Load) engine: (\S.*)$/, (s, m) => {
     s.report.engine = m[2].trim();
   }],
@@ -113,13 +114,13 @@ const INFO_LINES: [RegExp, (s: State, m: RegExpExecArray) => void][] = [
   [/^Selected Device: (.+)$/, (s, m) => {
     s.report.device = m[1].trim();
   }],
-  [new RegExp(`^Engine built in ${NUM} sec`), (s, m) => {
+  [new RegExp(`^Engine built in (${NUM}) sec`), (s, m) => {
     s.report.buildSeconds = Number(m[1]);
   }],
-  [new RegExp(`^Created engine with size: ${NUM} MiB`), (s, m) => {
+  [new RegExp(`^Created engine with size: (${NUM}) MiB`), (s, m) => {
     s.report.engineSizeMiB = Number(m[1]);
   }],
-  [new RegExp(`^Engine (?:loaded|deserialized) in ${NUM} sec`), (s, m) => {
+  [new RegExp(`^Engine (?:loaded|deserialized) in (${NUM}) sec`), (s, m) => {
     s.report.loadSeconds = Number(m[1]);
   }],
   [/^Skipped inference phase/, (s) => {
@@ -241,6 +242,17 @@ export function createLogParser(): LogParser {
 export function parseTrtexecLog(text: string): TrtexecReport {
   const parser = createLogParser();
   for (const line of text.split('\n')) parser.push(line);
+  return parser.finish();
+}
+
+/** Parses a trtexec log file line by line, so a verbose log of any size is read without holding it whole. */
+export async function readTrtexecLog(file: string, what = 'log'): Promise<TrtexecReport> {
+  const parser = createLogParser();
+  try {
+    for await (const line of readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })) parser.push(line);
+  } catch (error) {
+    throw fileError(file, error, what);
+  }
   return parser.finish();
 }
 

@@ -53,10 +53,12 @@ export function engineProfiles(inputs: TensorInfo[], profiles: Record<string, Sh
   const result: Record<string, ShapeProfile> = {};
   const missing: TensorInfo[] = [];
   const rest: TensorInfo[] = [];
+  const covered = (d: Dim) => !isDynamic(d) || (typeof d === 'string' && spec.dims[d] !== undefined);
   for (const input of inputs) {
-    if (profiles[input.name]) result[input.name] = checkProfile(input, profiles[input.name]);
-    else if (!input.shape?.some(isDynamic) && input.shape !== null) continue;
-    else if (spec.shapes[input.name] || (input.shape?.every((d) => !isDynamic(d) || (typeof d === 'string' && spec.dims[d])) ?? false)) rest.push(input);
+    const given = profiles[input.name];
+    if (given) result[input.name] = checkProfile(input, given);
+    else if (input.shape !== null && !input.shape.some(isDynamic)) continue;
+    else if (spec.shapes[input.name] || input.shape?.every(covered)) rest.push(input);
     else missing.push(input);
   }
   if (missing.length) {

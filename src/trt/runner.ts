@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
-import { runTool } from '../process/runner.js';
+import { type ToolResult, runTool } from '../process/runner.js';
 import { type Progress, silent } from '../progress.js';
 import { type TrtexecReport, createLogParser } from './log-parser.js';
 
@@ -43,37 +43,36 @@ export async function runTrtexec(trtexec: string, args: string[], options: Trtex
   let phase = '';
   let detail: string | undefined;
   progress({ kind: 'phase', phase: 'starting trtexec' });
-  const result = await (async () => {
-    try {
-      return await runTool({
-        file: trtexec,
-        args,
-        label: 'trtexec',
-        timeoutMs: options.timeoutMs,
-        // a verbose build logs gigabytes; the lines go to the log file and the parser, not to memory
-        keepOutput: false,
-        onLine: (line) => {
-          log?.write(`${line}\n`);
-          parser.push(line);
-          progress({ kind: 'log', line });
-          for (const [pattern, name, describe] of PHASES) {
-            const m = pattern.exec(line);
-            if (!m) continue;
-            const next = describe?.(m);
-            if (name !== phase || next !== detail) progress({ kind: 'phase', phase: name, detail: next });
-            phase = name;
-            detail = next;
-            break;
-          }
-        },
-      });
-    } finally {
-      if (log) {
-        log.end();
-        await once(log, 'close');
-      }
+  let result: ToolResult;
+  try {
+    result = await runTool({
+      file: trtexec,
+      args,
+      label: 'trtexec',
+      timeoutMs: options.timeoutMs,
+      // a verbose build logs gigabytes; the lines go to the log file and the parser, not to memory
+      keepOutput: false,
+      onLine: (line) => {
+        log?.write(`${line}\n`);
+        parser.push(line);
+        progress({ kind: 'log', line });
+        for (const [pattern, name, describe] of PHASES) {
+          const m = pattern.exec(line);
+          if (!m) continue;
+          const next = describe?.(m);
+          if (name !== phase || next !== detail) progress({ kind: 'phase', phase: name, detail: next });
+          phase = name;
+          detail = next;
+          break;
+        }
+      },
+    });
+  } finally {
+    if (log) {
+      log.end();
+      await once(log, 'close');
     }
-  })();
+  }
   const report = parser.finish();
   if (report.outcome !== 'passed' && (result.timedOut || !report.failure)) {
     const seconds = (options.timeoutMs ?? 0) / 1000;

@@ -26,7 +26,7 @@ export const emptySummary = (): PerformanceSummary => ({
 });
 
 /** trtexec prints floats with default ostream formatting: `0.0065918`, `130.298`, `1.2e-05`. */
-const NUM = '[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
+export const NUM = '[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
 
 /** Stat lines of the 8.0+ summary. 8.0/8.2 also print End-to-End Host Latency, which tdeploy does not report. */
 const STAT_LINES: Record<string, StatsKey> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { percentile, summarize } from '../../src/bench/stats.js';
+import { median, percentile, summarize } from '../../src/bench/stats.js';
 import { python, skipWithoutPython } from '../helpers.js';
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`);
@@ -36,6 +36,13 @@ test('percentile ends are min and max; no samples is an error', () => {
   assert.equal(percentile([1, 5, 9], 100), 9);
   assert.equal(percentile([1, 5, 9], 25), 3);
   assert.throws(() => summarize([]), RangeError);
+});
+
+test('median: samples in any order, the middle two averaged for an even count', () => {
+  const samples = [4, 1, 3, 2];
+  assert.equal(median(samples), 2.5);
+  assert.deepEqual(samples, [4, 1, 3, 2], 'the samples are left in their order');
+  assert.equal(median([9, 1, 5]), 5);
 });
 
 test('a skewed latency distribution agrees with numpy', { skip: skipWithoutPython(['numpy']) }, () => {

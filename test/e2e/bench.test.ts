@@ -201,6 +201,8 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
     assert.match(r.stderr.split('\n')[0], new RegExp(`^tdeploy: error: ${message.source}`));
     assert.equal(r.stdout, '');
   }
+  const folder = runCli(['bench', encoder, ...quick, '-o', dir]);
+  assert.deepEqual([folder.code, folder.stderr.split('\n')[0]], [2, `tdeploy: error: --output ${dir} is a folder; the report is one file`]);
   const json = runCli(['bench', encoder, '--json', '--format', 'csv', ...quick]);
   assert.equal(json.code, 2);
   assert.equal(JSON.parse(json.stdout).error.kind, 'usage');

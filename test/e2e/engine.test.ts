@@ -132,6 +132,8 @@ test('--from-log refuses non-logs and build options', () => {
   assert.deepEqual([notLog.code, /is not a trtexec log/.test(notLog.stderr)], [2, true]);
   const both = runCli(['engine', fixture('convnet.onnx'), '--from-log', log('06'), '--fp16']);
   assert.deepEqual([both.code, both.stderr.split('\n')[0]], [2, 'tdeploy: error: --from-log reads a finished run; it takes no <model>, --fp16']);
+  const buildOnly = runCli(['engine', '--from-log', log('06'), '--no-inference']);
+  assert.deepEqual([buildOnly.code, buildOnly.stderr.split('\n')[0]], [2, 'tdeploy: error: --from-log reads a finished run; it takes no --no-inference']);
   const neither = runCli(['engine']);
   assert.deepEqual([neither.code, neither.stderr.split('\n')[0]], [2, 'tdeploy: error: give a model to build, or --from-log <file> to read a log']);
 });

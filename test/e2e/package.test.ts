@@ -45,7 +45,8 @@ test('bad input exits 2 with one line and writes nothing', () => {
     [['--name', '..'], /--name: model names may use only/],
     [[fixed, '--max-batch-size', '4'], /--max-batch-size 4 needs every input and output to have a dynamic leading \(batch\) dimension, but 'x' has a fixed leading dimension 1/],
     [['--tokenizer', noTokenizer], /--tokenizer .*tok has no tokenizer.json$/],
-    [['--max-batch-size', 'many'], /--max-batch-size: /],
+    [['--max-batch-size', 'many'], /^tdeploy: error: --max-batch-size: expected a whole number$/],
+    [['--model-version', 'last'], /^tdeploy: error: --model-version: expected a version number \(1 or more\) or 'next'$/],
     [['--kind', 'tpu'], /option '--kind <kind>' argument 'tpu' is invalid/],
     [['--version-policy', 'latest'], /--version-policy: 'latest' is not latest:N, all or specific:1,3/],
   ];
@@ -54,6 +55,7 @@ test('bad input exits 2 with one line and writes nothing', () => {
     assertUsageError(runCli(['package', ...model, '-o', repo, ...args]), message);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['fixed.onnx', 'tok'], args.join(' '));
   }
+  assertUsageError(runCli(['package', fixture('encoder.onnx')]), /^tdeploy: error: --output: the repository folder is required \(-o <repo>\)$/);
   const json = runCli(['package', fixture('encoder.onnx'), '-o', repo, '--name', 'a b', '--json']);
   assert.equal(json.code, 2);
   assert.equal(JSON.parse(json.stdout).error.code, 2);

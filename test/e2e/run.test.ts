@@ -105,6 +105,22 @@ test('a failing gate stops the pipeline with exit 1 after the report, naming the
   assert.match(human.stdout, /pipeline stopped: the check step failed/);
 });
 
+test('a repository that fails verification stops the package step; the artifacts keep what the bench measured', () => {
+  const dir = tempDir();
+  const stale = path.join(dir, 'out', 'models', 'stale');
+  fs.mkdirSync(path.join(stale, '1'), { recursive: true });
+  fs.writeFileSync(path.join(stale, 'config.pbtxt'), 'nme: "stale"\n');
+  const config = onnxConfig(dir, { quantize: [], engine: false, bench: { iterations: 5, warmup: 1 } });
+  const r = runCli(['run', '--config', config, '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const report: Report = JSON.parse(r.stdout);
+  assert.deepEqual([report.passed, report.failedStep], [false, 'package']);
+  assert.deepEqual(statuses(report), { convert: 'skipped', quantize: 'skipped', check: 'passed', engine: 'skipped', bench: 'passed', package: 'failed' });
+  assert.match(report.steps[5].reason!, /^the repository fails verification: stale: line 1: unknown field "nme"/);
+  assert.deepEqual(report.artifacts.map((a) => [a.name, a.accuracy?.passed, a.speedup]), [['fp32', true, 1]]);
+  assert.ok(report.artifacts[0].p50Ms! > 0, 'the bench figure survives the later gate');
+});
+
 test('config errors exit 2 naming the key; paths are relative to the config file', () => {
   const dir = tempDir();
   const cases: [Record<string, unknown>, RegExp][] = [

@@ -24,6 +24,15 @@ test('a TensorRT 10.16 log gives names, dtypes and bound dims of every binding',
   });
 });
 
+test('the log is read line by line: CRLF endings are fine; a missing log is an input error naming it', async () => {
+  const dir = tempDir();
+  const plan = engineWithLog(dir, '08-trt10.16.1-dumpprofile-exporttimes-exportprofile-pass.log');
+  fs.writeFileSync(`${plan}.log`, fs.readFileSync(`${plan}.log`, 'utf8').replace(/\n/g, '\r\n'));
+  assert.deepEqual((await signatureFromEngineLog(`${plan}.log`)).outputs.map((t) => [t.name, t.dtype, t.shape]), [['y', 'float32', [1, 10]], ['z', 'int64', [1]]]);
+  await assert.rejects(signatureFromEngineLog(path.join(dir, 'missing.log')), (e: Error & { exitCode?: number }) =>
+    e.exitCode === 2 && e.message === `engine log not found: ${path.join(dir, 'missing.log')}`);
+});
+
 test('package reads an engine\'s I/O from the log beside it, and refuses a log without dtypes', () => {
   const dir = tempDir();
   const plan = engineWithLog(dir, '08-trt10.16.1-dumpprofile-exporttimes-exportprofile-pass.log');

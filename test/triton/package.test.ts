@@ -102,6 +102,16 @@ test('models join an existing repository beside the others; a label file goes be
   await assert.rejects(pack(fixture('convnet.onnx'), { output: path.join(dir, 'x'), labelFile: path.join(dir, 'missing.txt') }), /label file not found/);
 });
 
+test('a file where the model folder would go is an input error, and stays as it was', async () => {
+  const repo = path.join(tempDir(), 'models');
+  fs.mkdirSync(repo);
+  fs.writeFileSync(path.join(repo, 'encoder'), 'notes');
+  await assert.rejects(pack(fixture('encoder.onnx'), { output: repo }), (e: Error & { exitCode?: number }) =>
+    e.exitCode === 2 && e.message === `${path.join(repo, 'encoder')} exists and is not a folder`);
+  assert.deepEqual(listFiles(repo), ['encoder']);
+  assert.equal(fs.readFileSync(path.join(repo, 'encoder'), 'utf8'), 'notes');
+});
+
 test('unsafe names are refused before anything is written', async () => {
   const dir = tempDir();
   for (const name of ['..', '.', 'a/b', 'x y', '']) {

@@ -64,6 +64,10 @@ test('a folder that is not a Hugging Face tokenizer is refused', async () => {
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"version": "1.0"}');
   await assert.rejects(readTokenizer(dir), /is not a Hugging Face tokenizer \(model: /);
   await assert.rejects(readTokenizer(path.join(dir, 'tokenizer.json')), /is not a folder/);
+  const folder = tempDir();
+  fs.mkdirSync(path.join(folder, 'tokenizer.json'));
+  await assert.rejects(readTokenizer(folder), (e: Error & { exitCode?: number }) =>
+    e.exitCode === 2 && e.message === `tokenizer file is a directory, not a file: ${path.join(folder, 'tokenizer.json')}`);
 });
 
 test('tokenizer step and ensemble: the model\'s integer inputs exactly, wired TEXT -> tokenizer -> model', async () => {

@@ -63,6 +63,11 @@ test('the model and the options are checked before trtexec is looked for', async
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, precision: ['fp16'], stronglyTyped: true }), /--strongly-typed cannot be combined with --fp16/);
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, calib: '/nonexistent/calib.cache', precision: ['int8'] }), /calibration cache not found/);
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, shapes: dims }), (e: Error & { exitCode?: number }) => e.exitCode === 3 && /not an executable file/.test(e.message));
+  const folder = tempDir();
+  fs.writeFileSync(path.join(folder, 'kept.txt'), 'kept');
+  await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, shapes: dims, output: folder }), (e: Error & { exitCode?: number }) =>
+    e.exitCode === 2 && e.message === `-o ${folder} is a folder; the engine is one file`);
+  assert.deepEqual(listFiles(folder), ['kept.txt']);
 });
 
 test('no trtexec anywhere: exit 3 naming every place looked and how to point at one', () => {
@@ -86,6 +91,7 @@ test('engineFromLog reads a log of any size line by line; other files are input 
   fs.writeFileSync(other, 'not a log\n');
   await assert.rejects(engineFromLog(other), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /is not a trtexec log/.test(e.message));
   await assert.rejects(engineFromLog('/nonexistent.log'), /log not found/);
+  await assert.rejects(engineFromLog(tempDir()), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /^log is a directory, not a file: /.test(e.message));
 });
 
 test('runEngineBenchmark: --loadEngine with shapes, the summary and every sample', async () => {
