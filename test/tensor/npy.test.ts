@@ -107,3 +107,26 @@ test('the JSON form round-trips, with non-finite floats and big int64 as strings
   assert.equal((back.get('ids')!.data as BigInt64Array)[0], 2n ** 60n + 1n);
   assert.throws(() => tensorsFromJson('{"x": {"dtype": "float32", "shape": [2], "data": [1]}}', 't.json'), /'x' has 1 values/);
 });
+
+test('JSON values that are not of the tensor\'s dtype are input errors naming the element', () => {
+  const json = (dtype: string, data: unknown[]) => JSON.stringify({ t: { dtype, shape: [data.length], data } });
+  const cases: [string, unknown[], RegExp][] = [
+    ['int64', [1, 1.5], /t\.json: 't' value 1 \(1\.5\) is not a valid int64/],
+    ['int64', ['abc'], /'t' value 0 \("abc"\) is not a valid int64/],
+    ['int32', [2 ** 31], /'t' value 0 \(2147483648\) is not a valid int32/],
+    ['uint8', [-1], /'t' value 0 \(-1\) is not a valid uint8/],
+    ['float32', [1, 'x'], /'t' value 1 \("x"\) is not a valid float32/],
+    ['bool', ['true'], /'t' value 0 \("true"\) is not a valid bool/],
+  ];
+  for (const [dtype, data, message] of cases) {
+    assert.throws(() => tensorsFromJson(json(dtype, data), 't.json'), (e: Error) => e instanceof InputError && message.test(e.message), `${dtype} ${JSON.stringify(data)}`);
+  }
+  const ok = tensorsFromJson(json('int32', [-(2 ** 31), '7']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(ok.data as Int32Array), [-(2 ** 31), 7]);
+  const u64 = tensorsFromJson(json('uint64', ['18446744073709551615']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(u64.data as BigUint64Array), [2n ** 64n - 1n]);
+  const floats = tensorsFromJson(json('float64', [0.5, '-Infinity', '1e-3']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(floats.data as Float64Array), [0.5, -Infinity, 1e-3]);
+  const bools = tensorsFromJson(json('bool', [true, false, 1]), 't.json').get('t')!;
+  assert.deepEqual(Array.from(bools.data as Uint8Array), [1, 0, 1]);
+});
