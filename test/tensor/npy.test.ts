@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { readTensorFile, writeTensorPb } from '../../src/tensor/files.js';
 import { tensorsFromJson, tensorsToJson } from '../../src/tensor/json.js';
-import { encodeNpy, parseNpy } from '../../src/tensor/npy.js';
+import { encodeNpy, encodeNpyParts, parseNpy } from '../../src/tensor/npy.js';
 import { readNpz, writeNpz } from '../../src/tensor/npz.js';
 import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
 import { writeZip } from '../../src/tensor/zip.js';
@@ -38,6 +38,9 @@ function assertSame(actual: TensorMap, expected: TensorMap) {
 
 test('.npy and .npz round-trip every numpy dtype, scalars and empty arrays', async () => {
   for (const [name, tensor] of samples) assertSame(new Map([[name, parseNpy(encodeNpy(tensor), name)]]), new Map([[name, tensor]]));
+  // wider than a call's argument list may be
+  const long: Tensor = { dtype: 'string', shape: [1], data: ['x'.repeat(300_000)] };
+  assertSame(new Map([['long', parseNpy(encodeNpy(long), 'long')]]), new Map([['long', long]]));
   const file = path.join(tempDir(), 'all.npz');
   await writeNpz(file, samples);
   assertSame(await readNpz(file), samples);
@@ -74,6 +77,9 @@ test('a .npz member that is not a .npy, a corrupt archive and a non-zip are inpu
   await assert.rejects(readNpz(file), /not a \.npz archive/);
   await assert.rejects(readNpz(path.join(dir, 'missing.npz')), /not found/);
   assert.throws(() => parseNpy(Buffer.from('garbage data'), 'm.npy'), /m\.npy: not a \.npy array/);
+  const [header] = encodeNpyParts({ dtype: 'string', shape: [1], data: ['a'] });
+  const notUnicode = Buffer.concat([header, Buffer.from([0x00, 0x00, 0x11, 0x00])]);
+  assert.throws(() => parseNpy(notUnicode, 'u.npy'), (e: Error) => e instanceof InputError && /u\.npy: string 0 holds 1114112, which is not a Unicode code point/.test(e.message));
 });
 
 test('a .npz member with a valid CRC but no .npy inside names the member', async () => {
