@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { type Dtype, type DtypeInfo, DTYPES, dtypeInfo } from './dtype.js';
+import { type Dtype, type DtypeInfo, DTYPES, dtypeInfo, integerRange } from './dtype.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, numberAt, zeros } from './tensor.js';
 import { readText } from '../io/read.js';
 
@@ -84,10 +84,9 @@ const FLOAT_TEXT = /^(NaN|[+-]?Infinity|[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)$/i;
 /** Integers as numbers, or as strings of digits (64-bit values beyond 2^53), within the dtype's range. */
 function integer(v: JsonValue, dtype: Dtype): number | bigint | undefined {
   const exact = typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? BigInt(v.trim()) : undefined;
-  const { bits, kind, array } = dtypeInfo(dtype);
-  const [lo, hi] = kind === 'uint' ? [0n, 2n ** BigInt(bits) - 1n] : [-(2n ** BigInt(bits - 1)), 2n ** BigInt(bits - 1) - 1n];
+  const [lo, hi] = integerRange(dtype);
   if (exact === undefined || exact < lo || exact > hi) return undefined;
-  return array.startsWith('Big') ? exact : Number(exact);
+  return dtypeInfo(dtype).array.startsWith('Big') ? exact : Number(exact);
 }
 
 export async function readTensorJson(file: string): Promise<TensorMap> {
