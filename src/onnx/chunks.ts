@@ -1,5 +1,5 @@
 import type { UnknownField } from '@bufbuild/protobuf';
-import type { FileRange } from './external-data.js';
+import type { FileRange } from '../io/ranges.js';
 import { WireReader, encodeVarint, varintSize } from './wire.js';
 
 /** An encoded model as a list of pieces: bytes in memory, or a byte range still on disk. */

@@ -1,15 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import type { FileRange } from '../io/ranges.js';
 import type { TensorProto } from './gen/onnx_pb.js';
 import { TensorProto_DataLocation } from './gen/onnx_pb.js';
-
-/** A byte range of a file: where a tensor's data lives when it is not held in memory. */
-export interface FileRange {
-  file: string;
-  offset: number;
-  length: number;
-}
 
 export interface ExternalDataRef {
   location: string;

@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OutputSet } from '../io/atomic.js';
 import { toBytes } from '../tensor/tensor.js';
-import { type FileRange, isExternal } from './external-data.js';
+import { type FileRange, copyRange, readRange, writeFully } from '../io/ranges.js';
+import { isExternal } from './external-data.js';
 import {
   type GraphProto, type TensorProto,
   GraphProtoSchema, ModelProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, TensorProto_DataLocation,
 } from './gen/onnx_pb.js';
-import { type OnnxModel, allTensors, readRange } from './model.js';
+import { type OnnxModel, allTensors } from './model.js';
 import { tensorDtype, tensorFromProto } from './tensor-proto.js';
 import { type Chunk, chunkLength, lengthDelimited, spliceField } from './chunks.js';
 
@@ -34,7 +35,6 @@ export interface SavedModel {
 
 /** Protobuf refuses messages of 2 GiB; stay well under it. */
 const PROTOBUF_LIMIT = 1.8 * 2 ** 30;
-const COPY_CHUNK = 16 << 20;
 const MODEL_GRAPH = 7;
 const GRAPH_INITIALIZER = 5;
 const TENSOR_RAW_DATA = 9;
@@ -173,22 +173,8 @@ async function writeChunks(file: string, chunks: Chunk[]): Promise<void> {
   const out = await fs.promises.open(file, 'w');
   try {
     for (const chunk of chunks) {
-      if (chunk instanceof Uint8Array) {
-        await out.write(chunk);
-        continue;
-      }
-      const source = await fs.promises.open(chunk.file, 'r');
-      try {
-        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, chunk.length));
-        for (let done = 0; done < chunk.length; ) {
-          const { bytesRead } = await source.read(buf, 0, Math.min(buf.length, chunk.length - done), chunk.offset + done);
-          if (bytesRead === 0) throw new Error(`${chunk.file} ended early`);
-          await out.write(buf.subarray(0, bytesRead));
-          done += bytesRead;
-        }
-      } finally {
-        await source.close();
-      }
+      if (chunk instanceof Uint8Array) await writeFully(out, chunk);
+      else await copyRange(out, chunk);
     }
   } finally {
     await out.close();
