@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 /**
  * Outputs are written to temporary paths beside their destination and renamed into place only
@@ -19,11 +19,21 @@ function tempPathFor(dest: string): string {
   return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 }
 
+/** Why an output folder could not be made, by error code. */
+const FOLDER_PROBLEMS: Record<string, string> = {
+  EEXIST: 'a file is in the way',
+  ENOTDIR: 'a file is in the way',
+  EACCES: 'permission denied',
+  EROFS: 'the file system is read-only',
+};
+
 async function makeParent(dest: string): Promise<void> {
+  const dir = path.dirname(dest);
   try {
-    await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+    await fs.promises.mkdir(dir, { recursive: true });
   } catch (error) {
-    throw fileError(path.dirname(dest), error, 'output folder');
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new InputError(`cannot create output folder ${dir}: ${FOLDER_PROBLEMS[code] ?? (error as Error).message}`, { kind: 'file', cause: error });
   }
 }
 
@@ -48,6 +58,8 @@ export class OutputSet {
   /** Renames every temporary into place; side files first so the main file never points at a missing one. */
   async commit(): Promise<void> {
     const entries = [...this.temps].reverse();
+    // All checked before any is renamed, so a refusal leaves none of the set in place.
+    for (const [dest, tmp] of entries) await checkReplaceable(tmp, dest);
     for (const [dest, tmp] of entries) {
       await renameOver(tmp, dest);
       pending.delete(tmp);
@@ -76,13 +88,23 @@ export class OutputSet {
   }
 }
 
+/**
+ * A folder is replaced only by a folder (a repository's version folder with --force): a file
+ * output given the path of an existing folder would otherwise delete everything in it.
+ */
+async function checkReplaceable(tmp: string, dest: string): Promise<void> {
+  const existing = await fs.promises.lstat(dest).catch(() => undefined);
+  if (!existing?.isDirectory() || (await fs.promises.lstat(tmp)).isDirectory()) return;
+  throw new InputError(`${dest} is a folder; tdeploy does not replace a folder with a file`, { kind: 'file', hint: 'give the path of the file to write' });
+}
+
 /** rename() replaces a file atomically but refuses to replace a non-empty directory. */
 async function renameOver(tmp: string, dest: string): Promise<void> {
   try {
     await fs.promises.rename(tmp, dest);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw new InputError(`cannot write ${dest}: ${(error as Error).message}`);
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${(error as Error).message}`);
     await fs.promises.rm(dest, { recursive: true, force: true });
     await fs.promises.rename(tmp, dest);
   }

@@ -37,3 +37,35 @@ test('an output set appears all together or not at all', async () => {
   });
   assert.deepEqual(listFiles(dir), ['model.onnx', 'model.onnx.data']);
 });
+
+test('a file output never replaces a folder, and then none of its set is put in place', async () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'model.onnx'));
+  fs.writeFileSync(path.join(dir, 'model.onnx', 'notes.txt'), 'precious');
+  await assert.rejects(new OutputSet().run(async (set) => {
+    fs.writeFileSync(await set.temp(path.join(dir, 'model.onnx')), 'm');
+    fs.writeFileSync(await set.temp(path.join(dir, 'model.onnx.data')), 'd');
+  }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `${path.join(dir, 'model.onnx')} is a folder; tdeploy does not replace a folder with a file`);
+  assert.deepEqual(listFiles(dir), ['model.onnx/notes.txt']);
+  assert.equal(fs.readFileSync(path.join(dir, 'model.onnx', 'notes.txt'), 'utf8'), 'precious');
+});
+
+test('a folder output replaces a folder (a version written again with --force)', async () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, '1'));
+  fs.writeFileSync(path.join(dir, '1', 'old.plan'), 'old');
+  await writeAtomic(path.join(dir, '1'), async (tmp) => {
+    fs.mkdirSync(tmp);
+    fs.writeFileSync(path.join(tmp, 'model.onnx'), 'new');
+  });
+  assert.deepEqual(listFiles(dir), ['1/model.onnx']);
+});
+
+test('an output folder that cannot be made is an input error that says why', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  for (const dest of [path.join(dir, 'file', 'out.onnx'), path.join(dir, 'file', 'deeper', 'out.onnx')]) {
+    await assert.rejects(writeFileAtomic(dest, 'x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot create output folder ${path.dirname(dest)}: a file is in the way`);
+  }
+  assert.deepEqual(listFiles(dir), ['file']);
+});
