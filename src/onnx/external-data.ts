@@ -55,16 +55,14 @@ export function externalRange(modelPath: string, tensor: TensorProto, expectedLe
   const file = resolveLocation(path.dirname(modelPath), ref.location, tensor.name);
   let size = sizes.get(file);
   if (size === undefined) {
-    try {
-      const stat = fs.statSync(file);
-      if (!stat.isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
-      size = stat.size;
-    } catch {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat?.isFile()) {
       throw new InputError(`external data file '${ref.location}' of tensor '${tensor.name}' is missing (looked for ${file})`, {
         hint: 'copy the data files that sit beside the model together with it',
         kind: 'external-data',
       });
     }
+    size = stat.size;
     sizes.set(file, size);
   }
   const length = ref.length ?? expectedLength ?? size - ref.offset;

@@ -31,9 +31,10 @@ export interface LoadOptions {
   deferAbove?: number;
 }
 
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
+const MODEL_GRAPH = ModelProtoSchema.field.graph.number;
+const GRAPH_INITIALIZER = GraphProtoSchema.field.initializer.number;
+const TENSOR_RAW_DATA = TensorProtoSchema.field.rawData.number;
+/** the wire type of length-delimited fields (messages, bytes) */
 const LEN = 2;
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<OnnxModel> {

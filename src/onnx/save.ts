@@ -11,7 +11,7 @@ import {
 } from './gen/onnx_pb.js';
 import { type OnnxModel, allTensors } from './model.js';
 import { tensorDtype, tensorFromProto } from './tensor-proto.js';
-import { type Chunk, chunkLength, lengthDelimited, spliceField } from './chunks.js';
+import { type Chunk, lengthDelimited, spliceField } from './chunks.js';
 
 export interface SaveOptions {
   /**
@@ -35,9 +35,9 @@ export interface SavedModel {
 
 /** Protobuf refuses messages of 2 GiB; stay well under it. */
 const PROTOBUF_LIMIT = 1.8 * 2 ** 30;
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
+const MODEL_GRAPH = ModelProtoSchema.field.graph.number;
+const GRAPH_INITIALIZER = GraphProtoSchema.field.initializer.number;
+const TENSOR_RAW_DATA = TensorProtoSchema.field.rawData.number;
 
 /**
  * Writes the model to `dest`. Tensor data left on disk is streamed from its source, so memory
@@ -62,9 +62,9 @@ export async function saveModel(model: OnnxModel, dest: string, options: SaveOpt
   let dataLength = 0;
   for (const tensor of tensors) {
     const range = model.ranges.get(tensor);
-    if (external && tensorDtype(tensor) !== 'string' && (range?.length ?? rawBytes(tensor).length) >= threshold) {
-      const bytes: Chunk = range ?? rawBytes(tensor);
-      const length = chunkLength(bytes);
+    const bytes: Chunk | undefined = external && tensorDtype(tensor) !== 'string' ? range ?? rawBytes(tensor) : undefined;
+    if (bytes && bytes.length >= threshold) {
+      const length = bytes.length;
       const offset = align(dataLength, length >= 1 << 20 ? 4096 : 64);
       if (offset > dataLength) dataChunks.push(new Uint8Array(offset - dataLength));
       dataChunks.push(bytes);
@@ -86,7 +86,7 @@ export async function saveModel(model: OnnxModel, dest: string, options: SaveOpt
   };
   if (options.outputs) await write(outputs);
   else await outputs.run(write);
-  const modelLength = modelChunks.reduce((n, c) => n + chunkLength(c), 0);
+  const modelLength = modelChunks.reduce((n, c) => n + c.length, 0);
   return { path: path.resolve(dest), dataFile: dataChunks.length > 0 ? dataFile : undefined, sizeBytes: modelLength + dataLength };
 }
 
