@@ -15,25 +15,34 @@ export function removePendingOutputs(): void {
   pending.clear();
 }
 
+/** Beside the destination, named after it: cut to 50 characters so that a long but legal name stays legal with the additions. */
 function tempPathFor(dest: string): string {
-  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const name = [...path.basename(dest)].slice(0, 50).join('');
+  return path.join(path.dirname(dest), `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Why an output folder could not be made, by error code. */
-const FOLDER_PROBLEMS: Record<string, string> = {
+/** Why an output could not be written or its folder made, by error code. */
+const WRITE_PROBLEMS: Record<string, string> = {
   EEXIST: 'a file is in the way',
   ENOTDIR: 'a file is in the way',
   EACCES: 'permission denied',
+  EPERM: 'permission denied',
   EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENAMETOOLONG: 'the name is too long',
 };
+
+function writeProblem(error: unknown): string {
+  return WRITE_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
+}
 
 async function makeParent(dest: string): Promise<void> {
   const dir = path.dirname(dest);
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new InputError(`cannot create output folder ${dir}: ${FOLDER_PROBLEMS[code] ?? (error as Error).message}`, { kind: 'file', cause: error });
+    throw new InputError(`cannot create output folder ${dir}: ${writeProblem(error)}`, { kind: 'file', cause: error });
   }
 }
 
@@ -82,9 +91,19 @@ export class OutputSet {
       await this.commit();
       return result;
     } catch (error) {
+      const named = this.namedError(error);
       await this.abort();
-      throw error;
+      throw named;
     }
+  }
+
+  /** A file-system error on one of the temporaries (a read-only folder, a full disk) as an input error naming the output. */
+  private namedError(error: unknown): unknown {
+    const failed = (error as NodeJS.ErrnoException).path;
+    if (!failed || !(error as NodeJS.ErrnoException).code) return error;
+    const inside = (tmp: string) => failed === tmp || failed.startsWith(`${tmp}${path.sep}`);
+    const dest = [...this.temps].find(([, tmp]) => inside(tmp))?.[0];
+    return dest ? new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error }) : error;
   }
 }
 
@@ -104,7 +123,7 @@ async function renameOver(tmp: string, dest: string): Promise<void> {
     await fs.promises.rename(tmp, dest);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${(error as Error).message}`);
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error });
     await fs.promises.rm(dest, { recursive: true, force: true });
     await fs.promises.rename(tmp, dest);
   }

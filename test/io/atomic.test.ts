@@ -69,3 +69,19 @@ test('an output folder that cannot be made is an input error that says why', asy
   }
   assert.deepEqual(listFiles(dir), ['file']);
 });
+
+test('a file-system error while writing names the output, not the temporary', async () => {
+  const dir = tempDir();
+  // 255 bytes is the longest legal name: the output itself is fine, its temporary must be too
+  const longest = path.join(dir, `${'m'.repeat(250)}.onnx`);
+  await writeFileAtomic(longest, 'x');
+  assert.deepEqual(listFiles(dir), [path.basename(longest)]);
+  const repository = path.join(dir, 'repo');
+  await assert.rejects(writeAtomic(repository, async (tmp) => {
+    fs.mkdirSync(tmp);
+    fs.writeFileSync(path.join(tmp, 'n'.repeat(300)), 'x');
+  }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write ${repository}: the name is too long`);
+  const tooLong = path.join(dir, 'n'.repeat(300));
+  await assert.rejects(writeFileAtomic(tooLong, 'x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write ${tooLong}: the name is too long`);
+  assert.deepEqual(listFiles(dir), [path.basename(longest)]);
+});
