@@ -52,6 +52,13 @@ function reportError(error: unknown, argv: string[]): number {
   return code;
 }
 
+// `tdeploy ... --json | head -1`: once the reader has gone, what is left to print has nowhere to go.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     killActiveTools();

@@ -16,7 +16,6 @@ export const inspectCommand = new Command('inspect')
 function inspectText(r: InspectReport): string {
   const io = (kind: string, list: InspectReport['inputs']) =>
     list.map((t) => [kind, t.name, t.container ? `${t.container}<${t.dtype}>` : t.dtype, formatShape(t.shape)]);
-  const topOps = Object.entries(r.ops);
   return [
     keyValues([
       ['model', r.path],
@@ -29,6 +28,6 @@ function inspectText(r: InspectReport): string {
       ['weights by dtype', Object.entries(r.dtypes).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ') || '-'],
     ]),
     table(['', 'name', 'dtype', 'shape'], [...io('input', r.inputs), ...io('output', r.outputs)]),
-    table(['op', 'count'], topOps.map(([op, n]) => [op, n]), ['left', 'right']),
+    table(['op', 'count'], Object.entries(r.ops), ['left', 'right']),
   ].join('\n');
 }

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
-import { InputError } from '../../src/errors.js';
+import { z } from 'zod';
+import { parseOptions } from './parse.js';
 
 /** The input-data argument group: given inputs, or how to generate them. */
 export function addInputOptions(command: Command): Command {
@@ -21,12 +22,21 @@ export interface InputChoice {
   intRange: [number, number];
 }
 
+/** The generator keeps 32 bits of state: a larger seed would silently give another seed's inputs. */
+const MAX_SEED = 2 ** 32 - 1;
+const seedText = `expected an integer from 0 to ${MAX_SEED}`;
+const rangeText = 'expected lo..hi with lo < hi, e.g. 0..100';
+
+const Flags = z.object({
+  inputs: z.string().optional(),
+  seed: z.string().trim().regex(/^\d+$/, seedText).transform(Number).pipe(z.number().max(MAX_SEED, seedText)).default(0),
+  intRange: z.string().trim()
+    .regex(/^-?\d+\.\.-?\d+$/, rangeText)
+    .transform((text) => text.split('..').map(Number) as [number, number])
+    .refine(([lo, hi]) => lo < hi && Number.isSafeInteger(lo) && Number.isSafeInteger(hi), rangeText)
+    .default([0, 100]),
+});
+
 export function inputChoice(raw: InputFlags): InputChoice {
-  const seed = Number(raw.seed ?? '0');
-  if (!Number.isInteger(seed) || seed < 0) throw new InputError(`--seed: '${raw.seed}' is not a non-negative integer`, { kind: 'usage' });
-  const range = /^(-?\d+)\.\.(-?\d+)$/.exec(raw.intRange ?? '0..100');
-  if (!range || Number(range[1]) >= Number(range[2])) {
-    throw new InputError(`--int-range: '${raw.intRange}' is not lo..hi with lo < hi, e.g. 0..100`, { kind: 'usage' });
-  }
-  return { inputs: raw.inputs, seed, intRange: [Number(range[1]), Number(range[2])] };
+  return parseOptions(Flags, raw);
 }

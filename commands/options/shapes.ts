@@ -43,6 +43,6 @@ export function shapeSpec(raw: ShapeFlags, values: { min?: number; max?: number 
 
 function positive(text: string, where: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1) throw new InputError(`${where}: '${text}' is not a positive integer`, { kind: 'usage' });
+  if (!/^\d+$/.test(text.trim()) || n < 1 || !Number.isSafeInteger(n)) throw new InputError(`${where}: '${text}' is not a positive integer`, { kind: 'usage' });
   return n;
 }

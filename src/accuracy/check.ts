@@ -80,7 +80,6 @@ export async function check(model: string, options: CheckOptions, progress: Prog
 
 async function checkAgainst(modelFile: string, against: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await runnableSignature(against);
-  checkToleranceNames(options.gate, baseline.outputs, against);
   const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline, false) : generatedSets(baseline, options.shapes, options.seed, options.intRange);
   const report = await compareModels(against, modelFile, sets.map((s) => s.inputs), options.gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };

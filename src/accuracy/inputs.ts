@@ -5,13 +5,13 @@
 import { InputError } from '../errors.js';
 import type { ModelSignature, TensorInfo } from '../onnx/signature.js';
 import { generateInputs, generatedRoles } from '../runtime/inputs.js';
-import { type ShapeSpec, resolveShapes } from '../runtime/shapes.js';
+import { type ShapeSpec, emptyShapeSpec, resolveShapes } from '../runtime/shapes.js';
 import { isFloat } from '../tensor/dtype.js';
 import { type Tensor, type TensorMap, floatToBfloat16, floatToHalf, toFloat64 } from '../tensor/tensor.js';
 import type { DataSet } from './reference.js';
 
 /** One input set generated from the signature, and notes saying how (seed, range, dims that took defaults). */
-export function generatedSets(sig: ModelSignature, spec: ShapeSpec = { shapes: {}, dims: {} }, seed = 0, intRange: [number, number] = [0, 100]): { sets: DataSet[]; notes: string[] } {
+export function generatedSets(sig: ModelSignature, spec: ShapeSpec = emptyShapeSpec(), seed = 0, intRange: [number, number] = [0, 100]): { sets: DataSet[]; notes: string[] } {
   const { shapes, defaulted } = resolveShapes(sig.inputs, spec);
   const [lo, hi] = intRange;
   const inputs = generateInputs(sig.inputs, shapes, { seed, intRange: [lo, hi] });

@@ -1,9 +1,5 @@
 /** Statistics on float64 values that compareTensors reports: cosine, error quantile, top-k agreement. */
 
-/**
- * Outputs whose last axis holds classes: named like classifier outputs, or of rank 1-2 where the
- * last axis is the only non-batch one. Hidden states [batch, seq, features] are not.
- */
 const CLASS_OUTPUT_NAME = /logit|prob|score|class|pred|softmax/i;
 
 /** Cosine of the flattened tensors over the elements finite on both sides; 1 when both are all zero. */
@@ -52,6 +48,10 @@ function medianOfThree(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
 
+/**
+ * Outputs whose last axis holds classes: named like classifier outputs, or of rank 1-2 where the
+ * last axis is the only non-batch one. Hidden states [batch, seq, features] are not.
+ */
 export function hasClassAxis(name: string, shape: number[]): boolean {
   const classes = shape[shape.length - 1];
   return shape.length >= 1 && classes >= 2 && (shape.length <= 2 || CLASS_OUTPUT_NAME.test(name));

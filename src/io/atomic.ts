@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 /**
  * Outputs are written to temporary paths beside their destination and renamed into place only
@@ -15,15 +15,34 @@ export function removePendingOutputs(): void {
   pending.clear();
 }
 
+/** Beside the destination, named after it: cut to 50 characters so that a long but legal name stays legal with the additions. */
 function tempPathFor(dest: string): string {
-  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const name = [...path.basename(dest)].slice(0, 50).join('');
+  return path.join(path.dirname(dest), `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Why an output could not be written or its folder made, by error code. */
+const WRITE_PROBLEMS: Record<string, string> = {
+  EEXIST: 'a file is in the way',
+  ENOTDIR: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+function writeProblem(error: unknown): string {
+  return WRITE_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 }
 
 async function makeParent(dest: string): Promise<void> {
+  const dir = path.dirname(dest);
   try {
-    await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+    await fs.promises.mkdir(dir, { recursive: true });
   } catch (error) {
-    throw fileError(path.dirname(dest), error, 'output folder');
+    throw new InputError(`cannot create output folder ${dir}: ${writeProblem(error)}`, { kind: 'file', cause: error });
   }
 }
 
@@ -48,6 +67,8 @@ export class OutputSet {
   /** Renames every temporary into place; side files first so the main file never points at a missing one. */
   async commit(): Promise<void> {
     const entries = [...this.temps].reverse();
+    // All checked before any is renamed, so a refusal leaves none of the set in place.
+    for (const [dest, tmp] of entries) await checkReplaceable(tmp, dest);
     for (const [dest, tmp] of entries) {
       await renameOver(tmp, dest);
       pending.delete(tmp);
@@ -70,10 +91,30 @@ export class OutputSet {
       await this.commit();
       return result;
     } catch (error) {
+      const named = this.namedError(error);
       await this.abort();
-      throw error;
+      throw named;
     }
   }
+
+  /** A file-system error on one of the temporaries (a read-only folder, a full disk) as an input error naming the output. */
+  private namedError(error: unknown): unknown {
+    const failed = (error as NodeJS.ErrnoException).path;
+    if (!failed || !(error as NodeJS.ErrnoException).code) return error;
+    const inside = (tmp: string) => failed === tmp || failed.startsWith(`${tmp}${path.sep}`);
+    const dest = [...this.temps].find(([, tmp]) => inside(tmp))?.[0];
+    return dest ? new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error }) : error;
+  }
+}
+
+/**
+ * A folder is replaced only by a folder (a repository's version folder with --force): a file
+ * output given the path of an existing folder would otherwise delete everything in it.
+ */
+async function checkReplaceable(tmp: string, dest: string): Promise<void> {
+  const existing = await fs.promises.lstat(dest).catch(() => undefined);
+  if (!existing?.isDirectory() || (await fs.promises.lstat(tmp)).isDirectory()) return;
+  throw new InputError(`${dest} is a folder; tdeploy does not replace a folder with a file`, { kind: 'file', hint: 'give the path of the file to write' });
 }
 
 /** rename() replaces a file atomically but refuses to replace a non-empty directory. */
@@ -82,7 +123,7 @@ async function renameOver(tmp: string, dest: string): Promise<void> {
     await fs.promises.rename(tmp, dest);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw new InputError(`cannot write ${dest}: ${(error as Error).message}`);
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error });
     await fs.promises.rm(dest, { recursive: true, force: true });
     await fs.promises.rename(tmp, dest);
   }

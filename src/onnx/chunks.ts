@@ -1,17 +1,13 @@
 import type { UnknownField } from '@bufbuild/protobuf';
-import type { FileRange } from './external-data.js';
+import type { FileRange } from '../io/ranges.js';
 import { WireReader, encodeVarint, varintSize } from './wire.js';
 
 /** An encoded model as a list of pieces: bytes in memory, or a byte range still on disk. */
 export type Chunk = Uint8Array | FileRange;
 
-export function chunkLength(chunk: Chunk): number {
-  return chunk instanceof Uint8Array ? chunk.length : chunk.length;
-}
-
 /** A length-delimited field (tag, length, payload) whose payload is given as chunks. */
 export function lengthDelimited(fieldNumber: number, payload: Chunk[]): Chunk[] {
-  const length = payload.reduce((n, c) => n + chunkLength(c), 0);
+  const length = payload.reduce((n, c) => n + c.length, 0);
   return [encodeVarint(fieldNumber * 8 + 2), encodeVarint(length), ...payload];
 }
 

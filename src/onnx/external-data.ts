@@ -1,15 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import type { FileRange } from '../io/ranges.js';
 import type { TensorProto } from './gen/onnx_pb.js';
 import { TensorProto_DataLocation } from './gen/onnx_pb.js';
-
-/** A byte range of a file: where a tensor's data lives when it is not held in memory. */
-export interface FileRange {
-  file: string;
-  offset: number;
-  length: number;
-}
 
 export interface ExternalDataRef {
   location: string;
@@ -61,16 +55,14 @@ export function externalRange(modelPath: string, tensor: TensorProto, expectedLe
   const file = resolveLocation(path.dirname(modelPath), ref.location, tensor.name);
   let size = sizes.get(file);
   if (size === undefined) {
-    try {
-      const stat = fs.statSync(file);
-      if (!stat.isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
-      size = stat.size;
-    } catch {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat?.isFile()) {
       throw new InputError(`external data file '${ref.location}' of tensor '${tensor.name}' is missing (looked for ${file})`, {
         hint: 'copy the data files that sit beside the model together with it',
         kind: 'external-data',
       });
     }
+    size = stat.size;
     sizes.set(file, size);
   }
   const length = ref.length ?? expectedLength ?? size - ref.offset;

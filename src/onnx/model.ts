@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, fileError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type FileRange, externalRange, isExternal } from './external-data.js';
+import { type FileRange, readRange } from '../io/ranges.js';
+import { externalRange, isExternal } from './external-data.js';
 import {
   type GraphProto, type ModelProto, type NodeProto, type TensorProto,
   GraphProtoSchema, ModelProtoSchema, TensorProtoSchema,
@@ -30,9 +31,10 @@ export interface LoadOptions {
   deferAbove?: number;
 }
 
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
+const MODEL_GRAPH = ModelProtoSchema.field.graph.number;
+const GRAPH_INITIALIZER = GraphProtoSchema.field.initializer.number;
+const TENSOR_RAW_DATA = TensorProtoSchema.field.rawData.number;
+/** the wire type of length-delimited fields (messages, bytes) */
 const LEN = 2;
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<OnnxModel> {
@@ -144,22 +146,6 @@ export function* allTensors(proto: ModelProto): Generator<TensorProto> {
 export async function readTensor(model: OnnxModel, tensor: TensorProto): Promise<Tensor> {
   const range = model.ranges.get(tensor);
   return tensorFromProto(tensor, range ? await readRange(range) : undefined);
-}
-
-export async function readRange(range: FileRange): Promise<Uint8Array> {
-  const fh = await fs.promises.open(range.file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(range.length);
-    let done = 0;
-    while (done < range.length) {
-      const { bytesRead } = await fh.read(buf, done, range.length - done, range.offset + done);
-      if (bytesRead === 0) throw new InputError(`${range.file} ended early (changed while tdeploy was reading it?)`);
-      done += bytesRead;
-    }
-    return buf;
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Whether any tensor of the model keeps its data in external files. */

@@ -3,14 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OutputSet } from '../io/atomic.js';
 import { toBytes } from '../tensor/tensor.js';
-import { type FileRange, isExternal } from './external-data.js';
+import { type FileRange, copyRange, readRange, writeFully } from '../io/ranges.js';
+import { isExternal } from './external-data.js';
 import {
   type GraphProto, type TensorProto,
   GraphProtoSchema, ModelProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, TensorProto_DataLocation,
 } from './gen/onnx_pb.js';
-import { type OnnxModel, allTensors, readRange } from './model.js';
+import { type OnnxModel, allTensors } from './model.js';
 import { tensorDtype, tensorFromProto } from './tensor-proto.js';
-import { type Chunk, chunkLength, lengthDelimited, spliceField } from './chunks.js';
+import { type Chunk, lengthDelimited, spliceField } from './chunks.js';
 
 export interface SaveOptions {
   /**
@@ -34,10 +35,9 @@ export interface SavedModel {
 
 /** Protobuf refuses messages of 2 GiB; stay well under it. */
 const PROTOBUF_LIMIT = 1.8 * 2 ** 30;
-const COPY_CHUNK = 16 << 20;
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
+const MODEL_GRAPH = ModelProtoSchema.field.graph.number;
+const GRAPH_INITIALIZER = GraphProtoSchema.field.initializer.number;
+const TENSOR_RAW_DATA = TensorProtoSchema.field.rawData.number;
 
 /**
  * Writes the model to `dest`. Tensor data left on disk is streamed from its source, so memory
@@ -62,9 +62,9 @@ export async function saveModel(model: OnnxModel, dest: string, options: SaveOpt
   let dataLength = 0;
   for (const tensor of tensors) {
     const range = model.ranges.get(tensor);
-    if (external && tensorDtype(tensor) !== 'string' && (range?.length ?? rawBytes(tensor).length) >= threshold) {
-      const bytes: Chunk = range ?? rawBytes(tensor);
-      const length = chunkLength(bytes);
+    const bytes: Chunk | undefined = external && tensorDtype(tensor) !== 'string' ? range ?? rawBytes(tensor) : undefined;
+    if (bytes && bytes.length >= threshold) {
+      const length = bytes.length;
       const offset = align(dataLength, length >= 1 << 20 ? 4096 : 64);
       if (offset > dataLength) dataChunks.push(new Uint8Array(offset - dataLength));
       dataChunks.push(bytes);
@@ -86,7 +86,7 @@ export async function saveModel(model: OnnxModel, dest: string, options: SaveOpt
   };
   if (options.outputs) await write(outputs);
   else await outputs.run(write);
-  const modelLength = modelChunks.reduce((n, c) => n + chunkLength(c), 0);
+  const modelLength = modelChunks.reduce((n, c) => n + c.length, 0);
   return { path: path.resolve(dest), dataFile: dataChunks.length > 0 ? dataFile : undefined, sizeBytes: modelLength + dataLength };
 }
 
@@ -173,22 +173,8 @@ async function writeChunks(file: string, chunks: Chunk[]): Promise<void> {
   const out = await fs.promises.open(file, 'w');
   try {
     for (const chunk of chunks) {
-      if (chunk instanceof Uint8Array) {
-        await out.write(chunk);
-        continue;
-      }
-      const source = await fs.promises.open(chunk.file, 'r');
-      try {
-        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, chunk.length));
-        for (let done = 0; done < chunk.length; ) {
-          const { bytesRead } = await source.read(buf, 0, Math.min(buf.length, chunk.length - done), chunk.offset + done);
-          if (bytesRead === 0) throw new Error(`${chunk.file} ended early`);
-          await out.write(buf.subarray(0, bytesRead));
-          done += bytesRead;
-        }
-      } finally {
-        await source.close();
-      }
+      if (chunk instanceof Uint8Array) await writeFully(out, chunk);
+      else await copyRange(out, chunk);
     }
   } finally {
     await out.close();

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { type Dtype, dtypeFromOnnx } from '../tensor/dtype.js';
-import type { ModelProto, TypeProto, ValueInfoProto } from './gen/onnx_pb.js';
+import type { ModelProto, TensorShapeProto_Dimension, TypeProto, ValueInfoProto } from './gen/onnx_pb.js';
 
 /** A dimension: a fixed size, a symbolic name (`batch`), or null when the model says nothing. */
 export type Dim = number | string | null;
@@ -61,7 +61,7 @@ function describeType(type: TypeProto, name: string): Omit<TensorInfo, 'name'> {
   }
 }
 
-function dim(d: { value: { case: 'dimValue'; value: bigint } | { case: 'dimParam'; value: string } | { case: undefined; value?: undefined } }): Dim {
+function dim(d: TensorShapeProto_Dimension): Dim {
   if (d.value.case === 'dimValue') return Number(d.value.value);
   if (d.value.case === 'dimParam') return d.value.value || null;
   return null;

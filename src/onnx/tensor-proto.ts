@@ -31,7 +31,11 @@ export function tensorFromProto(proto: TensorProto, raw?: Uint8Array): Tensor {
   const dtype = tensorDtype(proto);
   const shape = tensorShape(proto);
   const bytes = raw ?? (proto.rawData.length > 0 || elementCount(shape) === 0 ? proto.rawData : undefined);
-  if (bytes && dtype !== 'string') return fromBytes(dtype, shape, bytes);
+  if (bytes && dtype !== 'string') {
+    const needed = rawLength(proto);
+    if (bytes.length !== needed) throw new InputError(`tensor '${proto.name}' has ${bytes.length} bytes of data, its shape [${shape.join(', ')}] needs ${needed}`);
+    return fromBytes(dtype, shape, bytes);
+  }
   const out = zeros(dtype, shape);
   const n = out.data.length;
   const take = <T>(values: ArrayLike<T>, field: string) => {

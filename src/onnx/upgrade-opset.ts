@@ -74,7 +74,7 @@ const preluSlope: Adapter = (node, { ranks, single, fresh, cannot }) => {
   const [x, slope] = node.input;
   const n = ranks.get(x);
   const r = ranks.get(slope);
-  if (r === n || r === 0 || single.has(slope)) return undefined;
+  if ((r !== undefined && r === n) || r === 0 || single.has(slope)) return undefined;
   if (n === undefined || r !== 1) throw cannot(`the ranks of PRelu's input and slope are unknown or do not fit (${n ?? '?'} and ${r ?? '?'})`);
   if (n < 3) return undefined;
   return { nodes: [unsqueeze(node, 1, range(1, n - 1), ranks, fresh)], change: 'slope unsqueezed to broadcast along channels' };

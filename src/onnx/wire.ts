@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { InputError } from '../errors.js';
+import { readFullySync } from '../io/ranges.js';
 
 /**
  * Just enough of the protobuf wire format to walk a model file without holding it in memory:
@@ -30,11 +30,7 @@ export class WireReader {
     let base = 0;
     const readExact = (pos: number, length: number): Buffer => {
       const out = Buffer.allocUnsafe(length);
-      for (let done = 0; done < length; ) {
-        const n = fs.readSync(fd, out, done, length - done, pos + done);
-        if (n === 0) throw truncated(where);
-        done += n;
-      }
+      readFullySync(fd, out, pos, where);
       return out;
     };
     return new WireReader(size, (pos, length) => {

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { StringDecoder } from 'node:string_decoder';
 import { ToolError } from '../errors.js';
 import { killGroup, trackTool, untrackTool } from './active.js';
 
@@ -31,6 +32,12 @@ export interface ToolResult {
   seconds: number;
 }
 
+/** Why a program did not start, by the error code spawn gave. */
+const LAUNCH_FAILURES: Record<string, string> = {
+  ENOENT: 'not found',
+  EACCES: 'is not executable (a folder, or a file without execute permission)',
+};
+
 export async function runTool(run: ToolRun): Promise<ToolResult> {
   const started = performance.now();
   const child = execa(run.file, run.args, {
@@ -56,13 +63,16 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
       }, run.timeoutMs)
     : undefined;
   for (const stream of ['stdout', 'stderr'] as const) {
+    // A chunk may end inside a multi-byte character; the decoder holds those bytes for the next one.
+    const decoder = new StringDecoder('utf8');
     let pending = '';
     child[stream]?.on('data', (data: Buffer) => {
-      const lines = (pending + data.toString('utf8')).split(/\r?\n/);
+      const lines = (pending + decoder.write(data)).split(/\r?\n/);
       pending = lines.pop() ?? '';
       for (const line of lines) run.onLine?.(line, stream);
     });
     child[stream]?.on('end', () => {
+      pending += decoder.end();
       if (pending) run.onLine?.(pending, stream);
     });
   }
@@ -73,8 +83,9 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     killGroup(child.pid, 'SIGKILL');
     untrackTool(child.pid);
   }
-  if (result.code === 'ENOENT' || (result.failed && result.exitCode === undefined && !result.signal && !timedOut)) {
-    throw new ToolError(`${run.label} not found: ${run.file}`, { hint: run.missingHint, kind: 'tool-missing' });
+  if (result.failed && result.exitCode === undefined && !result.signal && !timedOut) {
+    const why = LAUNCH_FAILURES[result.code ?? ''] ?? `could not be started (${result.code ?? result.shortMessage})`;
+    throw new ToolError(`${run.label} ${why}: ${run.file}`, { hint: run.missingHint, kind: 'tool-missing' });
   }
   return {
     exitCode: result.exitCode,

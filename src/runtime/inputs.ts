@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { type TensorInfo, formatShape } from '../onnx/signature.js';
-import { dtypeInfo } from '../tensor/dtype.js';
+import { dtypeInfo, integerRange } from '../tensor/dtype.js';
 import { Random } from '../tensor/random.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, zeros } from '../tensor/tensor.js';
 
@@ -42,18 +42,19 @@ export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[
   const [lo, hi] = options.intRange ?? [0, 100];
   const out: TensorMap = new Map();
   for (const input of inputs) {
+    const info = dtypeInfo(input.dtype);
+    if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with --inputs`);
     const shape = shapes.get(input.name)!;
     const tensor = zeros(input.dtype, shape);
     const n = elementCount(shape);
     const data = tensor.data as unknown as Record<number, unknown>;
-    const info = dtypeInfo(input.dtype);
-    if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with --inputs`);
     const role = integerRole(input);
     if (role) {
       for (let i = 0; i < n; i++) data[i] = info.array.startsWith('Big') ? BigInt(role.value(i, shape)) : role.value(i, shape);
       out.set(input.name, tensor);
       continue;
     }
+    if (info.kind === 'int' || info.kind === 'uint') checkIntRange(input, lo, hi);
     for (let i = 0; i < n * info.lanes; i++) {
       switch (info.kind) {
         case 'float':
@@ -79,6 +80,14 @@ export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[
     out.set(input.name, tensor);
   }
   return out;
+}
+
+/** Integers outside the input's dtype would wrap around in its typed array: 0..1000 into an int8 gives negatives. */
+function checkIntRange(input: TensorInfo, lo: number, hi: number): void {
+  const [min, max] = integerRange(input.dtype);
+  if (BigInt(lo) < min || BigInt(hi - 1) > max) {
+    throw new InputError(`--int-range ${lo}..${hi} does not fit ${input.dtype} input '${input.name}' (${min}..${max + 1n})`, { kind: 'usage' });
+  }
 }
 
 /**

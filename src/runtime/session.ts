@@ -9,8 +9,10 @@ import type { Tensor, TensorMap } from '../tensor/tensor.js';
  * onnxruntime-node sessions. The one runner every command uses to execute an ONNX model, so
  * provider choice, CPU fallback and tensor conversion behave the same everywhere.
  */
-export type Provider = 'cpu' | 'cuda' | 'tensorrt';
-export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+export const PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+export const GRAPH_OPTIMIZATIONS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptimization = (typeof GRAPH_OPTIMIZATIONS)[number];
 
 export interface SessionOptions {
   provider?: Provider;

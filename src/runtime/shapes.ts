@@ -19,7 +19,7 @@ export interface ResolvedShapes {
   defaulted: string[];
 }
 
-const BATCH_LIKE = /^(n|b|bs|batch.*|.*_batch|batch_size|N|B)$/i;
+const BATCH_LIKE = /^(n|b|bs|batch.*|.*_batch)$/i;
 
 /** Whether a dimension name looks like a batch axis (it then defaults to 1 rather than 16). */
 export function isBatchLike(name: string): boolean {

@@ -105,3 +105,12 @@ export function byteLength(dtype: Dtype, count: number): number {
 export function isFloat(dtype: Dtype): boolean {
   return dtypeInfo(dtype).kind === 'float';
 }
+
+/** The smallest and largest value of an integer dtype (bool counts as 0..1). */
+export function integerRange(dtype: Dtype): [bigint, bigint] {
+  const { bits, kind } = dtypeInfo(dtype);
+  if (kind === 'bool') return [0n, 1n];
+  if (kind === 'uint') return [0n, 2n ** BigInt(bits) - 1n];
+  if (kind === 'int') return [-(2n ** BigInt(bits - 1)), 2n ** BigInt(bits - 1) - 1n];
+  throw new Error(`${dtype} is not an integer type`);
+}

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { DTYPES, dtypeInfo } from './dtype.js';
+import { type Dtype, type DtypeInfo, DTYPES, dtypeInfo, integerRange } from './dtype.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, numberAt, zeros } from './tensor.js';
 import { readText } from '../io/read.js';
 
@@ -49,24 +48,48 @@ export function tensorsFromJson(text: string, where: string): TensorMap {
     if (info.bits > 0 && info.bits < 8) throw new InputError(`${where}: '${name}': ${dtype} is not supported in JSON`);
     if (data.length !== expected) throw new InputError(`${where}: '${name}' has ${data.length} values, shape [${shape.join(', ')}] needs ${expected}`);
     const target = tensor.data as unknown as Record<number, unknown>;
+    const read = VALUE_READERS[info.kind];
     data.forEach((v, i) => {
-      if (dtype === 'string') target[i] = String(v);
-      else if (info.array.startsWith('Big')) target[i] = BigInt(typeof v === 'boolean' ? Number(v) : v);
-      else {
-        const n = Number(v);
-        target[i] = dtype === 'float16' ? floatToHalf(n) : dtype === 'bfloat16' ? floatToBfloat16(n) : n;
-      }
+      const value = read(v, dtype);
+      if (value === undefined) throw new InputError(`${where}: '${name}' value ${i} (${JSON.stringify(v)}) is not a valid ${dtype}`);
+      target[i] = value;
     });
     out.set(name, tensor);
   }
   return out;
 }
 
+type JsonValue = z.infer<typeof Value>;
+
+/**
+ * One JSON value as the element the tensor stores, or undefined when it is not one: a silent NaN,
+ * a truncated 1.5 or an int32 that wraps around would change the inputs without a word.
+ */
+const VALUE_READERS: Record<DtypeInfo['kind'], (v: JsonValue, dtype: Dtype) => number | bigint | string | undefined> = {
+  string: (v) => String(v),
+  bool: (v) => (typeof v === 'boolean' ? Number(v) : v === 0 || v === 1 ? v : undefined),
+  int: integer,
+  uint: integer,
+  float: (v, dtype) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && FLOAT_TEXT.test(v.trim()) ? Number(v) : undefined;
+    if (n === undefined) return undefined;
+    return dtype === 'float16' ? floatToHalf(n) : dtype === 'bfloat16' ? floatToBfloat16(n) : n;
+  },
+  complex: (v) => (typeof v === 'number' ? v : undefined),
+};
+
+/** What the writer puts in strings: non-finite floats; numbers in any JSON spelling are accepted too. */
+const FLOAT_TEXT = /^(NaN|[+-]?Infinity|[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)$/i;
+
+/** Integers as numbers, or as strings of digits (64-bit values beyond 2^53), within the dtype's range. */
+function integer(v: JsonValue, dtype: Dtype): number | bigint | undefined {
+  const exact = typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? BigInt(v.trim()) : undefined;
+  const [lo, hi] = integerRange(dtype);
+  if (exact === undefined || exact < lo || exact > hi) return undefined;
+  return dtypeInfo(dtype).array.startsWith('Big') ? exact : Number(exact);
+}
+
 export async function readTensorJson(file: string): Promise<TensorMap> {
   const text = await readText(file);
   return tensorsFromJson(text, file);
-}
-
-export function writeTensorJson(file: string, tensors: TensorMap): Promise<void> {
-  return writeFileAtomic(file, tensorsToJson(tensors));
 }

@@ -79,13 +79,14 @@ function decodeStrings(kind: 'U' | 'S', width: number, shape: number[], payload:
       while (end > start && payload[end - 1] === 0) end--;
       data.push(new TextDecoder().decode(payload.subarray(start, end)));
     } else {
-      const points: number[] = [];
+      let text = '';
       for (let j = 0; j < width; j++) {
         const cp = view.getUint32(start + j * 4, true);
         if (cp === 0) break;
-        points.push(cp);
+        if (cp > 0x10ffff) throw new InputError(`${where}: string ${i} holds ${cp}, which is not a Unicode code point`);
+        text += String.fromCodePoint(cp);
       }
-      data.push(String.fromCodePoint(...points));
+      data.push(text);
     }
   }
   return { dtype: 'string', shape, data };

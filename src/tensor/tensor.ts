@@ -29,8 +29,14 @@ function arrayLength(dtype: Dtype, count: number): number {
 export function zeros(dtype: Dtype, shape: number[]): Tensor {
   const info = dtypeInfo(dtype);
   const n = arrayLength(dtype, elementCount(shape));
-  const data = info.array === 'string' ? new Array<string>(n).fill('') : new constructors[info.array](n);
-  return { dtype, shape, data };
+  try {
+    const data = info.array === 'string' ? new Array<string>(n).fill('') : new constructors[info.array](n);
+    return { dtype, shape, data };
+  } catch (error) {
+    // a shape from a flag or a file header, beyond what an array can hold or memory can give
+    if (!(error instanceof RangeError)) throw error;
+    throw new InputError(`${dtype} tensor of shape [${shape.join(', ')}] is too large to hold in memory`, { cause: error });
+  }
 }
 
 /** Decodes little-endian raw bytes (ONNX raw_data, .npy payload) into a tensor; copies only when misaligned. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError } from '../errors.js';
+import { readFully, writeFully } from '../io/ranges.js';
 
 /**
  * The subset of ZIP that .npz files use: stored and deflated members, ZIP64 for members or
@@ -22,17 +23,19 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const MAX32 = 0xffffffff;
 
-async function readAt(fh: fs.promises.FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, position);
-  if (bytesRead !== length) throw new InputError('unexpected end of archive');
-  return buf;
+/** `length` bytes at `position`, checked against the file's size first: a corrupt size field must not allocate gigabytes. */
+async function readAt(fh: fs.promises.FileHandle, position: number, length: number, where: string): Promise<Buffer> {
+  const { size } = await fh.stat();
+  if (position + length > size) throw new InputError(`${where}: truncated .npz archive`);
+  const buffer = Buffer.alloc(length);
+  await readFully(fh, buffer, position, where);
+  return buffer;
 }
 
 export async function listZip(fh: fs.promises.FileHandle, where: string): Promise<ZipEntry[]> {
   const { size } = await fh.stat();
   const tailLength = Math.min(size, 22 + 0xffff);
-  const tail = await readAt(fh, size - tailLength, tailLength);
+  const tail = await readAt(fh, size - tailLength, tailLength, where);
   let eocd = -1;
   for (let i = tail.length - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD) { eocd = i; break; }
   if (eocd < 0) throw new InputError(`${where}: not a .npz archive (no ZIP directory found)`);
@@ -42,14 +45,13 @@ export async function listZip(fh: fs.promises.FileHandle, where: string): Promis
   if (count === 0xffff || cdSize === MAX32 || cdOffset === MAX32) {
     const locatorAt = eocd - 20;
     if (locatorAt < 0 || tail.readUInt32LE(locatorAt) !== ZIP64_LOCATOR) throw new InputError(`${where}: broken ZIP64 archive`);
-    const record = await readAt(fh, Number(tail.readBigUInt64LE(locatorAt + 8)), 56);
+    const record = await readAt(fh, Number(tail.readBigUInt64LE(locatorAt + 8)), 56, where);
     if (record.readUInt32LE(0) !== ZIP64_EOCD) throw new InputError(`${where}: broken ZIP64 archive`);
     count = Number(record.readBigUInt64LE(32));
     cdSize = Number(record.readBigUInt64LE(40));
     cdOffset = Number(record.readBigUInt64LE(48));
   }
-  if (cdOffset + cdSize > size) throw new InputError(`${where}: truncated .npz archive`);
-  const cd = await readAt(fh, cdOffset, cdSize);
+  const cd = await readAt(fh, cdOffset, cdSize, where);
   const entries: ZipEntry[] = [];
   let p = 0;
   for (let i = 0; i < count; i++) {
@@ -91,17 +93,16 @@ function readZip64Extra(extra: Buffer, entry: ZipEntry): void {
 }
 
 export async function readZipEntry(fh: fs.promises.FileHandle, entry: ZipEntry, where: string): Promise<Uint8Array> {
-  const local = await readAt(fh, entry.localOffset, 30);
+  const local = await readAt(fh, entry.localOffset, 30, where);
   if (local.readUInt32LE(0) !== LOCAL) throw new InputError(`${where}: corrupt member ${entry.name}`);
   const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-  const compressed = await readAt(fh, dataStart, entry.compressedSize).catch(() => {
-    throw new InputError(`${where}: member ${entry.name} is truncated`);
-  });
+  const compressed = await readAt(fh, dataStart, entry.compressedSize, `${where}: member ${entry.name}`);
   let data: Uint8Array;
   if (entry.method === 0) data = compressed;
   else if (entry.method === 8) {
     try {
-      data = zlib.inflateRawSync(compressed);
+      // bounded by the size the directory states, so a corrupt or hostile member cannot fill memory
+      data = zlib.inflateRawSync(compressed, { maxOutputLength: Math.max(1, entry.size) });
     } catch {
       throw new InputError(`${where}: member ${entry.name} does not inflate (corrupt deflate data)`);
     }
@@ -113,9 +114,9 @@ export async function readZipEntry(fh: fs.promises.FileHandle, entry: ZipEntry, 
 /** Writes a ZIP archive of stored members, each given as its byte chunks, to an open file. */
 export async function writeZip(fh: fs.promises.FileHandle, members: { name: string; chunks: Uint8Array[] }[]): Promise<void> {
   let offset = 0;
-  const write = async (buf: Uint8Array) => {
-    await fh.write(buf, 0, buf.length, offset);
-    offset += buf.length;
+  const write = async (bytes: Uint8Array) => {
+    await writeFully(fh, bytes, offset);
+    offset += bytes.length;
   };
   const central: Buffer[] = [];
   for (const { name, chunks } of members) {

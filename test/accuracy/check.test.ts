@@ -235,6 +235,7 @@ test('contradictory or missing choices are usage errors', async () => {
   await assert.rejects(check(encoder, { reference, shapes: { shapes: {}, dims: { batch: [2] } }, gate }), /--shape\/--dim only applies with --against/);
   await assert.rejects(check(encoder, { against: encoder, shapes: { shapes: {}, dims: { sequence: [2] } }, gate }), /--dim sequence: the model has no symbolic dimension/);
   await assert.rejects(check(encoder, { against: fixture('convnet.onnx'), gate }), /inputs for .*encoder\.onnx has no tensor for input 'input_ids'/);
+  await assert.rejects(check(encoder, { against: encoder, gate: { ...gate, perOutput: { logit: { atol: 1 } } } }), /--tolerance logit: .*encoder\.onnx has no output 'logit'/);
 });
 
 test('a model onnxruntime cannot load is an input error with the reason, not drift', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fixture, runCli, tempDir } from '../helpers.js';
+import { fixture, repoRoot, runCli, tempDir } from '../helpers.js';
 
 test('global flags work before and after the subcommand', () => {
   const before = runCli(['--json', 'inspect', fixture('convnet.onnx')]);
@@ -112,5 +113,19 @@ test('inspect: bad inputs exit 2 with one clear line', () => {
     assert.equal(r.stdout, '');
     const json = runCli(['inspect', file, '--json']);
     assert.equal(JSON.parse(json.stdout).error.code, 2);
+  }
+});
+
+test('a reader that stops early (| head, | true) causes no stack trace, and the exit code stays the command\'s', () => {
+  const tdeploy = `"${process.execPath}" "${path.join(repoRoot, 'bin', 'tdeploy.js')}"`;
+  const cases: [string, number][] = [
+    [`${tdeploy} inspect "${fixture('encoder.onnx')}" --json | true`, 0],
+    [`${tdeploy} check "${fixture('encoder.onnx')}" --reference "${fixture('encoder.reference.npz')}" | true`, 0],
+    [`${tdeploy} inspect "${fixture('absent.onnx')}" --json 2>&1 | true`, 2],
+  ];
+  for (const [command, code] of cases) {
+    const r = spawnSync('bash', ['-c', `${command}; exit \${PIPESTATUS[0]}`], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    assert.equal(r.stderr, '', command);
+    assert.equal(r.status, code, command);
   }
 });

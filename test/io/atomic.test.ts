@@ -37,3 +37,51 @@ test('an output set appears all together or not at all', async () => {
   });
   assert.deepEqual(listFiles(dir), ['model.onnx', 'model.onnx.data']);
 });
+
+test('a file output never replaces a folder, and then none of its set is put in place', async () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'model.onnx'));
+  fs.writeFileSync(path.join(dir, 'model.onnx', 'notes.txt'), 'precious');
+  await assert.rejects(new OutputSet().run(async (set) => {
+    fs.writeFileSync(await set.temp(path.join(dir, 'model.onnx')), 'm');
+    fs.writeFileSync(await set.temp(path.join(dir, 'model.onnx.data')), 'd');
+  }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `${path.join(dir, 'model.onnx')} is a folder; tdeploy does not replace a folder with a file`);
+  assert.deepEqual(listFiles(dir), ['model.onnx/notes.txt']);
+  assert.equal(fs.readFileSync(path.join(dir, 'model.onnx', 'notes.txt'), 'utf8'), 'precious');
+});
+
+test('a folder output replaces a folder (a version written again with --force)', async () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, '1'));
+  fs.writeFileSync(path.join(dir, '1', 'old.plan'), 'old');
+  await writeAtomic(path.join(dir, '1'), async (tmp) => {
+    fs.mkdirSync(tmp);
+    fs.writeFileSync(path.join(tmp, 'model.onnx'), 'new');
+  });
+  assert.deepEqual(listFiles(dir), ['1/model.onnx']);
+});
+
+test('an output folder that cannot be made is an input error that says why', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  for (const dest of [path.join(dir, 'file', 'out.onnx'), path.join(dir, 'file', 'deeper', 'out.onnx')]) {
+    await assert.rejects(writeFileAtomic(dest, 'x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot create output folder ${path.dirname(dest)}: a file is in the way`);
+  }
+  assert.deepEqual(listFiles(dir), ['file']);
+});
+
+test('a file-system error while writing names the output, not the temporary', async () => {
+  const dir = tempDir();
+  // 255 bytes is the longest legal name: the output itself is fine, its temporary must be too
+  const longest = path.join(dir, `${'m'.repeat(250)}.onnx`);
+  await writeFileAtomic(longest, 'x');
+  assert.deepEqual(listFiles(dir), [path.basename(longest)]);
+  const repository = path.join(dir, 'repo');
+  await assert.rejects(writeAtomic(repository, async (tmp) => {
+    fs.mkdirSync(tmp);
+    fs.writeFileSync(path.join(tmp, 'n'.repeat(300)), 'x');
+  }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write ${repository}: the name is too long`);
+  const tooLong = path.join(dir, 'n'.repeat(300));
+  await assert.rejects(writeFileAtomic(tooLong, 'x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write ${tooLong}: the name is too long`);
+  assert.deepEqual(listFiles(dir), [path.basename(longest)]);
+});

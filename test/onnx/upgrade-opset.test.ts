@@ -64,6 +64,7 @@ test('what the upgrade cannot convert is an input error that says why', async ()
     ['old', 5, [node('Relu', ['x'], ['y'])], /from opset 5 to 7: tdeploy upgrades opset 6 models only/],
     ['lstm', 6, [node('LSTM', ['x', 'w', 'r'], ['y'])], /LSTM changed in opset 7 in ways tdeploy does not convert/],
     ['ranks', 6, [node('Add', ['x', 'hidden'], ['y'], { broadcast: 1, axis: 0 })], /Add broadcasts on axis 0 but the ranks of its inputs are unknown/],
+    ['prelu', 6, [node('Identity', ['x'], ['a']), node('Identity', ['x'], ['s']), node('PRelu', ['a', 's'], ['y'])], /the ranks of PRelu's input and slope are unknown or do not fit \(\? and \?\)/],
   ];
   for (const [name, opset, nodes, message] of cases) {
     const file = writeModel(path.join(dir, `${name}.onnx`), {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InputError } from '../../src/errors.js';
 import type { TensorInfo } from '../../src/onnx/signature.js';
 import { checkInputs, generateInputs, generatedRoles } from '../../src/runtime/inputs.js';
 import { resolveShapes, sweep } from '../../src/runtime/shapes.js';
@@ -43,6 +44,11 @@ test('generated inputs are deterministic, in range and of the right dtype', () =
   const mean = pixel.reduce((s, v) => s + v, 0) / pixel.length;
   assert.ok(Math.abs(mean) < 0.5 && pixel.some((v) => v < 0) && pixel.some((v) => v > 0));
   checkInputs(inputs, a, 'generated');
+  const bytes: TensorInfo[] = [{ name: 'pixels', dtype: 'uint8', shape: [4] }];
+  assert.ok((generateInputs(bytes, new Map([['pixels', [4]]]), { intRange: [200, 256] }).get('pixels')!.data as Uint8Array).every((v) => v >= 200));
+  assert.throws(() => generateInputs(bytes, new Map([['pixels', [4]]]), { intRange: [0, 1000] }), /--int-range 0\.\.1000 does not fit uint8 input 'pixels' \(0\.\.256\)/);
+  assert.throws(() => generateInputs([{ ...bytes[0], dtype: 'int8' }], new Map([['pixels', [4]]]), { intRange: [-129, 0] }), /does not fit int8 input 'pixels' \(-128\.\.128\)/);
+  assert.throws(() => generateInputs(inputs, new Map([['input_ids', [1e11, 16]], ['pixel', [1, 3, 2, 8]]])), (e: Error) => e instanceof InputError && e.message === 'int64 tensor of shape [100000000000, 16] is too large to hold in memory');
 });
 
 test('given inputs are checked: missing, wrong dtype, wrong shape, inconsistent symbolic dim', () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { readTensorFile, writeTensorPb } from '../../src/tensor/files.js';
 import { tensorsFromJson, tensorsToJson } from '../../src/tensor/json.js';
-import { encodeNpy, parseNpy } from '../../src/tensor/npy.js';
+import { encodeNpy, encodeNpyParts, parseNpy } from '../../src/tensor/npy.js';
 import { readNpz, writeNpz } from '../../src/tensor/npz.js';
 import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
 import { writeZip } from '../../src/tensor/zip.js';
@@ -38,6 +38,9 @@ function assertSame(actual: TensorMap, expected: TensorMap) {
 
 test('.npy and .npz round-trip every numpy dtype, scalars and empty arrays', async () => {
   for (const [name, tensor] of samples) assertSame(new Map([[name, parseNpy(encodeNpy(tensor), name)]]), new Map([[name, tensor]]));
+  // wider than a call's argument list may be
+  const long: Tensor = { dtype: 'string', shape: [1], data: ['x'.repeat(300_000)] };
+  assertSame(new Map([['long', parseNpy(encodeNpy(long), 'long')]]), new Map([['long', long]]));
   const file = path.join(tempDir(), 'all.npz');
   await writeNpz(file, samples);
   assertSame(await readNpz(file), samples);
@@ -74,6 +77,9 @@ test('a .npz member that is not a .npy, a corrupt archive and a non-zip are inpu
   await assert.rejects(readNpz(file), /not a \.npz archive/);
   await assert.rejects(readNpz(path.join(dir, 'missing.npz')), /not found/);
   assert.throws(() => parseNpy(Buffer.from('garbage data'), 'm.npy'), /m\.npy: not a \.npy array/);
+  const [header] = encodeNpyParts({ dtype: 'string', shape: [1], data: ['a'] });
+  const notUnicode = Buffer.concat([header, Buffer.from([0x00, 0x00, 0x11, 0x00])]);
+  assert.throws(() => parseNpy(notUnicode, 'u.npy'), (e: Error) => e instanceof InputError && /u\.npy: string 0 holds 1114112, which is not a Unicode code point/.test(e.message));
 });
 
 test('a .npz member with a valid CRC but no .npy inside names the member', async () => {
@@ -106,4 +112,27 @@ test('the JSON form round-trips, with non-finite floats and big int64 as strings
   assert.ok(Number.isNaN((back.get('x')!.data as Float32Array)[0]));
   assert.equal((back.get('ids')!.data as BigInt64Array)[0], 2n ** 60n + 1n);
   assert.throws(() => tensorsFromJson('{"x": {"dtype": "float32", "shape": [2], "data": [1]}}', 't.json'), /'x' has 1 values/);
+});
+
+test('JSON values that are not of the tensor\'s dtype are input errors naming the element', () => {
+  const json = (dtype: string, data: unknown[]) => JSON.stringify({ t: { dtype, shape: [data.length], data } });
+  const cases: [string, unknown[], RegExp][] = [
+    ['int64', [1, 1.5], /t\.json: 't' value 1 \(1\.5\) is not a valid int64/],
+    ['int64', ['abc'], /'t' value 0 \("abc"\) is not a valid int64/],
+    ['int32', [2 ** 31], /'t' value 0 \(2147483648\) is not a valid int32/],
+    ['uint8', [-1], /'t' value 0 \(-1\) is not a valid uint8/],
+    ['float32', [1, 'x'], /'t' value 1 \("x"\) is not a valid float32/],
+    ['bool', ['true'], /'t' value 0 \("true"\) is not a valid bool/],
+  ];
+  for (const [dtype, data, message] of cases) {
+    assert.throws(() => tensorsFromJson(json(dtype, data), 't.json'), (e: Error) => e instanceof InputError && message.test(e.message), `${dtype} ${JSON.stringify(data)}`);
+  }
+  const ok = tensorsFromJson(json('int32', [-(2 ** 31), '7']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(ok.data as Int32Array), [-(2 ** 31), 7]);
+  const u64 = tensorsFromJson(json('uint64', ['18446744073709551615']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(u64.data as BigUint64Array), [2n ** 64n - 1n]);
+  const floats = tensorsFromJson(json('float64', [0.5, '-Infinity', '1e-3']), 't.json').get('t')!;
+  assert.deepEqual(Array.from(floats.data as Float64Array), [0.5, -Infinity, 1e-3]);
+  const bools = tensorsFromJson(json('bool', [true, false, 1]), 't.json').get('t')!;
+  assert.deepEqual(Array.from(bools.data as Uint8Array), [1, 0, 1]);
 });
