@@ -8,7 +8,7 @@ import { parseProfile } from '../src/trt/profiles.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
-import { collect, parseOptions } from './options/parse.js';
+import { collect, flagName, parseOptions } from './options/parse.js';
 
 const PRECISION_HELP: Record<(typeof PRECISIONS)[number], string> = {
   fp16: 'allow FP16 kernels', bf16: 'allow BF16 kernels (TensorRT 9.3+)', int8: 'allow INT8 kernels (scales from --calib or the model\'s QDQ nodes)',
@@ -81,7 +81,7 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
   }));
 
 function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
-  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map(flagName);
   const extra = [...(model ? ['<model>'] : []), ...given, ...(raw.inference === false ? ['--no-inference'] : [])];
   if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
 }

@@ -7,7 +7,7 @@ import { verifyRepository } from '../src/triton/verify.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
-import { parseOptions } from './options/parse.js';
+import { flagName, parseOptions } from './options/parse.js';
 
 export const packageCommand = addShapeOptions(
   new Command('package')
@@ -53,7 +53,7 @@ const GLOBAL_FLAGS = ['json', 'quiet', 'verbose', 'progress'];
 async function verify(repo: string, raw: Record<string, unknown>, ctx: Context): Promise<void> {
   const other = Object.keys(raw).find((k) => !['verify', ...GLOBAL_FLAGS].includes(k));
   if (other) {
-    throw new InputError(`--verify takes only the repository, not --${other.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo>' });
+    throw new InputError(`--verify takes only the repository, not ${flagName(other)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo>' });
   }
   const report = await verifyRepository(repo, ctx.progress);
   ctx.render(report, verifyText);

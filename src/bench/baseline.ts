@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { type BenchReport, type BenchResult, BenchReportSchema, type Regression, type RegressionMetric } from './report.js';
 import { formatShapes } from './sweep.js';
-import { readText } from '../io/read.js';
+import { readJson } from '../io/read.js';
 
 /**
  * The CI gate: results are matched to a baseline report by label and shapes, and a result
@@ -38,16 +38,12 @@ export function resultKey(r: Pick<BenchResult, 'label' | 'shapes'>): string {
 
 /** Reads and validates a report written by `tdeploy bench --format json`. */
 export async function readBaseline(file: string): Promise<BenchReport> {
-  const text = await readText(file, 'baseline');
   const notReport = (why: string) => new InputError(`baseline ${file} is not a tdeploy bench report: ${why}`, {
     kind: 'baseline', hint: "write one with 'tdeploy bench <model> --format json --output <file>'",
   });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw notReport(`not JSON (${(error as Error).message})`);
-  }
+  const json = await readJson(file, 'baseline').catch((error: Error) => {
+    throw error instanceof InputError && (error.kind === 'json') ? notReport(`not JSON (${error.message})`) : error;
+  });
   const parsed = BenchReportSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ToolError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { runEngineBenchmark } from '../trt/benchmark.js';
-import { requireFile } from '../trt/engine.js';
+import { requireFile } from '../io/read.js';
 import { findTrtexec } from '../trt/locate.js';
 import { type TrtVersion, atLeast, detectTrtVersion } from '../trt/version.js';
 import type { Dtype } from '../tensor/dtype.js';

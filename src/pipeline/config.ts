@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { isFactory } from '../torch/source.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
-import { readText } from '../io/read.js';
+import { PROVIDERS } from '../runtime/session.js';
+import { readJson } from '../io/read.js';
 
 /**
  * `tdeploy.config.json`: the whole pipeline in one file. Every object is strict, so a misspelt
@@ -75,7 +76,7 @@ const Bench = z.strictObject({
   durationSeconds: z.number().positive().optional(),
   warmup: z.number().int().min(0).optional(),
   threads: positive.optional(),
-  provider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
+  provider: z.enum(PROVIDERS).optional(),
 });
 
 const Package = ServingOptions.omit({ shapes: true }).extend({
@@ -108,14 +109,7 @@ export function configSchema(): object {
 
 /** Reads, validates and resolves a config file: every path becomes absolute, relative to the file. */
 export async function readConfig(file: string): Promise<RunConfig> {
-  const text = await readText(file, 'config file');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InputError(`${file}: not valid JSON (${(error as Error).message})`);
-  }
-  return resolveConfig(json, path.dirname(path.resolve(file)), file);
+  return resolveConfig(await readJson(file, 'config file'), path.dirname(path.resolve(file)), file);
 }
 
 /** Validates a config object and resolves its paths against `dir`. */

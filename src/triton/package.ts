@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
+import { requireFile } from '../io/read.js';
 import { externalDataFiles, loadModel } from '../onnx/model.js';
 import { type ModelSignature, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
@@ -89,11 +90,7 @@ export async function packageModel(model: string, options: PackageOptions, progr
 async function readSource(model: string, ioFrom: string | undefined): Promise<Source> {
   const kind = sourceKind(model);
   if (!kind) throw new InputError(`${model}: tdeploy packages ${SOURCE_EXTENSIONS.join(', ')} files`, { kind: 'usage' });
-  try {
-    if (!fs.statSync(model).isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
-  } catch (error) {
-    throw fileError(model, error, 'model');
-  }
+  requireFile(model, 'model');
   if (kind.platform === 'onnxruntime_onnx') {
     if (ioFrom) throw new InputError('--io-from is for TensorRT engines; an ONNX model states its own inputs and outputs');
     const loaded = await loadModel(model);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InputError, fileError } from '../errors.js';
 import type { ModelSignature } from '../onnx/signature.js';
-import { readText } from '../io/read.js';
+import { readJson } from '../io/read.js';
 import { dtypeInfo } from '../tensor/dtype.js';
 import {
   type ModelConfig, type ModelInput, DataType, ModelConfigSchema, ModelEnsemblingSchema, ModelEnsembling_StepSchema,
@@ -70,19 +70,10 @@ export async function readTokenizer(dir: string): Promise<TokenizerSource> {
       hint: "save it with the fast tokenizer: AutoTokenizer.from_pretrained(...).save_pretrained(dir) writes tokenizer.json",
     });
   }
-  const json = TokenizerJson.safeParse(await readJson(file));
+  const json = TokenizerJson.safeParse(await readJson(file, 'tokenizer file'));
   if (!json.success) throw new InputError(`${file} is not a Hugging Face tokenizer (${json.error.issues[0].path.join('.')}: ${json.error.issues[0].message})`);
   const notes: string[] = [];
   return { dir, file, padId: padId(json.data, notes), padTypeId: json.data.padding?.pad_type_id ?? 0, maxLength: await maxLength(dir, json.data), notes };
-}
-
-async function readJson(file: string): Promise<unknown> {
-  const text = await readText(file, 'tokenizer file');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InputError(`${file} is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 function padId(json: z.infer<typeof TokenizerJson>, notes: string[]): number {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError, ToolError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { type Progress, silent } from '../progress.js';
-import { requireFile } from './engine.js';
+import { requireFile } from '../io/read.js';
 import { trtexecArgs } from './flags.js';
 import { type TimingSample, parseExportTimes } from './json-parsers.js';
 import { findTrtexec } from './locate.js';

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, fileError } from '../errors.js';
+import { InputError } from '../errors.js';
+import { requireFile } from '../io/read.js';
 import { OutputSet } from '../io/atomic.js';
 import { loadModel } from '../onnx/model.js';
 import { signature } from '../onnx/signature.js';
@@ -69,14 +70,6 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string)
 }
 
 /** Throws the input error for a path that is missing, unreadable or a folder. */
-export function requireFile(file: string, what: string): void {
-  try {
-    if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-  } catch (error) {
-    throw fileError(file, error, what);
-  }
-}
-
 /** Everything about the options that can be checked without the model or trtexec. */
 function checkOptions(options: EngineOptions): void {
   const precision = options.precision ?? [];

@@ -60,7 +60,7 @@ test('a folder that is not a Hugging Face tokenizer is refused', async () => {
   const dir = tempDir();
   await assert.rejects(readTokenizer(dir), /has no tokenizer.json/);
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"model": ');
-  await assert.rejects(readTokenizer(dir), /tokenizer.json is not valid JSON/);
+  await assert.rejects(readTokenizer(dir), /tokenizer\.json: not valid JSON/);
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"version": "1.0"}');
   await assert.rejects(readTokenizer(dir), /is not a Hugging Face tokenizer \(model: /);
   await assert.rejects(readTokenizer(path.join(dir, 'tokenizer.json')), /is not a folder/);
