@@ -114,6 +114,11 @@ export function intAttr(node: NodeProto, name: string, fallback: number): number
   return found ? Number(found.i) : fallback;
 }
 
+export function intsAttr(node: NodeProto, name: string): number[] | undefined {
+  const found = node.attribute.find((a) => a.name === name);
+  return found ? found.ints.map(Number) : undefined;
+}
+
 export function floatAttr(node: NodeProto, name: string, fallback: number): number {
   const found = node.attribute.find((a) => a.name === name);
   return found ? found.f : fallback;

@@ -2,10 +2,10 @@ import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { tensorInfo } from '../../onnx/signature.js';
 import { type Dtype, onnxFromDtype } from '../../tensor/dtype.js';
 import { numberAt } from '../../tensor/tensor.js';
-import { constantTensor, intAttr, isOnnxOp } from '../graph.js';
+import { constantTensor, intAttr, intsAttr, isOnnxOp } from '../graph.js';
 import { type Kind, type ShapeOf, type Term, evaluate, isNumber, kindOf, num, sameTerm, size, times } from './shape-expr.js';
 import { type Bail, type FusionGraph, bail, isBail, smallValues } from './types.js';
-import { intsAttr, producer } from './walk.js';
+import { producer } from './walk.js';
 
 /** An attention mask as com.microsoft Attention takes it: a [B, S] tensor, 1 keeps a token, 0 drops it. */
 export interface AttentionMask {
@@ -90,6 +90,17 @@ function arithmetic(op: (a: number, b: number) => number, constantFirst: boolean
   };
 }
 
+/** Reshape and Expand: the mask's shape changed by a target the graph computes. */
+function toShape(apply: (shape: string[][], target: Term[]) => string[][] | undefined, verb: string): Step {
+  return (node, g, trace, shapeOf) => {
+    const a = trace(node.input[0]);
+    if (isBail(a)) return a;
+    const target = evaluate(g, node.input[1], shapeOf)?.terms;
+    const shape = target && apply(a.shape, target);
+    return shape ? { ...a, shape } : bail(`'${node.name}' ${verb} the mask in a way tdeploy cannot follow`);
+  };
+}
+
 const steps: Record<string, Step> = {
   Identity: (node, _, trace) => trace(node.input[0]),
   Cast(node, _, trace) {
@@ -120,20 +131,8 @@ const steps: Record<string, Step> = {
     for (const axis of axes.map((x) => (x < 0 ? x + rank : x)).sort((x, y) => x - y)) shape.splice(axis, 0, []);
     return { ...a, shape };
   },
-  Reshape(node, g, trace, shapeOf) {
-    const a = trace(node.input[0]);
-    if (isBail(a)) return a;
-    const target = evaluate(g, node.input[1], shapeOf)?.terms;
-    const shape = target && regroup(a.shape, target);
-    return shape ? { ...a, shape } : bail(`'${node.name}' reshapes the mask in a way tdeploy cannot follow`);
-  },
-  Expand(node, g, trace, shapeOf) {
-    const a = trace(node.input[0]);
-    if (isBail(a)) return a;
-    const target = evaluate(g, node.input[1], shapeOf)?.terms;
-    const shape = target && expand(a.shape, target);
-    return shape ? { ...a, shape } : bail(`'${node.name}' expands the mask in a way tdeploy cannot follow`);
-  },
+  Reshape: toShape(regroup, 'reshapes'),
+  Expand: toShape(expand, 'expands'),
   Where(node, g, trace) {
     const cond = trace(node.input[0]);
     if (isBail(cond)) return cond;

@@ -1,6 +1,6 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { opsetVersion } from '../../onnx/signature.js';
-import { intAttr } from '../graph.js';
+import { intAttr, intsAttr } from '../graph.js';
 import { type AttentionParts, buildAttention, tensorsRead } from './attention-build.js';
 import { type AttentionLayout, layouts } from './attention-layouts.js';
 import { recogniseMask } from './attention-mask.js';
@@ -8,7 +8,7 @@ import { type OutputProjection, findOutputProjection } from './output-projection
 import { type Projection, columns, findProjection } from './projection.js';
 import { type ShapeOf, type Term, evaluate, num, reshapesTo, size } from './shape-expr.js';
 import { type Bail, type Fusion, type FusionGraph, type Match, bail, isBail } from './types.js';
-import { type Traced, intsAttr, producer, samePerm, scaling, soleReader, traceBack, traceForward } from './walk.js';
+import { type Traced, producer, samePerm, scaling, soleReader, traceBack, traceForward } from './walk.js';
 
 /**
  * Unfused self-attention, as torch exports it, into com.microsoft Attention: one packed

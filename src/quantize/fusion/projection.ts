@@ -1,7 +1,8 @@
 import type { NodeProto, TensorProto } from '../../onnx/gen/onnx_pb.js';
-import { type ShapeOf, evaluate, isNumber } from './shape-expr.js';
+import { intsAttr } from '../graph.js';
+import { type ShapeOf, type Term, evaluate, isNumber, num } from './shape-expr.js';
 import { type Bail, type FusionGraph, bail } from './types.js';
-import { floatConstant, intsAttr, otherInput, producer } from './walk.js';
+import { floatConstant, otherInput, producer } from './walk.js';
 
 /**
  * q, k or v before the head split: x·W (+ b) with a constant W [E_in, N], or one slice of such a
@@ -51,8 +52,8 @@ export function columns(g: FusionGraph, p: Projection, shapeOf: ShapeOf): [numbe
   const rank = shapeOf(p.product)?.length;
   const [starts, ends, axes, steps] = p.slice.input.length > 1
     ? [1, 2, 3, 4].map((i) => (p.slice!.input[i] ? evaluate(g, p.slice!.input[i], shapeOf)?.terms : undefined))
-    : ['starts', 'ends', 'axes', 'steps'].map((a) => intsAttr(p.slice!, a)?.map((k) => ({ k, dims: [] })));
-  const single = (terms: typeof starts) => (terms?.length === 1 && isNumber(terms[0]) ? terms[0].k : undefined);
+    : ['starts', 'ends', 'axes', 'steps'].map((a) => intsAttr(p.slice!, a)?.map(num));
+  const single = (terms: Term[] | undefined) => (terms?.length === 1 && isNumber(terms[0]) ? terms[0].k : undefined);
   const axis = axes ? single(axes) : 0;
   const [start, end] = [single(starts), single(ends)];
   if (start === undefined || end === undefined || axis === undefined || (steps && single(steps) !== 1)) {

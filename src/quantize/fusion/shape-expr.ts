@@ -34,16 +34,16 @@ export const num = (k: number): Term => ({ k, dims: [] });
 export const times = (a: Term, b: Term): Term => ({ k: a.k * b.k, dims: [...a.dims, ...b.dims].sort() });
 export const sameTerm = (a: Term, b: Term): boolean => a.k === b.k && a.dims.join('·') === b.dims.join('·');
 export const isNumber = (t: Term, k?: number): boolean => t.dims.length === 0 && (k === undefined || t.k === k);
-export const termText = (t: Term): string => [...(t.k !== 1 || t.dims.length === 0 ? [String(t.k)] : []), ...t.dims].join('·');
 
 type Rule = (node: NodeProto, arg: (i: number) => Value | undefined, shapeOf: ShapeOf) => Value | undefined;
 
-/** int, float or bool: how shape arithmetic treats an ONNX element type. */
-export const kindOf = (onnxType: number): Kind | undefined => {
+const kinds: Partial<Record<string, Kind>> = { float: 'float', int: 'int', uint: 'int', bool: 'bool' };
+
+/** int, float or bool: how shape arithmetic treats an ONNX element type (undefined for others). */
+export function kindOf(onnxType: number): Kind | undefined {
   const dtype = dtypeFromOnnx(onnxType);
-  const kind = dtype ? dtypeInfo(dtype).kind : undefined;
-  return kind === 'float' ? 'float' : kind === 'int' || kind === 'uint' ? 'int' : kind === 'bool' ? 'bool' : undefined;
-};
+  return dtype ? kinds[dtypeInfo(dtype).kind] : undefined;
+}
 
 /** Elementwise on two values, the shorter (one element) broadcast. */
 function elementwise(a: Value | undefined, b: Value | undefined, op: (x: Term, y: Term, kind: Kind) => Term | undefined, kind?: Kind): Value | undefined {

@@ -1,7 +1,7 @@
 import type { NodeProto, TensorProto } from '../../onnx/gen/onnx_pb.js';
 import { tensorDtype } from '../../onnx/tensor-proto.js';
 import { numberAt } from '../../tensor/tensor.js';
-import { constantTensor, isOnnxOp } from '../graph.js';
+import { constantTensor, intsAttr, isOnnxOp } from '../graph.js';
 import { type FusionGraph, smallValues } from './types.js';
 
 /** Small steps for walking a pattern: who produces and who reads a value, and constant operands. */
@@ -51,11 +51,6 @@ export function scaling(g: FusionGraph, node: NodeProto): { input: string; facto
     if (value !== undefined) return { input: node.input[x], factor: value };
   }
   return undefined;
-}
-
-export function intsAttr(node: NodeProto, name: string): number[] | undefined {
-  const found = node.attribute.find((a) => a.name === name);
-  return found ? found.ints.map(Number) : undefined;
 }
 
 /** What a value is, looking back through Transposes and scalings: where it came from, the composite permutation and factor. */
