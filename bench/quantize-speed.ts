@@ -1,19 +1,22 @@
 /**
  * Benchmark: what `tdeploy quantize` buys on CPU, on a BERT-base-shaped encoder.
  *
- *   npm run build && node dist/bench/quantize-speed.js [rounds=5] [iterations=10]
+ *   npm run build && node dist/bench/quantize-speed.js [rounds=5] [iterations=10] [seqs=128]
  *
  * Exports a 12-layer encoder (hidden 768, 12 heads, FFN 3072, 30522-token embedding) with
  * torch's nn.TransformerEncoder through /usr/bin/python3 (torch 1.13), then makes
  *   fp16          tdeploy quantize --to fp16
- *   int8-dynamic  tdeploy quantize --to int8 --mode dynamic
+ *   int8-dynamic  tdeploy quantize --to int8 --mode dynamic (attention fused into QAttention)
+ *   int8-unfused  the same with --no-fuse, to show what the fusion itself buys
  *   int8-static   tdeploy quantize --to int8 --mode static (calibrated on 16 random sequences)
  *   naive         the yardstick written below: every constant-weight MatMul/Gemm rewritten as
  *                 DynamicQuantizeLinear → MatMulInteger → Cast → Mul, per-tensor int8 weights
- * and measures, batch 1 × seq 128: p50 latency of every model side by side in one process,
- * interleaved over rounds (order rotated each round), the speed-up over FP32 per round, accuracy
- * against FP32 on inputs none of them was calibrated on, and FP16 conversion time against
- * copying the model file. The machine's load average is printed before and after.
+ * and measures, at batch 1 for each sequence length (a comma list, e.g. 128,16): p50 latency of
+ * every model side by side in one process with the default threads, interleaved over rounds
+ * (order rotated each run), the speed-up per round; then the CPU time per run with one thread,
+ * which other processes' load hardly moves. Also accuracy against FP32 on sequences none of the
+ * models was calibrated on (two of them padded), and FP16 conversion time against copying the
+ * model file. The machine's load average is printed before and after each part.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,13 +31,14 @@ import { runTool } from '../src/process/runner.js';
 import { attr, constantTensor, dropUnused, floatAttr, intAttr, makeNode, sortTopologically, viewGraph } from '../src/quantize/graph.js';
 import { quantize } from '../src/quantize/quantize.js';
 import { transpose2d } from '../src/quantize/int8/weights.js';
-import { openSession, type Session } from '../src/runtime/session.js';
+import { openSession, type Session, type SessionOptions } from '../src/runtime/session.js';
 import { writeNpz } from '../src/tensor/npz.js';
 import { Random } from '../src/tensor/random.js';
 import type { Tensor, TensorMap } from '../src/tensor/tensor.js';
 
 const rounds = Math.max(3, Number(process.argv[2] ?? 5));
 const iterations = Number(process.argv[3] ?? 10);
+const seqs = (process.argv[4] ?? '128').split(',').map(Number);
 const SEQ = 128;
 const VOCAB = 30522;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-qbench-'));
@@ -70,12 +74,14 @@ torch.onnx.export(model, (ids, torch.ones(1, ${SEQ}, dtype=torch.long)), sys.arg
     dynamic_axes={'input_ids': {0: 'batch', 1: 'seq'}, 'attention_mask': {0: 'batch', 1: 'seq'}, 'logits': {0: 'batch'}, 'hidden_states': {0: 'batch', 1: 'seq'}})
 `;
 
-function tokens(samples: number, seed: number): TensorMap {
+/** Random tokens; `padded` rows end in 16 padding tokens the mask drops. */
+function tokens(samples: number, seed: number, seq = SEQ, padded = 0): TensorMap {
   const random = new Random(seed);
-  const ids = BigInt64Array.from({ length: samples * SEQ }, () => BigInt(random.int(0, VOCAB)));
+  const ids = BigInt64Array.from({ length: samples * seq }, () => BigInt(random.int(0, VOCAB)));
+  const mask = BigInt64Array.from({ length: samples * seq }, (_, i) => (Math.floor(i / seq) < padded && i % seq >= seq - 16 ? 0n : 1n));
   return new Map<string, Tensor>([
-    ['input_ids', { dtype: 'int64', shape: [samples, SEQ], data: ids }],
-    ['attention_mask', { dtype: 'int64', shape: [samples, SEQ], data: new BigInt64Array(samples * SEQ).fill(1n) }],
+    ['input_ids', { dtype: 'int64', shape: [samples, seq], data: ids }],
+    ['attention_mask', { dtype: 'int64', shape: [samples, seq], data: mask }],
   ]);
 }
 
@@ -140,7 +146,7 @@ console.log(`exported in ${exported.seconds.toFixed(1)} s: ${(fs.statSync(fp32).
 
 const calibration = file('calibration.npz');
 await writeNpz(calibration, tokens(16, 1));
-const unseen = [2, 3, 4, 5].map((seed) => tokens(1, seed));
+const unseen = [2, 3, 4, 5].map((seed) => tokens(1, seed, SEQ, seed % 2));
 
 const copies: number[] = [];
 const conversions: number[] = [];
@@ -155,52 +161,80 @@ for (let i = 0; i < 3; i++) {
   conversions.push((written - start) / 1000);
   commands.push((performance.now() - start) / 1000);
 }
-const [dynamicTime] = await seconds(() => quantize(fp32, { output: file('int8-dynamic.onnx'), to: 'int8', mode: 'dynamic', inputs: calibration }));
-const [staticTime] = await seconds(() => quantize(fp32, { output: file('int8-static.onnx'), to: 'int8', mode: 'static', calibration }));
-const [naiveTime] = await seconds(() => naiveRewrite(fp32, file('naive.onnx')));
 console.log(`FP16: load, convert and write ${median(conversions).toFixed(2)} s (with the drift report ${median(commands).toFixed(2)} s) vs copying the file ${median(copies).toFixed(2)} s (medians of 3)`);
-console.log(`INT8 dynamic ${dynamicTime.toFixed(1)} s, static ${staticTime.toFixed(1)} s (calibration included), naive rewrite ${naiveTime.toFixed(1)} s`);
+const made: [string, () => Promise<unknown>][] = [
+  ['int8-dynamic', () => quantize(fp32, { output: file('int8-dynamic.onnx'), to: 'int8', mode: 'dynamic', inputs: calibration })],
+  ['int8-unfused', () => quantize(fp32, { output: file('int8-unfused.onnx'), to: 'int8', mode: 'dynamic', fuse: false, inputs: calibration })],
+  ['int8-static', () => quantize(fp32, { output: file('int8-static.onnx'), to: 'int8', mode: 'static', calibration })],
+  ['naive', () => naiveRewrite(fp32, file('naive.onnx'))],
+];
+const times: string[] = [];
+for (const [name, make] of made) times.push(`${name} ${(await seconds(make))[0].toFixed(1)} s`);
+console.log(`made in: ${times.join(', ')} (static with calibration, all with their drift report)`);
 
-const names = ['fp32', 'fp16', 'int8-dynamic', 'int8-static', 'naive'];
+const names = ['fp32', 'fp16', 'int8-dynamic', 'int8-unfused', 'int8-static', 'naive'];
 const paths = names.map((n) => (n === 'fp32' ? fp32 : file(`${n}.onnx`)));
+const [FP32, NAIVE] = [names.indexOf('fp32'), names.indexOf('naive')];
 console.log('\nsize:');
 for (const [i, n] of names.entries()) console.log(`  ${n.padEnd(13)} ${(fs.statSync(paths[i]).size / 2 ** 20).toFixed(1)} MiB`);
 
-console.log('\naccuracy against FP32 on 4 unseen sequences (cosine / max abs):');
+console.log('\naccuracy against FP32 on 4 unseen sequences, 2 of them padded (cosine / max abs):');
 for (const [i, n] of names.entries()) {
-  if (n === 'fp32') continue;
+  if (i === FP32) continue;
   const report = await compareModels(fp32, paths[i], unseen, { atol: Infinity, rtol: 0 });
   console.log(`  ${n.padEnd(13)} ${report.outputs.map((o) => `${o.name} ${o.cosine?.toFixed(6)} / ${o.maxAbsError.toPrecision(3)}`).join('   ')}`);
 }
 
-const sessions: Session[] = [];
-for (const p of paths) sessions.push(await openSession(p));
-const feed = tokens(1, 99);
-for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feed);
-// One run of each model in turn, the order rotated every time, so that the other sessions'
-// load (it comes and goes within seconds on this machine) falls on every model alike.
-const samples = names.map((): number[] => []);
-for (let r = 0; r < rounds; r++) {
-  for (let i = 0; i < iterations; i++) {
-    for (let k = 0; k < names.length; k++) {
-      const m = (k + i + r) % names.length;
-      const start = performance.now();
-      await sessions[m].run(feed);
-      samples[m].push(performance.now() - start);
+/**
+ * One run of each model in turn, the order rotated every time, so that the other sessions'
+ * load (it comes and goes within seconds on this machine) falls on every model alike. Returns
+ * each model's samples: wall milliseconds, or with `cpu` the process's CPU milliseconds.
+ */
+async function interleaved(sessions: Session[], feed: TensorMap, cpu: boolean): Promise<number[][]> {
+  for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feed);
+  const samples = sessions.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < iterations; i++) {
+      for (let k = 0; k < sessions.length; k++) {
+        const m = (k + i + r) % sessions.length;
+        const [wall, usage] = [performance.now(), process.cpuUsage()];
+        await sessions[m].run(feed);
+        const used = process.cpuUsage(usage);
+        samples[m].push(cpu ? (used.user + used.system) / 1000 : performance.now() - wall);
+      }
     }
   }
+  return samples;
 }
-for (const s of sessions) await s.release();
 
-const roundP50 = (m: number, r: number) => median(samples[m].slice(r * iterations, (r + 1) * iterations));
-console.log(`\nlatency, batch 1 × seq ${SEQ}, ${rounds} rounds × ${iterations} runs per model, one run of each model in turn:`);
-console.log('  model          p50 ms  p10 ms   over FP32: p50 (rounds min..max), p10   over naive: p50, p10');
-for (const [m, n] of names.entries()) {
-  const over = (base: number, stat: (v: number[]) => number) => (stat(samples[base]) / stat(samples[m])).toFixed(2);
-  const rounds_ = Array.from({ length: rounds }, (_, r) => roundP50(0, r) / roundP50(m, r));
-  console.log(`  ${n.padEnd(13)} ${median(samples[m]).toFixed(1).padStart(7)} ${p10(samples[m]).toFixed(1).padStart(7)}   `
-    + `${over(0, median)}x (${Math.min(...rounds_).toFixed(2)}..${Math.max(...rounds_).toFixed(2)}), ${over(0, p10)}x`.padEnd(40)
-    + `${over(4, median)}x, ${over(4, p10)}x`);
+async function opened(options: SessionOptions): Promise<Session[]> {
+  const sessions: Session[] = [];
+  for (const p of paths) sessions.push(await openSession(p, options));
+  return sessions;
+}
+
+for (const seq of seqs) {
+  const feed = tokens(1, 99, seq);
+  let sessions = await opened({});
+  console.log(`\nlatency, batch 1 × seq ${seq}, default threads, ${rounds} rounds × ${iterations} runs per model, one run of each model in turn (load average ${loadavg()}):`);
+  const samples = await interleaved(sessions, feed, false);
+  for (const s of sessions) await s.release();
+  const roundP50 = (m: number, r: number) => median(samples[m].slice(r * iterations, (r + 1) * iterations));
+  console.log('  model          p50 ms  p10 ms   over FP32: p50 (rounds min..max), p10   over naive: p50, p10');
+  for (const [m, n] of names.entries()) {
+    const over = (base: number, stat: (v: number[]) => number) => (stat(samples[base]) / stat(samples[m])).toFixed(2);
+    const perRound = Array.from({ length: rounds }, (_, r) => roundP50(FP32, r) / roundP50(m, r));
+    console.log(`  ${n.padEnd(13)} ${median(samples[m]).toFixed(1).padStart(7)} ${p10(samples[m]).toFixed(1).padStart(7)}   `
+      + `${over(FP32, median)}x (${Math.min(...perRound).toFixed(2)}..${Math.max(...perRound).toFixed(2)}), ${over(FP32, p10)}x`.padEnd(40)
+      + `${over(NAIVE, median)}x, ${over(NAIVE, p10)}x`);
+  }
+  sessions = await opened({ threads: 1 });
+  console.log(`CPU time per run, one thread (load average ${loadavg()}):`);
+  const cpu = await interleaved(sessions, feed, true);
+  for (const s of sessions) await s.release();
+  for (const [m, n] of names.entries()) {
+    console.log(`  ${n.padEnd(13)} ${median(cpu[m]).toFixed(1).padStart(7)} ms   ${(median(cpu[FP32]) / median(cpu[m])).toFixed(2)}x FP32   ${(median(cpu[NAIVE]) / median(cpu[m])).toFixed(2)}x naive`);
+  }
 }
 console.log(`\nload average ${loadavg()} after`);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -30,6 +30,7 @@ interface QuantizeFlags extends InputFlags, SessionFlags, ShapeFlags {
   symmetric?: boolean;
   opTypes?: string;
   excludeNode?: string[];
+  fuse?: boolean;
   maxDriftCosine?: string;
 }
 
@@ -60,6 +61,7 @@ const base = new Command('quantize')
   .addOption(new Option('--symmetric', 'int8 static: int8 activations with zero point 0 (what TensorRT wants) instead of uint8'))
   .addOption(new Option('--op-types <list>', `int8: comma-separated op types to quantize (default all: ${INT8_OP_TYPES.join(',')})`))
   .addOption(new Option('--exclude-node <name>', 'int8: leave this node in float32 (repeatable)').argParser(collect))
+  .addOption(new Option('--no-fuse', 'int8 dynamic: quantize the graph as exported, without first fusing attention into com.microsoft Attention (QAttention)'))
   .addOption(new Option('--max-drift-cosine <c>', 'fail (exit 1, after the report) when an output\'s cosine similarity to the original model is below c, e.g. 0.999'));
 
 export const quantizeCommand = addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. seq=128'))
@@ -90,6 +92,8 @@ Examples:
       symmetric: raw.symmetric,
       opTypes: raw.opTypes?.split(',').map((s) => s.trim()).filter(Boolean),
       excludeNodes: raw.excludeNode,
+      // Commander defaults a lone --no-fuse to true: only its use is a choice.
+      fuse: raw.fuse === false ? false : undefined,
       calibration: raw.calibration,
       calibrationBatch: numbers.calibrationBatch,
       inputs,

@@ -47,6 +47,7 @@ const Variant = z.strictObject({
   symmetric: z.boolean().optional(),
   opTypes: z.array(z.string()).optional(),
   excludeNodes: z.array(z.string()).optional(),
+  fuse: z.boolean().optional().describe('int8 dynamic: fuse attention into com.microsoft Attention first (default true)'),
   keepIoTypes: z.boolean().optional(),
   blockOps: z.array(z.string()).optional(),
   blockNodes: z.array(z.string()).optional(),

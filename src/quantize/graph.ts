@@ -105,12 +105,18 @@ export function makeNode(opType: string, input: string[], output: string[], spec
 
 export const attr = {
   int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
+  float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
   tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
 };
 
 export function intAttr(node: NodeProto, name: string, fallback: number): number {
   const found = node.attribute.find((a) => a.name === name);
   return found ? Number(found.i) : fallback;
+}
+
+export function intsAttr(node: NodeProto, name: string): number[] | undefined {
+  const found = node.attribute.find((a) => a.name === name);
+  return found ? found.ints.map(Number) : undefined;
 }
 
 export function floatAttr(node: NodeProto, name: string, fallback: number): number {

@@ -30,6 +30,8 @@ export interface QuantizeOptions {
   symmetric?: boolean;
   opTypes?: string[];
   excludeNodes?: string[];
+  /** INT8 dynamic: fuse patterns into single com.microsoft ops first (see fusion/fuse.ts); default on */
+  fuse?: boolean;
   /** calibration data (.npz or folder); also the inputs of the drift report */
   calibration?: string;
   /** samples per calibration batch when one file is split (default 8) */
@@ -48,8 +50,11 @@ export interface QuantizeOptions {
 /** Flags that only mean something for one target, so giving them for the other is a mistake. */
 const onlyFor: Record<Target, (keyof QuantizeOptions)[]> = {
   fp16: ['keepIoTypes', 'blockOps', 'blockNodes', 'autoBlock'],
-  int8: ['mode', 'method', 'percentile', 'perChannel', 'reduceRange', 'symmetric', 'opTypes', 'excludeNodes'],
+  int8: ['mode', 'method', 'percentile', 'perChannel', 'reduceRange', 'symmetric', 'opTypes', 'excludeNodes', 'fuse'],
 };
+
+/** Options whose false is a choice too (--no-fuse), not only the absence of a flag. */
+const negatable = new Set<keyof QuantizeOptions>(['perChannel', 'reduceRange', 'fuse']);
 
 const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -59,9 +64,8 @@ export function checkOptions(options: QuantizeOptions): void {
   const other: Target = options.to === 'fp16' ? 'int8' : 'fp16';
   for (const key of onlyFor[other]) {
     const value = options[key];
-    if (value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)) {
-      throw usage(`${flag(key)} applies to --to ${other}, not --to ${options.to}`);
-    }
+    const given = value === false ? negatable.has(key) : value !== undefined && !(Array.isArray(value) && value.length === 0);
+    if (given) throw usage(`${value === false ? flag(key).replace(/^--/, '--no-') : flag(key)} applies to --to ${other}, not --to ${options.to}`);
   }
   if (options.mode !== undefined && !['dynamic', 'static'].includes(options.mode)) throw usage(`--mode: unknown mode '${options.mode}'; use dynamic or static`);
   if (options.method !== undefined && !Object.hasOwn(methods, options.method)) {
@@ -71,6 +75,9 @@ export function checkOptions(options: QuantizeOptions): void {
     for (const key of ['method', 'percentile', 'symmetric'] as const) {
       if (options[key] !== undefined && options[key] !== false) throw usage(`${flag(key)} applies to --mode static only`);
     }
+  }
+  if (options.fuse && options.mode === 'static') {
+    throw usage('fusion applies to --mode dynamic: it makes com.microsoft ops, which a QDQ model meant for TensorRT cannot hold');
   }
   if (options.mode === 'static' && !options.calibration) {
     throw new InputError('static quantization needs calibration data', { kind: 'usage', hint: 'give --calibration <file.npz or folder> with representative inputs' });

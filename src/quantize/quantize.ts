@@ -14,12 +14,13 @@ import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
 import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
+import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { convertToFloat16 } from './fp16/convert.js';
 import { viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
-import { type QuantizeOptions, checkOptions } from './options.js';
+import { type Int8Mode, type QuantizeOptions, checkOptions } from './options.js';
 import type { BlockedNode, QuantizeReport } from './report.js';
 import { type ScratchSpace, openScratch } from './store.js';
 import { inferTypes } from './types.js';
@@ -35,6 +36,7 @@ interface Conversion {
   nodesConverted: number;
   blockedNodes: BlockedNode[];
   clamped: number;
+  fused: Record<string, number>;
 }
 
 interface Job {
@@ -166,7 +168,7 @@ async function toFloat16(job: Job): Promise<Conversion> {
     const named = tensors.length > 3 ? `${tensors.slice(0, 3).join(', ')} and ${tensors.length - 3} more tensors` : tensors.join(', ');
     job.notes.push(`clamped ${overflow} value(s) above float16's 65504 and ${underflow} nonzero value(s) below its smallest subnormal, in ${named}`);
   }
-  return { nodesConverted: result.nodesConverted, blockedNodes: result.blockedNodes, clamped: overflow + underflow };
+  return { nodesConverted: result.nodesConverted, blockedNodes: result.blockedNodes, clamped: overflow + underflow, fused: {} };
 }
 
 async function toInt8(job: Job): Promise<Conversion> {
@@ -179,12 +181,14 @@ async function toInt8(job: Job): Promise<Conversion> {
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
     : `${reduceRange ? '7' : '8'}-bit weights (--${reduceRange ? '' : 'no-'}reduce-range)`);
+  const opTypes = options.opTypes?.length ? options.opTypes : INT8_OP_TYPES;
+  const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
     mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, perAxis: opset >= 13,
   }, job.scratch);
-  const plan = planInt8(ctx, { opTypes: options.opTypes?.length ? options.opTypes : INT8_OP_TYPES, excludeNodes: options.excludeNodes ?? [] });
+  const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
   if (mode === 'static') {
     const method = options.method ?? 'minmax';
     const stats = await collectStats(model, plan.activations, job.data, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
@@ -193,5 +197,25 @@ async function toInt8(job: Job): Promise<Conversion> {
   }
   progress({ kind: 'phase', phase: `quantizing to int8 (${mode})` });
   await applyInt8(ctx, plan);
-  return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0 };
+  return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
+}
+
+/**
+ * Dynamic mode fuses first (fusion/fuse.ts), so the quantizers see the fused ops. Static mode
+ * does not: its QDQ model is for TensorRT, which has no com.microsoft ops. A fused attention
+ * only pays when it is quantized too, so --op-types without Attention turns fusion off.
+ */
+async function fuseForInt8(job: Job, mode: Int8Mode, opTypes: string[]): Promise<Record<string, number>> {
+  if (!(job.options.fuse ?? mode === 'dynamic')) {
+    if (job.options.fuse === false) job.notes.push('no fusion (--no-fuse)');
+    return {};
+  }
+  if (!opTypes.includes('Attention')) {
+    job.notes.push('no fusion: --op-types leaves Attention out, and a fused attention would stay float32');
+    return {};
+  }
+  job.progress({ kind: 'phase', phase: 'fusing' });
+  const report = await fuseModel(job.model, job.scratch, { keep: job.options.excludeNodes ?? [] });
+  job.notes.push(...fusionNotes(report));
+  return report.applied;
 }

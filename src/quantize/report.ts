@@ -19,6 +19,8 @@ export interface QuantizeReport {
   blockedNodes: BlockedNode[];
   /** float values changed to fit float16 (FP16 only) */
   clamped: number;
+  /** INT8: how many nodes of each fused op were made before quantizing (empty when nothing was fused) */
+  fused: Record<string, number>;
   /** the new model against the original, on the calibration data, --inputs or generated inputs */
   drift: CheckReport;
   /** choices made and defaults taken, for the report */

@@ -10,16 +10,20 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'drift', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'notes']);
   assert.equal(report.drift.passed, true);
   assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
   assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
   assert.equal(report.output, out);
   assert.equal(report.mode, 'dynamic');
-  assert.equal(report.nodesConverted, 16);
+  assert.deepEqual(report.fused, { Attention: 2 });
+  assert.equal(report.nodesConverted, 12);
   assert.ok(report.sizeAfter < 0.35 * report.sizeBefore);
-  assert.deepEqual(report.blockedNodes[0], { node: '/blocks.0/attention/MatMul', op: 'MatMul', reason: 'its weight is computed at run time, not a float32 constant' });
-  assert.deepEqual(listFiles(dir), ['encoder.int8.onnx']);
+  assert.ok(report.notes.includes('fused 2 Attention (com.microsoft ops ONNX Runtime runs as one kernel; --no-fuse keeps the graph as exported)'), report.notes.join('\n'));
+  const unfused = JSON.parse(runCli(['quantize', fixture('encoder.onnx'), '-o', path.join(dir, 'unfused.onnx'), '--to', 'int8', '--no-fuse', '--json']).stdout);
+  assert.deepEqual([unfused.fused, unfused.nodesConverted], [{}, 16]);
+  assert.deepEqual(unfused.blockedNodes[0], { node: '/blocks.0/attention/MatMul', op: 'MatMul', reason: 'its weight is computed at run time, not a float32 constant' });
+  assert.deepEqual(listFiles(dir), ['encoder.int8.onnx', 'unfused.onnx']);
 });
 
 test('quantize prints a table for people, with the blocked nodes grouped', () => {
@@ -58,6 +62,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
     [['--to', 'int8', '--mode', 'static'], /static quantization needs calibration data/],
     [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has no tensor for input 'input_ids'/],
     [['--to', 'fp16', '--mode', 'dynamic'], /--mode applies to --to int8, not --to fp16/],
+    [['--to', 'fp16', '--no-fuse'], /--no-fuse applies to --to int8, not --to fp16/],
     [['--to', 'fp16', '--block-node', 'nope'], /--block-node nope: the model has no node named 'nope'/],
     [['--to', 'int8', '--percentile', '99', '--mode', 'static', '--calibration', fixture('encoder.calibration.npz')], /--percentile applies to --method percentile only/],
   ];
@@ -71,7 +76,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
   for (const to of ['int8', 'fp16']) {
     const r = runCli(['quantize', quantized, '-o', out, '--to', to, '--json']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^tdeploy: error: .*done\.onnx is already quantized \(it has 16 DequantizeLinear, DynamicQuantizeMatMul nodes\)\nhint: quantize the float32 model instead\n$/);
+    assert.match(r.stderr, /^tdeploy: error: .*done\.onnx is already quantized \(it has 14 DequantizeLinear, DynamicQuantizeLinear, QAttention, DynamicQuantizeMatMul nodes\)\nhint: quantize the float32 model instead\n$/);
     assert.equal(JSON.parse(r.stdout).error.kind, 'already-quantized');
   }
   assert.deepEqual(listFiles(path.join(dir, 'out')), []);

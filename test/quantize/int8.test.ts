@@ -44,10 +44,13 @@ const ops = (model: Awaited<ReturnType<typeof loadModel>>) => model.proto.graph!
 test('INT8 dynamic encoder: 35 % of the size with embeddings, accurate on unseen inputs, fused integer kernels', async () => {
   const { report, model } = await quantizeEncoder({ mode: 'dynamic' });
   assert.equal(report.mode, 'dynamic');
-  assert.equal(report.nodesConverted, 16, '12 MatMul + 2 Gemm + 2 embedding Gather');
-  assert.deepEqual(report.blockedNodes.map((b) => b.op), ['MatMul', 'MatMul', 'MatMul', 'MatMul'], 'only the attention products of two activations stay float');
-  assert.equal(ops(model).filter((o) => o === 'DynamicQuantizeMatMul').length, 14);
-  assert.equal(ops(model).filter((o) => o === 'Add').length, 21 - 12, 'the 12 bias Adds are folded into the kernels');
+  assert.deepEqual(report.fused, { Attention: 2 });
+  assert.ok(report.notes.some((n) => n.startsWith('fused 2 Attention (')), report.notes.join('\n'));
+  assert.equal(report.nodesConverted, 12, '2 Attention + 6 MatMul + 2 Gemm + 2 embedding Gather');
+  assert.deepEqual(report.blockedNodes, [], 'the attention products of two activations are inside QAttention');
+  const count = (op: string) => ops(model).filter((o) => o === op).length;
+  assert.deepEqual([count('QAttention'), count('DynamicQuantizeLinear'), count('DynamicQuantizeMatMul'), count('Softmax')], [2, 2, 8, 0]);
+  assert.equal(count('Add'), 21 - 6 - 2 - 6, 'q/k/v biases are in QAttention, the masks in its mask_index, 6 biases in the kernels');
   assert.ok(model.proto.opsetImport.some((o) => o.domain === 'com.microsoft'));
   const graph = model.proto.graph!;
   for (const table of ['tokens.weight', 'positions.weight']) {
@@ -63,6 +66,16 @@ test('INT8 dynamic encoder: 35 % of the size with embeddings, accurate on unseen
   const local = drift((await run(fixture('encoder.onnx'), holdout)).get('logits')!, (await run(model.path, holdout)).get('logits')!);
   const logits = report.drift.outputs[0];
   assert.ok(Math.abs(local.cosine - logits.cosine!) < 1e-9 && Math.abs(local.maxAbs - logits.maxAbsError) < 1e-9);
+});
+
+test('INT8 dynamic without fusion (--no-fuse): the graph as exported, every constant-weight product quantized', async () => {
+  const { report, model } = await quantizeEncoder({ mode: 'dynamic', fuse: false });
+  assert.deepEqual(report.fused, {});
+  assert.ok(report.notes.includes('no fusion (--no-fuse)'));
+  assert.equal(report.nodesConverted, 16, '12 MatMul + 2 Gemm + 2 embedding Gather');
+  assert.deepEqual(report.blockedNodes.map((b) => b.op), ['MatMul', 'MatMul', 'MatMul', 'MatMul'], 'only the attention products of two activations stay float');
+  assert.equal(ops(model).filter((o) => o === 'DynamicQuantizeMatMul').length, 14);
+  assert.equal(ops(model).filter((o) => o === 'Add').length, 21 - 12, 'the 12 bias Adds are folded into the kernels');
 });
 
 for (const method of ['minmax', 'percentile', 'entropy'] as const) {
@@ -89,7 +102,7 @@ for (const method of ['minmax', 'percentile', 'entropy'] as const) {
 test('--reduce-range keeps every weight within ±63, --no-per-channel gives one scale per tensor', async () => {
   const { model } = await quantizeEncoder({ mode: 'dynamic', reduceRange: true, perChannel: false });
   const quantized = model.proto.graph!.initializer.filter((t) => t.name.endsWith('_quantized'));
-  assert.equal(quantized.length, 16);
+  assert.equal(quantized.length, 12, '2 packed QKV, 6 MatMul, 2 Gemm, 2 embeddings');
   for (const tensor of quantized) {
     const values = (await readTensor(model, tensor)).data as Int8Array;
     assert.equal(Math.max(...values.map(Math.abs)), 63, tensor.name);

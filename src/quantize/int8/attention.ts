@@ -2,7 +2,7 @@ import { makeNode } from '../graph.js';
 import { MICROSOFT, type OpQuantizer, checkWeight } from './quantizer.js';
 
 /** Attention attributes QAttention accepts as well. */
-const SHARED_ATTRIBUTES = new Set(['num_heads', 'unidirectional']);
+const SHARED_ATTRIBUTES = new Set(['num_heads', 'unidirectional', 'scale', 'mask_filter_value']);
 
 /**
  * com.microsoft Attention (as ONNX Runtime's transformer optimizer fuses it), with its packed
