@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
+import { writeFully } from '../io/ranges.js';
 import { create } from '@bufbuild/protobuf';
 import { type TensorProto, TensorProtoSchema } from '../onnx/gen/onnx_pb.js';
 import type { OnnxModel } from '../onnx/model.js';
@@ -28,7 +30,13 @@ export interface ScratchSpace {
 export async function openScratch(model: OnnxModel, besideFile: string): Promise<ScratchSpace> {
   const owner = new OutputSet();
   const dir = await owner.temp(path.join(path.dirname(path.resolve(besideFile)), 'tdeploy-scratch'));
-  await fs.promises.mkdir(dir, { recursive: true });
+  // owner.temp made the parent folder; a plain mkdir also fails cleanly where recursive mkdir
+  // spins (pseudo-filesystems such as /proc).
+  try {
+    await fs.promises.mkdir(dir);
+  } catch (error) {
+    throw new InputError(`cannot write beside ${besideFile}: ${(error as Error).message}`, { kind: 'file' });
+  }
   const file = path.join(dir, 'tensors.bin');
   const handle = await fs.promises.open(file, 'w');
   let length = 0;
@@ -38,7 +46,7 @@ export async function openScratch(model: OnnxModel, besideFile: string): Promise
       const bytes = toBytes(tensor);
       if (bytes.length < INLINE_BELOW) return tensorToProto(name, tensor);
       const proto = create(TensorProtoSchema, { name, dims: tensor.shape.map(BigInt), dataType: onnxFromDtype(tensor.dtype) });
-      await handle.write(bytes, 0, bytes.length, length);
+      await writeFully(handle, bytes, length);
       model.ranges.set(proto, { file, offset: length, length: bytes.length });
       length += bytes.length;
       return proto;
