@@ -47,10 +47,16 @@ export function checkTable(report: CheckReport): string {
 
 /** The tolerances in force: the gate's, the outputs with their own, the outputs compared exactly. */
 function tolerances(report: CheckReport): string {
-  const text = (t: Partial<Tolerance>) => `atol ${formatTolerance(t.atol ?? report.gate.atol)}, rtol ${formatTolerance(t.rtol ?? report.gate.rtol)}`;
+  const text = (t: Partial<Tolerance>) => {
+    const atol = t.atol ?? report.gate.atol;
+    // An infinite atol is a comparison that only reports element errors (quantize's drift).
+    if (atol === Infinity) return 'none on elements';
+    return `atol ${formatTolerance(atol)}, rtol ${formatTolerance(t.rtol ?? report.gate.rtol)}`;
+  };
+  const cosine = report.gate.minCosine === undefined ? [] : [`cosine >= ${report.gate.minCosine}`];
   const own = Object.entries(report.gate.perOutput ?? {}).map(([name, t]) => `${name}: ${text(t)}`);
   const exact = report.outputs.filter((o) => o.exact).map((o) => o.name);
-  return [text({}), ...own, ...(exact.length ? [`exact: ${exact.join(', ')}`] : [])].join('; ');
+  return [text({}), ...cosine, ...own, ...(exact.length ? [`exact: ${exact.join(', ')}`] : [])].join('; ');
 }
 
 function failureText(o: OutputComparison): string {
