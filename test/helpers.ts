@@ -10,6 +10,18 @@ export const fixture = (...parts: string[]) => path.join(repoRoot, 'fixtures', .
 export const shared = (...parts: string[]) => path.join(repoRoot, '..', 'shared', ...parts);
 export const conformance = (...parts: string[]) => shared('conformance', 'onnx-backend', ...parts);
 
+/** The signature fixtures/make_fixtures.py gives the encoder (dynamic batch and seq, int64 ids). */
+export const ENCODER_SIGNATURE = {
+  inputs: [
+    { name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] },
+    { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'seq'] },
+  ],
+  outputs: [
+    { name: 'logits', dtype: 'float32', shape: ['batch', 4] },
+    { name: 'hidden_states', dtype: 'float32', shape: ['batch', 'seq', 64] },
+  ],
+};
+
 export function tempDir(prefix = 'tdeploy-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
