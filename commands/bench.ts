@@ -9,6 +9,7 @@ import { RegressionMetricSchema } from '../src/bench/report.js';
 import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { overwrittenInput } from '../src/io/same-file.js';
 import { FORMATS, type Format } from '../src/report/document.js';
 import { formatNumber } from '../src/report/format.js';
 import { render, renderTable } from '../src/report/render.js';
@@ -82,6 +83,8 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);
+    const overwritten = flags.output && overwrittenInput([flags.output], [...models, inputs, flags.ioFrom].filter((f) => f !== undefined));
+    if (overwritten) throw new InputError(`--output ${flags.output} would overwrite ${overwritten}, which the benchmark reads`, { kind: 'usage', hint: 'give the report another file name, e.g. bench.json' });
     const options: BenchOptions = {
       session: sessionOptions(raw as SessionFlags),
       shapes: shapeSpec(raw as ShapeFlags),
