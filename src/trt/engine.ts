@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { requireFile } from '../io/read.js';
+import { requireFile, statIfExists } from '../io/read.js';
 import { OutputSet } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { externalDataFiles, loadModel } from '../onnx/model.js';
@@ -103,7 +103,7 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
   // Said before the build rather than found at its end, when the engine cannot take the folder's place.
-  if (fs.statSync(output, { throwIfNoEntry: false })?.isDirectory()) {
+  if (statIfExists(output)?.isDirectory()) {
     throw new InputError(`-o ${output} is a folder; the engine is one file`, { kind: 'usage', hint: `give the file to write, e.g. -o ${path.join(output, 'model.plan')}` });
   }
   const onnx = await loadModel(model);

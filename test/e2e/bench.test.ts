@@ -210,6 +210,8 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
   }
   assert.deepEqual(fs.readFileSync(path.join(dir, 'model.onnx')), fs.readFileSync(encoder));
   fs.rmSync(path.join(dir, 'model.onnx'));
+  const throughFile = runCli(['bench', encoder, ...quick, '-o', path.join(dir, 'other.json', 'report.json')]);
+  assert.deepEqual([throughFile.code, throughFile.stderr.split('\n').at(-2)], [2, `tdeploy: error: cannot create output folder ${path.join(dir, 'other.json')}: a file is in the way`]);
   const folder = runCli(['bench', encoder, ...quick, '-o', dir]);
   assert.deepEqual([folder.code, folder.stderr.split('\n')[0]], [2, `tdeploy: error: --output ${dir} is a folder; the report is one file`]);
   const json = runCli(['bench', encoder, '--json', '--format', 'csv', ...quick]);

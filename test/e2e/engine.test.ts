@@ -96,6 +96,13 @@ test('Ctrl-C kills trtexec\'s process group and leaves nothing behind', async ()
   assert.ok(await processGone(fake.childFile));
 });
 
+test('an engine path through a file is an input error naming the file in the way', () => {
+  const model = fixture('convnet.onnx');
+  const r = engine([model, '-o', path.join(model, 'x.plan'), '--dim', 'batch=1,4,8'], { log: log('06') });
+  assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `tdeploy: error: cannot create output folder ${model}: a file is in the way`]);
+  assert.deepEqual(r.fake.runs().filter((argv) => argv[0] !== '--help' && argv[0] !== '--version'), []);
+});
+
 test('bad input exits 2 before trtexec is looked for; no trtexec exits 3 naming where it looked', (t) => {
   const env = { TDEPLOY_TRTEXEC: '', PATH: '/nonexistent/bin' };
   const missing = runCli(['engine', '/nonexistent/model.onnx'], { env });
