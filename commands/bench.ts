@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
@@ -9,6 +8,8 @@ import { RegressionMetricSchema } from '../src/bench/report.js';
 import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { statIfExists } from '../src/io/read.js';
+import { overwrittenInput } from '../src/io/same-file.js';
 import { FORMATS, type Format } from '../src/report/document.js';
 import { formatNumber } from '../src/report/format.js';
 import { render, renderTable } from '../src/report/render.js';
@@ -76,12 +77,14 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(BenchFlags, raw);
     // Said before the run rather than found at its end, when the report cannot take the folder's place.
-    if (flags.output && fs.statSync(flags.output, { throwIfNoEntry: false })?.isDirectory()) {
+    if (flags.output && statIfExists(flags.output)?.isDirectory()) {
       throw new InputError(`--output ${flags.output} is a folder; the report is one file`, { kind: 'usage', hint: `give the file to write, e.g. --output ${path.join(flags.output, 'bench.json')}` });
     }
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);
+    const overwritten = flags.output && overwrittenInput([flags.output], [...models, inputs, flags.ioFrom].filter((f) => f !== undefined));
+    if (overwritten) throw new InputError(`--output ${flags.output} would overwrite ${overwritten}, which the benchmark reads`, { kind: 'usage', hint: 'give the report another file name, e.g. bench.json' });
     const options: BenchOptions = {
       session: sessionOptions(raw as SessionFlags),
       shapes: shapeSpec(raw as ShapeFlags),

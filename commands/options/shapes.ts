@@ -25,7 +25,9 @@ export function shapeSpec(raw: ShapeFlags, values: { min?: number; max?: number 
     const at = item.lastIndexOf(':');
     if (at <= 0) throw new InputError(`--shape ${item}: expected name:dims, e.g. input_ids:2x16`, { kind: 'usage' });
     const dims = item.slice(at + 1);
-    spec.shapes[item.slice(0, at)] = dims === '' ? [] : dims.split('x').map((d) => positive(d, `--shape ${item}`));
+    const name = item.slice(0, at);
+    if (spec.shapes[name]) throw repeated(`--shape ${item}`, name, spec.shapes[name].join('x'), 'one --shape per input');
+    spec.shapes[name] = dims === '' ? [] : dims.split('x').map((d) => positive(d, `--shape ${item}`));
   }
   for (const item of raw.dim ?? []) {
     const at = item.lastIndexOf('=');
@@ -36,7 +38,12 @@ export function shapeSpec(raw: ShapeFlags, values: { min?: number; max?: number 
       const wanted = min === max ? `${min === 1 ? 'one value' : `${min} values`}` : `${min} to ${max} values`;
       throw new InputError(`--dim ${item}: expected ${wanted}, got ${list.length}`, { kind: 'usage' });
     }
-    spec.dims[item.slice(0, at)] = list;
+    const name = item.slice(0, at);
+    if (spec.dims[name]) {
+      const hint = max === Infinity ? `one --dim per dimension; a comma list sweeps it, e.g. ${name}=${[...spec.dims[name], ...list].join(',')}` : 'one --dim per dimension';
+      throw repeated(`--dim ${item}`, name, spec.dims[name].join(','), hint);
+    }
+    spec.dims[name] = list;
   }
   return spec;
 }
@@ -45,4 +52,9 @@ function positive(text: string, where: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n < 1 || !Number.isSafeInteger(n)) throw new InputError(`${where}: '${text}' is not a positive integer`, { kind: 'usage' });
   return n;
+}
+
+/** A second value for the same name would silently replace the first. */
+function repeated(where: string, name: string, first: string, hint: string): InputError {
+  return new InputError(`${where}: '${name}' is already set to ${first}`, { kind: 'usage', hint });
 }

@@ -37,3 +37,16 @@ export function requireFile(file: string, what: string): void {
     throw fileError(file, error, what);
   }
 }
+
+/**
+ * The file's stats, or undefined when nothing is there: `throwIfNoEntry: false` covers only
+ * ENOENT, while a path through a file (`afile/x.json`) fails with ENOTDIR.
+ */
+export function statIfExists(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw error;
+  }
+}

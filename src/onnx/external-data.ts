@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { statIfExists } from '../io/read.js';
 import type { FileRange } from '../io/ranges.js';
 import type { TensorProto } from './gen/onnx_pb.js';
 import { TensorProto_DataLocation } from './gen/onnx_pb.js';
@@ -55,7 +55,7 @@ export function externalRange(modelPath: string, tensor: TensorProto, expectedLe
   const file = resolveLocation(path.dirname(modelPath), ref.location, tensor.name);
   let size = sizes.get(file);
   if (size === undefined) {
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    const stat = statIfExists(file);
     if (!stat?.isFile()) {
       throw new InputError(`external data file '${ref.location}' of tensor '${tensor.name}' is missing (looked for ${file})`, {
         hint: 'copy the data files that sit beside the model together with it',

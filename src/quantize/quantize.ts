@@ -1,9 +1,9 @@
-import path from 'node:path';
 import { compareModels } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
 import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
-import { type OnnxModel, hasExternalData, loadModel } from '../onnx/model.js';
+import { overwrittenInput } from '../io/same-file.js';
+import { type OnnxModel, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { saveModel } from '../onnx/save.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
@@ -56,11 +56,9 @@ interface Job {
  */
 export async function quantize(modelPath: string, options: QuantizeOptions, progress: Progress = silent): Promise<QuantizeReport> {
   checkOptions(options);
-  if (path.resolve(options.output) === path.resolve(modelPath)) {
-    throw new InputError('the output would overwrite the model being quantized', { kind: 'usage', hint: 'give -o another file name' });
-  }
   progress({ kind: 'phase', phase: 'loading model' });
   const model = await loadModel(modelPath);
+  refuseOverwrite(model, options.output);
   refuseQuantized(model);
   checkNames(model, options);
   const notes: string[] = [];
@@ -121,6 +119,15 @@ async function inputData(sig: ModelSignature, options: QuantizeOptions, notes: s
 
 function dataName(job: Job): string {
   return job.options.calibration ? 'the calibration data' : job.options.inputs ? job.options.inputs : 'generated inputs';
+}
+
+/** The output (or its external-data file) replacing the model or its weights would destroy the input mid-run. */
+function refuseOverwrite(model: OnnxModel, output: string): void {
+  const inputs = [model.path, ...externalDataFiles(model)];
+  const overwritten = overwrittenInput([output, `${output}.data`], inputs);
+  if (overwritten === undefined) return;
+  const what = overwritten === inputs[0] ? 'the model being quantized' : `${overwritten}, which holds the weights of the model being quantized`;
+  throw new InputError(`the output would overwrite ${what}`, { kind: 'usage', hint: 'give -o another file name' });
 }
 
 function refuseQuantized(model: OnnxModel): void {

@@ -66,7 +66,11 @@ export async function convert(source: string, options: ConvertOptions, progress:
   const reference = output.replace(/\.onnx$/, '.reference.npz');
   const from = resolveSource(source);
   checkSpecs(options.inputs ?? []);
-  for (const name of options.outputNames ?? []) checkName(name, '--output-names');
+  for (const [index, name] of (options.outputNames ?? []).entries()) {
+    checkName(name, '--output-names');
+    // torch would rename the second copy, and the check would then miss it after the files were written.
+    if (options.outputNames!.indexOf(name) < index) throw new InputError(`--output-names: '${name}' is given twice`, { kind: 'usage' });
+  }
   if (options.exampleInputs && Object.keys(options.exampleDims ?? {}).length > 0) {
     throw new InputError('--example-dim sets the size of generated inputs; it cannot apply to --example-inputs', { kind: 'usage' });
   }

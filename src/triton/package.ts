@@ -114,6 +114,10 @@ async function readSource(model: string, ioFrom: string | undefined): Promise<So
 async function readLabels(spec: string, sig: ModelSignature): Promise<{ labels: Labels; file: FileEntry }> {
   const named = /^([^=]+)=(.+)$/.exec(spec);
   const output = named && sig.outputs.some((o) => o.name === named[1]) ? named[1] : undefined;
+  // Read as a file name only when such a file exists: otherwise 'OUTPUT=FILE' named an output the model lacks.
+  if (named && !output && !fs.existsSync(spec)) {
+    throw new InputError(`--label-file ${spec}: the model has no output '${named[1]}'`, { hint: `its outputs are ${sig.outputs.map((o) => o.name).join(', ')}` });
+  }
   const file = output ? named![2] : spec;
   const text = await readText(file, 'label file');
   const fileName = path.basename(file);

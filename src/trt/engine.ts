@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { requireFile } from '../io/read.js';
+import { requireFile, statIfExists } from '../io/read.js';
 import { OutputSet } from '../io/atomic.js';
-import { loadModel } from '../onnx/model.js';
+import { overwrittenInput } from '../io/same-file.js';
+import { externalDataFiles, loadModel } from '../onnx/model.js';
 import { signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
@@ -101,12 +102,13 @@ const defaultOutput = (model: string) => model.replace(/\.onnx$/i, '') + '.plan'
 export async function buildEngine(model: string, options: EngineOptions = {}, progress: Progress = silent): Promise<EngineReport> {
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
-  if (output === path.resolve(model)) throw new InputError(`the engine would overwrite the model: ${model}`, { kind: 'usage', hint: 'give -o <file>.plan' });
   // Said before the build rather than found at its end, when the engine cannot take the folder's place.
-  if (fs.statSync(output, { throwIfNoEntry: false })?.isDirectory()) {
+  if (statIfExists(output)?.isDirectory()) {
     throw new InputError(`-o ${output} is a folder; the engine is one file`, { kind: 'usage', hint: `give the file to write, e.g. -o ${path.join(output, 'model.plan')}` });
   }
   const onnx = await loadModel(model);
+  const overwritten = overwrittenInput([output, `${output}.log`], [onnx.path, ...externalDataFiles(onnx)]);
+  if (overwritten) throw new InputError(`the engine or its log would overwrite ${overwritten}, which the build reads`, { kind: 'usage', hint: 'give -o <file>.plan' });
   const { inputs } = signature(onnx.proto);
   const profiles = engineProfiles(inputs, options.profiles ?? {}, options.shapes ?? emptyShapeSpec());
   const trtexec = findTrtexec({ trtexec: options.trtexec });

@@ -201,6 +201,17 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
     assert.match(r.stderr.split('\n')[0], new RegExp(`^tdeploy: error: ${message.source}`));
     assert.equal(r.stdout, '');
   }
+  const twice = runCli(['bench', encoder, ...quick, '--dim', 'seq=4', '--dim', 'seq=8']);
+  assert.deepEqual([twice.code, twice.stderr], [2, "tdeploy: error: --dim seq=8: 'seq' is already set to 4\nhint: one --dim per dimension; a comma list sweeps it, e.g. seq=4,8\n"]);
+  fs.copyFileSync(encoder, path.join(dir, 'model.onnx'));
+  for (const [output, overwritten] of [['model.onnx', 'model.onnx'], ['sub/../other.json', 'other.json']]) {
+    const r = runCli(['bench', path.join(dir, 'model.onnx'), ...quick, '--inputs', path.join(dir, 'other.json'), '-o', path.join(dir, output)]);
+    assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `tdeploy: error: --output ${path.join(dir, output)} would overwrite ${path.join(dir, overwritten)}, which the benchmark reads`]);
+  }
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'model.onnx')), fs.readFileSync(encoder));
+  fs.rmSync(path.join(dir, 'model.onnx'));
+  const throughFile = runCli(['bench', encoder, ...quick, '-o', path.join(dir, 'other.json', 'report.json')]);
+  assert.deepEqual([throughFile.code, throughFile.stderr.split('\n').at(-2)], [2, `tdeploy: error: cannot create output folder ${path.join(dir, 'other.json')}: a file is in the way`]);
   const folder = runCli(['bench', encoder, ...quick, '-o', dir]);
   assert.deepEqual([folder.code, folder.stderr.split('\n')[0]], [2, `tdeploy: error: --output ${dir} is a folder; the report is one file`]);
   const json = runCli(['bench', encoder, '--json', '--format', 'csv', ...quick]);

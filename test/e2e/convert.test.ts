@@ -301,6 +301,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as archive:
   { what: 'an output not ending in .onnx', args: [fixture('convnet.pt'), '-o', 'model.bin'], code: 2, message: /the output file must end with \.onnx/, early: true },
   { what: 'a bad --input', args: [fixture('convnet.pt'), '--input', 'image:float32:batch;3'], code: 2, message: /--input image:float32:batch;3: dim 'batch;3'/, early: true },
   { what: 'an --example-dim no input has', args: [fixture('convnet.pt'), '--input', 'image:float32:batch,3,32,32', '--example-dim', 'seq=4'], code: 2, message: /--example-dim seq: no --input has a symbolic dim 'seq'/, early: true },
+  { what: 'an output name given twice', args: [fixture('encoder.pt'), ...ENCODER_INPUTS, '--output-names', 'a,a'], code: 2, message: /--output-names: 'a' is given twice$/, early: true },
   { what: 'a non-numeric --opset', args: [fixture('convnet.pt'), '--opset', 'latest'], code: 2, message: /--opset: expected an opset number/, early: true },
 ];
 

@@ -96,6 +96,13 @@ test('Ctrl-C kills trtexec\'s process group and leaves nothing behind', async ()
   assert.ok(await processGone(fake.childFile));
 });
 
+test('an engine path through a file is an input error naming the file in the way', () => {
+  const model = fixture('convnet.onnx');
+  const r = engine([model, '-o', path.join(model, 'x.plan'), '--dim', 'batch=1,4,8'], { log: log('06') });
+  assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `tdeploy: error: cannot create output folder ${model}: a file is in the way`]);
+  assert.deepEqual(r.fake.runs().filter((argv) => argv[0] !== '--help' && argv[0] !== '--version'), []);
+});
+
 test('bad input exits 2 before trtexec is looked for; no trtexec exits 3 naming where it looked', (t) => {
   const env = { TDEPLOY_TRTEXEC: '', PATH: '/nonexistent/bin' };
   const missing = runCli(['engine', '/nonexistent/model.onnx'], { env });
@@ -108,6 +115,16 @@ test('bad input exits 2 before trtexec is looked for; no trtexec exits 3 naming 
     'hint: give min,opt,max for each dynamic dim, e.g. --dim batch=1,8,32 --dim seq=1,8,32, or --shapes input_ids:MINxA,OPTxB,MAXxC\n');
   const twoValues = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,8'], { env });
   assert.deepEqual([twoValues.code, twoValues.stderr.split('\n')[0]], [2, 'tdeploy: error: --dim batch: give one value or three (min,opt,max), not 2']);
+  const twice = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,4,8', '--dim', 'batch=2'], { env });
+  assert.deepEqual([twice.code, twice.stderr], [2, "tdeploy: error: --dim batch=2: 'batch' is already set to 1,4,8\nhint: one --dim per dimension\n"]);
+  const dir = tempDir();
+  fs.cpSync(fixture('encoder_external'), dir, { recursive: true });
+  const model = path.join(dir, 'encoder.onnx');
+  for (const output of [model, path.join(dir, 'encoder.onnx.data')]) {
+    const r = runCli(['engine', model, '-o', output, ...encoderDims], { env });
+    assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `tdeploy: error: the engine or its log would overwrite ${output}, which the build reads`]);
+  }
+  assert.deepEqual(listFiles(dir), ['encoder.onnx', 'encoder.onnx.data']);
   if (fs.existsSync(DEFAULT_TRTEXEC)) return t.skip(`${DEFAULT_TRTEXEC} exists on this machine`);
   const none = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,4,8', '--json'], { env });
   assert.equal(none.code, 3);

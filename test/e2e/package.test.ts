@@ -49,6 +49,7 @@ test('bad input exits 2 with one line and writes nothing', () => {
     [['--model-version', 'last'], /^tdeploy: error: --model-version: expected a version number \(1 or more\) or 'next'$/],
     [['--kind', 'tpu'], /option '--kind <kind>' argument 'tpu' is invalid/],
     [['--version-policy', 'latest'], /--version-policy: 'latest' is not latest:N, all or specific:1,3/],
+    [['--label-file', `nosuch=${path.join(noTokenizer, 'vocab.txt')}`], /^tdeploy: error: --label-file nosuch=.*vocab\.txt: the model has no output 'nosuch'$/],
   ];
   for (const [args, message] of cases) {
     const model = args[0]?.endsWith('.onnx') ? [] : [fixture('encoder.onnx')];

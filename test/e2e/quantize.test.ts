@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { writeNpz } from '../../src/tensor/npz.js';
@@ -91,4 +92,27 @@ test('calibration data whose shapes do not fit the model is refused', async () =
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^tdeploy: error: calibration data .*small-images\.npz: 'image' has shape \[2, 3, 16, 16\] but the model expects \[batch, 3, 32, 32\]\n$/);
   assert.deepEqual(listFiles(path.join(dir, 'out')), []);
+});
+
+test('an output that would replace the model or its weights is refused, through links too, and the input stays whole', () => {
+  const dir = tempDir();
+  fs.cpSync(fixture('encoder_external'), path.join(dir, 'ext'), { recursive: true });
+  fs.copyFileSync(fixture('encoder.onnx'), path.join(dir, 'model.onnx'));
+  fs.symlinkSync('model.onnx', path.join(dir, 'link.onnx'));
+  const before = fs.readFileSync(path.join(dir, 'ext', 'encoder.onnx.data'));
+  const cases: [string, string, RegExp][] = [
+    ['ext/encoder.onnx', 'ext/encoder.onnx.data', /the output would overwrite .*ext\/encoder\.onnx\.data, which holds the weights of the model being quantized$/],
+    ['ext/encoder.onnx', 'ext/../ext/encoder.onnx', /the output would overwrite the model being quantized$/],
+    ['link.onnx', 'model.onnx', /the output would overwrite the model being quantized$/],
+  ];
+  for (const [model, output, message] of cases) {
+    const r = runCli(['quantize', path.join(dir, model), '-o', path.join(dir, output), '--to', 'fp16']);
+    assert.equal(r.code, 2, `${model} -o ${output}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], message);
+    assert.equal(r.stderr.split('\n')[1], 'hint: give -o another file name');
+  }
+  assert.deepEqual(listFiles(dir), ['ext/encoder.onnx', 'ext/encoder.onnx.data', 'model.onnx']);
+  assert.equal(fs.readlinkSync(path.join(dir, 'link.onnx')), 'model.onnx');
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'ext', 'encoder.onnx.data')), before);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'model.onnx')), fs.readFileSync(fixture('encoder.onnx')));
 });

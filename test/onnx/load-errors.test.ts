@@ -42,6 +42,15 @@ test('a missing external-data file is named', async () => {
   assert.match(error.message, /external data file 'encoder\.onnx\.data' of tensor '.+' is missing/);
 });
 
+test('an external-data path through a file is a missing data file, not an internal error', async () => {
+  const dir = tempDir();
+  const model = copyExternal(dir);
+  // Same length: "encoder.onnx.data" -> "encoder.onnx/data", a path through the model file itself.
+  const bytes = fs.readFileSync(model).toString('latin1').replaceAll('encoder.onnx.data', 'encoder.onnx/data');
+  fs.writeFileSync(model, Buffer.from(bytes, 'latin1'));
+  assert.match((await loadError(model)).message, /^external data file 'encoder\.onnx\/data' of tensor '.+' is missing \(looked for .*encoder\.onnx\/data\)$/);
+});
+
 test('a truncated external-data file is refused', async () => {
   const model = copyExternal(tempDir());
   fs.truncateSync(`${model}.data`, 1000);
