@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
 import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, windowPlan } from '../src/bench/bench.js';
 import { benchDocument } from '../src/bench/document.js';
+import { MAX_ITERATIONS } from '../src/bench/harness.js';
 import { RegressionMetricSchema } from '../src/bench/report.js';
 import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
@@ -26,7 +27,7 @@ const percent = z.string().regex(/^\d+(\.\d+)?%?$/, 'expected a percentage, e.g.
 
 const BenchFlags = z.object({
   warmup: whole(0),
-  iterations: whole(1).optional(),
+  iterations: whole(1).refine((n) => n <= MAX_ITERATIONS, `must be at most ${MAX_ITERATIONS}`).optional(),
   duration: z.string().regex(/^\d+(\.\d+)?$/, 'expected seconds, e.g. 5 or 0.5').transform(Number).refine((s) => s > 0, 'must be more than 0').optional(),
   stability: percent.refine((p) => p > 0, 'must be more than 0%').optional(),
   maxWindows: whole(3),

@@ -22,8 +22,18 @@ export const ENCODER_SIGNATURE = {
   ],
 };
 
+const tempDirs: string[] = [];
+// Each test file runs in its own process: its folders go when it exits, unless
+// TDEPLOY_KEEP_TEMP=1 keeps them to look at a failure.
+process.on('exit', () => {
+  if (process.env.TDEPLOY_KEEP_TEMP === '1') return;
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'tdeploy-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export interface CliResult {

@@ -71,6 +71,8 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
 
 async function readFile(file: string, sig: ModelSignature, withOutputs: boolean): Promise<DataSets> {
   const tensors = await readTensorFile(file);
+  // Checked against all the file holds, so that a missing input's hint names what is there.
+  checkInputs(sig.inputs, tensors, file);
   const pick = (infos: TensorInfo[]) => new Map(infos.filter((i) => tensors.has(i.name)).map((i) => [i.name, tensors.get(i.name)!]));
   const known = new Set([...sig.inputs, ...(withOutputs ? sig.outputs : [])].map((i) => i.name));
   const unused = [...tensors.keys()].filter((k) => !known.has(k));

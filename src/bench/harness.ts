@@ -10,6 +10,9 @@ export interface WindowPlan {
   durationMs: number;
 }
 
+/** Every sample is kept for the percentiles: ten million of them is 80 MB. */
+export const MAX_ITERATIONS = 10_000_000;
+
 /** One measurement window: every sample (ms) and the wall time of the whole window. */
 export interface Window {
   samplesMs: number[];

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { MAX_ITERATIONS } from '../bench/harness.js';
 import { InputError } from '../errors.js';
 import { isFactory } from '../torch/source.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
@@ -73,7 +74,7 @@ const Bench = z.strictObject({
   models: z.array(artifact).optional().describe('artifacts to time, the first is the baseline (default: all)'),
   batch: z.array(positive).optional(),
   dims: z.record(z.string(), z.array(positive).min(1)).optional().describe('values of symbolic dims (a list sweeps)'),
-  iterations: positive.optional(),
+  iterations: positive.max(MAX_ITERATIONS).optional(),
   durationSeconds: z.number().positive().optional(),
   warmup: z.number().int().min(0).optional(),
   threads: positive.optional(),

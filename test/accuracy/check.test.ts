@@ -220,6 +220,15 @@ test('bad references are input errors that name the tensor', async () => {
       return true;
     });
   }
+  const other = await variant('other-names', (m) => {
+    m.set('ids', m.get('input_ids')!);
+    m.delete('input_ids');
+  });
+  await assert.rejects(check(encoder, { reference: other, gate }), (e: Error & { hint?: string }) => {
+    assert.match(e.message, /other-names\.npz has no tensor for input 'input_ids'/);
+    assert.equal(e.hint, 'it has attention_mask, logits, hidden_states, ids');
+    return true;
+  });
   const garbage = path.join(dir, 'garbage.npz');
   fs.writeFileSync(garbage, 'not a zip archive');
   await assert.rejects(check(encoder, { reference: garbage, gate }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message.includes(garbage));

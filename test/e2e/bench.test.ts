@@ -188,6 +188,7 @@ test('bad input: exit 2, one error line, nothing on stdout, nothing written', ()
     [[encoder, '--baseline', path.join(dir, 'notes.json')], /baseline .*notes\.json is not a tdeploy bench report: not JSON/],
     [[encoder, '--baseline', path.join(dir, 'elsewhere.json')], /the baseline has no result with the label and shapes of any result of this run/],
     [[encoder, '--iterations', '0'], /--iterations: must be at least 1/],
+    [[encoder, '--iterations', '99999999999999999999'], /--iterations: must be at most 10000000/],
     [[encoder, '--iterations', 'ten'], /--iterations: expected a whole number/],
     [[encoder, '--max-regression', '10%'], /--max-regression needs --baseline/],
     [[encoder, '--batch', '2', '--dim', 'batch=4'], /--batch and --dim batch both set the batch dimension/],
