@@ -56,6 +56,20 @@ test('infinities and NaN do not widen the range (a -inf mask fill is not an acti
   assert.equal(stats.bins!.reduce((a, b) => a + b, 0), 3);
 });
 
+test('a first batch without finite values (an empty or fully masked tensor) leaves the range empty instead of hanging', () => {
+  for (const first of [new Float32Array(0), Float32Array.of(-Infinity, NaN, -Infinity)]) {
+    const stats = emptyStats(true);
+    accumulate(stats, first);
+    assert.deepEqual([stats.count, stats.top], [0, 0]);
+    for (const method of ['minmax', 'percentile', 'entropy'] as const) {
+      assert.deepEqual(calibratedRange(stats, method, { percentile: 99.99 }), { min: 0, max: 0 }, method);
+    }
+    accumulate(stats, Float32Array.of(-1, 3, 0, -Infinity));
+    assert.deepEqual([stats.count, stats.top, stats.bins!.reduce((a, b) => a + b, 0)], [3, 4, 3]);
+    assert.deepEqual(calibratedRange(stats, 'minmax', { percentile: 99.99 }), { min: -1, max: 3 });
+  }
+});
+
 test('float16 underflow is counted among nonzero values', () => {
   const stats = emptyStats(false);
   accumulate(stats, Float32Array.of(0, 1e-9, -3e-8, 1e-7, 1));
