@@ -49,6 +49,20 @@ test('minmax keeps the observed range; percentile and entropy clip outliers', ()
   assert.ok(e.max > 2 && e.max < 10 && e.min === -e.max, `entropy threshold ${e.max}`);
 });
 
+test('entropy picks the threshold TensorRT picks, also when the bins past the bulk are empty', () => {
+  // Bin k (1/32 wide) of the bulk holds round(1000·exp(-(k/40)²)) values, k < 100; two outliers
+  // at 60 and -45 set the histogram's top to 64. TensorRT's algorithm (smoothed KL, 128 levels
+  // of ⌊edge/128⌋ bins, every 8th edge) in numpy on the same histogram gives 7.75. Every edge
+  // past the bulk is an empty bin holding only the outliers; refusing those left only the full
+  // range, 60.
+  const values: number[] = [60, -45];
+  for (let k = 0; k < 100; k++) for (let n = Math.round(1000 * Math.exp(-((k / 40) ** 2))); n > 0; n--) values.push((k + 0.5) / 32);
+  const stats = emptyStats(true);
+  accumulate(stats, Float32Array.from(values));
+  assert.equal(stats.top, 64);
+  assert.deepEqual(calibratedRange(stats, 'entropy', { percentile: 99.99 }), { min: -7.75, max: 7.75 });
+});
+
 test('infinities and NaN do not widen the range (a -inf mask fill is not an activation range)', () => {
   const stats = emptyStats(true);
   accumulate(stats, Float32Array.of(-Infinity, 1, -2, NaN, Infinity, 0.5));
