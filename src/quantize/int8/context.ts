@@ -6,7 +6,7 @@ import type { Range } from '../calibration/methods.js';
 import type { Int8Mode } from '../options.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
-import { quantizeWeight, transpose2d } from './weights.js';
+import { quantizeWeight, roundHalfEven, transpose2d } from './weights.js';
 
 export interface Int8Settings {
   mode: Int8Mode;
@@ -155,5 +155,5 @@ function activationParameters(range: Range, symmetric: boolean): { scale: number
   const lo = Math.min(range.min, 0);
   const hi = Math.max(range.max, 0);
   const scale = hi > lo ? (hi - lo) / 255 : 1;
-  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
+  return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(-lo / scale))) };
 }
