@@ -188,7 +188,7 @@ async function toInt8(job: Job): Promise<Conversion> {
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, perAxis: opset >= 13,
+    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset,
   }, job.scratch);
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
   if (mode === 'static') {

@@ -192,3 +192,19 @@ test('static calibration of an activation that is empty on every batch (a Compre
     assert.ok(x > 0.01 && x < 4 / 127, `${method}: x scale ${x}`);
   }
 });
+
+test('an opset-10 model keeps Conv float32 in dynamic mode (DynamicQuantizeLinear came with opset 11) and quantizes its MatMul', async () => {
+  const dir = tempDir();
+  const random = new Random(9);
+  const source = await writeModel(path.join(dir, 'opset10.onnx'), [
+    makeNode('Conv', ['image', 'kernel'], ['features'], { name: 'conv' }),
+    makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' }),
+  ], [value('image', 'float32', ['batch', 2, 5, 5]), value('x', 'float32', ['batch', 4])], [value('features', 'float32', ['batch', 3, 3, 3]), value('y', 'float32', ['batch', 3])], {
+    kernel: floats([3, 2, 3, 3], () => random.normal()), w: floats([4, 3], () => random.normal()),
+  }, { '': 10 });
+  const report = await quantize(source, { output: path.join(dir, 'opset10.int8.onnx'), to: 'int8' });
+  assert.deepEqual(report.blockedNodes, [{ node: 'conv', op: 'Conv', reason: 'DynamicQuantizeLinear needs opset 11, the model has opset 10' }]);
+  assert.equal(report.nodesConverted, 1);
+  assert.deepEqual(ops(await loadModel(report.output)), ['Conv', 'DynamicQuantizeMatMul']);
+  assert.deepEqual(report.drift.outputs.map((o) => [o.name, o.cosine === 1 || o.cosine! > 0.999]), [['features', true], ['y', true]]);
+});

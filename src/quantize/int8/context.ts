@@ -15,8 +15,8 @@ export interface Int8Settings {
   weightMax: number;
   /** int8 activations with zero point 0 (TensorRT) rather than uint8 asymmetric */
   symmetric: boolean;
-  /** whether DequantizeLinear may take an axis (opset 13) */
-  perAxis: boolean;
+  /** the model's ONNX opset: DynamicQuantizeLinear needs 11, a per-axis DequantizeLinear 13 */
+  opset: number;
 }
 
 export interface WeightNames {
@@ -75,7 +75,7 @@ export class Int8Context {
    * output-channel axis (after the optional transpose); per-tensor when per-channel is off.
    */
   weight(name: string, axis: number, transpose = false): Promise<WeightNames> {
-    const perAxis = this.settings.perChannel && this.settings.perAxis ? axis : undefined;
+    const perAxis = this.settings.perChannel && this.settings.opset >= 13 ? axis : undefined;
     const key = `${name}\u0000${perAxis}\u0000${transpose}`;
     let names = this.weights.get(key);
     if (!names) {
