@@ -81,16 +81,27 @@ function isGraphInput(view: GraphView, name: string): boolean {
  */
 export function subgraphFreeNames(node: NodeProto): string[] {
   const free = new Set<string>();
-  for (const attr of node.attribute) {
-    for (const graph of attr.g ? [attr.g, ...attr.graphs] : attr.graphs) {
-      const defined = new Set<string>([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
-      for (const inner of graph.node) {
-        for (const name of [...inner.input, ...subgraphFreeNames(inner)]) if (name && !defined.has(name)) free.add(name);
-        for (const output of inner.output) defined.add(output);
-      }
+  for (const graph of subgraphs(node)) {
+    const defined = new Set<string>([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
+    for (const inner of graph.node) {
+      for (const name of [...inner.input, ...subgraphFreeNames(inner)]) if (name && !defined.has(name)) free.add(name);
+      for (const output of inner.output) defined.add(output);
     }
   }
   return [...free];
+}
+
+/** The graphs a node holds in its attributes: If branches, Loop and Scan bodies. */
+export function subgraphs(node: NodeProto): GraphProto[] {
+  return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
+}
+
+/** Every node of a graph and of the subgraphs its nodes hold, at any depth. */
+export function* allNodes(graph: GraphProto): Generator<NodeProto> {
+  for (const node of graph.node) {
+    yield node;
+    for (const inner of subgraphs(node)) yield* allNodes(inner);
+  }
 }
 
 export interface NodeSpec {
@@ -226,7 +237,5 @@ export function dropUnused(graph: GraphProto): TensorProto[] {
 /** Makes a node read `to` wherever it read `from`, in its subgraphs too (ONNX names are unique across scopes). */
 export function renameInput(node: NodeProto, from: string, to: string): void {
   node.input = node.input.map((name) => (name === from ? to : name));
-  for (const a of node.attribute) {
-    for (const graph of a.g ? [a.g, ...a.graphs] : a.graphs) for (const inner of graph.node) renameInput(inner, from, to);
-  }
+  for (const graph of subgraphs(node)) for (const inner of graph.node) renameInput(inner, from, to);
 }

@@ -3,11 +3,11 @@ import { generatedSets } from '../accuracy/inputs.js';
 import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
 import { overwrittenInput } from '../io/same-file.js';
-import { type OnnxModel, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
+import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { saveModel } from '../onnx/save.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
-import { tensorDtype } from '../onnx/tensor-proto.js';
 import { type Progress, silent } from '../progress.js';
+import { onnxFromDtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { collectStats } from './calibration/collect.js';
 import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
@@ -16,7 +16,7 @@ import { cpuProfile } from './cpu.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { convertToFloat16 } from './fp16/convert.js';
-import { viewGraph } from './graph.js';
+import { allNodes, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
@@ -31,6 +31,8 @@ const QUANTIZED_OPS = new Set([
   'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QAttention', 'QGemm', 'QLinearAdd', 'QLinearMul', 'QEmbedLayerNormalization',
   'DynamicQuantizeLSTM', 'MatMulNBits', 'MatMulBnb4', 'GatherBlockQuantized',
 ]);
+
+const FLOAT16 = onnxFromDtype('float16');
 
 interface Conversion {
   nodesConverted: number;
@@ -130,16 +132,16 @@ function refuseOverwrite(model: OnnxModel, output: string): void {
   throw new InputError(`the output would overwrite ${what}`, { kind: 'usage', hint: 'give -o another file name' });
 }
 
+/** Looks into subgraphs and Constant nodes too: an FP16 export may hold its weights in Constants. */
 function refuseQuantized(model: OnnxModel): void {
-  const graph = model.proto.graph!;
-  const quantized = graph.node.filter((n) => QUANTIZED_OPS.has(n.opType));
+  const quantized = [...allNodes(model.proto.graph!)].filter((n) => QUANTIZED_OPS.has(n.opType));
   if (quantized.length > 0) {
     const ops = [...new Set(quantized.map((n) => n.opType))].join(', ');
     throw new InputError(`${model.path} is already quantized (it has ${quantized.length} ${ops} node${quantized.length === 1 ? '' : 's'})`, {
       kind: 'already-quantized', hint: 'quantize the float32 model instead',
     });
   }
-  const half = graph.initializer.filter((t) => tensorDtype(t) === 'float16');
+  const half = [...allTensors(model.proto)].filter((t) => t.dataType === FLOAT16);
   if (half.length > 0) {
     throw new InputError(`${model.path} already has float16 weights (${half.length} tensors)`, { kind: 'already-quantized', hint: 'quantize the float32 model instead' });
   }
@@ -193,7 +195,7 @@ async function toInt8(job: Job): Promise<Conversion> {
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, perAxis: opset >= 13,
+    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset,
   }, job.scratch);
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
   if (mode === 'static') {

@@ -49,11 +49,39 @@ test('minmax keeps the observed range; percentile and entropy clip outliers', ()
   assert.ok(e.max > 2 && e.max < 10 && e.min === -e.max, `entropy threshold ${e.max}`);
 });
 
+test('entropy picks the threshold TensorRT picks, also when the bins past the bulk are empty', () => {
+  // Bin k (1/32 wide) of the bulk holds round(1000·exp(-(k/40)²)) values, k < 100; two outliers
+  // at 60 and -45 set the histogram's top to 64. TensorRT's algorithm (smoothed KL, 128 levels
+  // of ⌊edge/128⌋ bins, every 8th edge) in numpy on the same histogram gives 7.75. Every edge
+  // past the bulk is an empty bin holding only the outliers; refusing those left only the full
+  // range, 60.
+  const values: number[] = [60, -45];
+  for (let k = 0; k < 100; k++) for (let n = Math.round(1000 * Math.exp(-((k / 40) ** 2))); n > 0; n--) values.push((k + 0.5) / 32);
+  const stats = emptyStats(true);
+  accumulate(stats, Float32Array.from(values));
+  assert.equal(stats.top, 64);
+  assert.deepEqual(calibratedRange(stats, 'entropy', { percentile: 99.99 }), { min: -7.75, max: 7.75 });
+});
+
 test('infinities and NaN do not widen the range (a -inf mask fill is not an activation range)', () => {
   const stats = emptyStats(true);
   accumulate(stats, Float32Array.of(-Infinity, 1, -2, NaN, Infinity, 0.5));
   assert.deepEqual(calibratedRange(stats, 'minmax', { percentile: 99.99 }), { min: -2, max: 1 });
   assert.equal(stats.bins!.reduce((a, b) => a + b, 0), 3);
+});
+
+test('a first batch without finite values (an empty or fully masked tensor) leaves the range empty instead of hanging', () => {
+  for (const first of [new Float32Array(0), Float32Array.of(-Infinity, NaN, -Infinity)]) {
+    const stats = emptyStats(true);
+    accumulate(stats, first);
+    assert.deepEqual([stats.count, stats.top], [0, 0]);
+    for (const method of ['minmax', 'percentile', 'entropy'] as const) {
+      assert.deepEqual(calibratedRange(stats, method, { percentile: 99.99 }), { min: 0, max: 0 }, method);
+    }
+    accumulate(stats, Float32Array.of(-1, 3, 0, -Infinity));
+    assert.deepEqual([stats.count, stats.top, stats.bins!.reduce((a, b) => a + b, 0)], [3, 4, 3]);
+    assert.deepEqual(calibratedRange(stats, 'minmax', { percentile: 99.99 }), { min: -1, max: 3 });
+  }
 });
 
 test('float16 underflow is counted among nonzero values', () => {

@@ -1,10 +1,12 @@
+import { create } from '@bufbuild/protobuf';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema } from '../../src/onnx/gen/onnx_pb.js';
 import { loadModel, readTensor } from '../../src/onnx/model.js';
 import { signature } from '../../src/onnx/signature.js';
-import { tensorDtype } from '../../src/onnx/tensor-proto.js';
+import { tensorDtype, tensorToProto } from '../../src/onnx/tensor-proto.js';
 import { attr, makeNode } from '../../src/quantize/graph.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { inferTypes } from '../../src/quantize/types.js';
@@ -209,4 +211,36 @@ test('ONNX checker with full type inference accepts the FP16 models, value_info 
   assert.deepEqual(stale.map((v) => v.name), [], 'every value_info states the type the value now has');
   const out = python(['onnx'], 'import onnx, sys\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\n    print("ok")', files);
   assert.equal(out.trim(), 'ok\nok');
+});
+
+test('a model whose float16 weights are Constant nodes, or whose quantized ops sit in a subgraph, is refused as already quantized', async () => {
+  const dir = tempDir();
+  const weight = tensorToProto('w', floats([2, 3], [1, -2, 0.5, 3, 0.25, -1]));
+  const constants = await writeModel(path.join(dir, 'constants.onnx'), [
+    makeNode('Constant', [], ['w'], { attributes: [attr.tensor('value', weight)] }),
+    makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' }),
+  ], [value('x', 'float32', ['batch', 2])], [value('y', 'float32', ['batch', 3])]);
+  const half = await quantize(constants, { output: path.join(dir, 'half.onnx'), to: 'fp16' });
+  assert.equal(half.nodesConverted, 2);
+  const qdq = (x: string, y: string) => [makeNode('QuantizeLinear', [x, 's'], [`${y}_q`]), makeNode('DequantizeLinear', [`${y}_q`, 's'], [y])];
+  const branch = (nodes: ReturnType<typeof makeNode>[], output: string) =>
+    create(GraphProtoSchema, { name: output, node: nodes, output: [value(output, 'float32', [2])] });
+  const nested = await writeModel(path.join(dir, 'nested.onnx'), [
+    makeNode('If', ['c'], ['y'], { attributes: [
+      create(AttributeProtoSchema, { name: 'then_branch', type: AttributeProto_AttributeType.GRAPH, g: branch(qdq('x', 'a'), 'a') }),
+      create(AttributeProtoSchema, { name: 'else_branch', type: AttributeProto_AttributeType.GRAPH, g: branch([makeNode('Identity', ['x'], ['b'])], 'b') }),
+    ] }),
+  ], [value('c', 'bool', []), value('x', 'float32', [2])], [value('y', 'float32', [2])], { s: floats([], [0.1]) });
+  const cases: [string, RegExp][] = [
+    [half.output, /half\.onnx already has float16 weights \(1 tensors\)$/],
+    [nested, /nested\.onnx is already quantized \(it has 2 QuantizeLinear, DequantizeLinear nodes\)$/],
+  ];
+  for (const [source, message] of cases) {
+    for (const to of ['fp16', 'int8'] as const) {
+      const output = path.join(dir, 'out', `again.${to}.onnx`);
+      await assert.rejects(quantize(source, { output, to }), (e: Error & { exitCode?: number; kind?: string }) =>
+        message.test(e.message) && e.exitCode === 2 && e.kind === 'already-quantized');
+      assert.equal(fs.existsSync(output), false);
+    }
+  }
 });

@@ -8,7 +8,7 @@ import { attr, makeNode } from '../../src/quantize/graph.js';
 import type { QuantizeOptions } from '../../src/quantize/options.js';
 import type { QuantizeReport } from '../../src/quantize/report.js';
 import { quantize } from '../../src/quantize/quantize.js';
-import { readNpz } from '../../src/tensor/npz.js';
+import { readNpz, writeNpz } from '../../src/tensor/npz.js';
 import { Random } from '../../src/tensor/random.js';
 import { fixture, python, skipWithoutPython, tempDir } from '../helpers.js';
 import { drift, floats, run, value, writeModel } from './helpers.js';
@@ -166,4 +166,45 @@ test('com.microsoft Attention becomes QAttention and keeps its outputs', async (
 test('ONNX checker with full type inference accepts the static QDQ model', { skip: skipWithoutPython(['onnx']) }, async () => {
   const { model } = await quantizeEncoder({ mode: 'static', calibration });
   assert.equal(python(['onnx'], 'import onnx, sys\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint("ok")', [model.path]).trim(), 'ok');
+});
+
+test('static calibration of an activation that is empty on every batch (a Compress that selects nothing) finishes with scale 1', async () => {
+  const dir = tempDir();
+  const random = new Random(5);
+  const source = await writeModel(path.join(dir, 'filter.onnx'), [
+    makeNode('Gather', ['x', 'first'], ['column'], { attributes: [attr.int('axis', 1)] }),
+    makeNode('Greater', ['column', 'limit'], ['keep']),
+    makeNode('Compress', ['x', 'keep'], ['picked'], { attributes: [attr.int('axis', 0)] }),
+    makeNode('MatMul', ['picked', 'w'], ['projected'], { name: 'project_picked' }),
+    makeNode('MatMul', ['x', 'w'], ['y'], { name: 'project' }),
+  ], [value('x', 'float32', ['batch', 4])], [value('y', 'float32', ['batch', 3]), value('projected', 'float32', ['n', 3])], {
+    w: floats([4, 3], () => random.normal()), limit: floats([], [100]), first: { dtype: 'int64', shape: [], data: BigInt64Array.of(0n) },
+  }, { '': 13 });
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([16, 4], () => random.normal())]]));
+  for (const method of ['minmax', 'percentile', 'entropy'] as const) {
+    const report = await quantize(source, { output: path.join(dir, `${method}.onnx`), to: 'int8', mode: 'static', calibration, method, symmetric: true });
+    assert.equal(report.nodesConverted, 2);
+    const model = await loadModel(report.output);
+    const scale = async (name: string) => Number((await readTensor(model, model.proto.graph!.initializer.find((t) => t.name === name)!)).data[0]);
+    assert.equal(await scale('picked_scale'), 1, `${method}: no values, no range`);
+    const x = await scale('x_scale');
+    assert.ok(x > 0.01 && x < 4 / 127, `${method}: x scale ${x}`);
+  }
+});
+
+test('an opset-10 model keeps Conv float32 in dynamic mode (DynamicQuantizeLinear came with opset 11) and quantizes its MatMul', async () => {
+  const dir = tempDir();
+  const random = new Random(9);
+  const source = await writeModel(path.join(dir, 'opset10.onnx'), [
+    makeNode('Conv', ['image', 'kernel'], ['features'], { name: 'conv' }),
+    makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' }),
+  ], [value('image', 'float32', ['batch', 2, 5, 5]), value('x', 'float32', ['batch', 4])], [value('features', 'float32', ['batch', 3, 3, 3]), value('y', 'float32', ['batch', 3])], {
+    kernel: floats([3, 2, 3, 3], () => random.normal()), w: floats([4, 3], () => random.normal()),
+  }, { '': 10 });
+  const report = await quantize(source, { output: path.join(dir, 'opset10.int8.onnx'), to: 'int8' });
+  assert.deepEqual(report.blockedNodes, [{ node: 'conv', op: 'Conv', reason: 'DynamicQuantizeLinear needs opset 11, the model has opset 10' }]);
+  assert.equal(report.nodesConverted, 1);
+  assert.deepEqual(ops(await loadModel(report.output)), ['Conv', 'DynamicQuantizeMatMul']);
+  assert.deepEqual(report.drift.outputs.map((o) => [o.name, o.cosine === 1 || o.cosine! > 0.999]), [['features', true], ['y', true]]);
 });

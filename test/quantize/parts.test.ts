@@ -40,6 +40,8 @@ test('weights quantize symmetrically per channel with the chosen range', () => {
   assert.deepEqual(reduced.scale.shape, []);
   assert.deepEqual(Array.from(reduced.values.data as Int8Array), [8, -16, 4, 47, 0, -63]);
   assert.deepEqual(Array.from(quantizeWeight(floats([2], [0, 0]), 0, 127).scale.data as Float32Array), [1, 1], 'an all-zero channel gets scale 1');
+  const ties = quantizeWeight(floats([7], [127, 2.5, -2.5, 0.5, -0.5, 1.5, -3.5]), undefined, 127);
+  assert.deepEqual(Array.from(ties.values.data as Int8Array), [127, 2, -2, 0, 0, 2, -4], 'ties round to even, as numpy and QuantizeLinear round');
 });
 
 test('nodes are put in dependency order, keeping the given order where it is valid', () => {

@@ -79,38 +79,57 @@ function entropyThreshold(stats: TensorStats): number {
   return best * width;
 }
 
+/** The small mass smoothing gives empty bins, so that a divergence stays finite (TensorRT's 1e-4). */
+const SMOOTHING = 1e-4;
+
+/**
+ * KL(P‖Q) at threshold bin `edge`, as TensorRT computes it: P is the histogram clipped at the
+ * edge with the outliers added to its last bin; Q merges the unclipped bins into 128 levels of
+ * ⌊edge/128⌋ bins (the last level takes the rest) and spreads each level over the bins where P
+ * is nonzero. Both are smoothed: where Q has nothing for P's mass (an empty edge bin holding
+ * only outliers), the divergence is large, not infinite, so thresholds in a sparse tail stay
+ * candidates.
+ */
 function klDivergence(bins: Float64Array, edge: number, p: Float64Array, q: Float64Array): number {
   let outliers = 0;
   for (let j = edge; j < bins.length; j++) outliers += bins[j];
   for (let j = 0; j < edge; j++) p[j] = bins[j];
   p[edge - 1] += outliers;
-  // Spread each group of source bins evenly over its nonzero members.
-  const perLevel = edge / QUANT_LEVELS;
+  const perLevel = Math.floor(edge / QUANT_LEVELS);
   for (let level = 0; level < QUANT_LEVELS; level++) {
-    const from = Math.floor(level * perLevel);
-    const to = level === QUANT_LEVELS - 1 ? edge : Math.floor((level + 1) * perLevel);
+    const from = level * perLevel;
+    const to = level === QUANT_LEVELS - 1 ? edge : from + perLevel;
     let sum = 0;
     let nonzero = 0;
     for (let j = from; j < to; j++) {
       sum += bins[j];
-      if (bins[j] !== 0) nonzero++;
+      if (p[j] !== 0) nonzero++;
     }
-    for (let j = from; j < to; j++) q[j] = bins[j] !== 0 ? sum / nonzero : 0;
+    for (let j = from; j < to; j++) q[j] = p[j] !== 0 ? sum / nonzero : 0;
   }
-  let pTotal = 0;
-  let qTotal = 0;
-  for (let j = 0; j < edge; j++) {
-    pTotal += p[j];
-    qTotal += q[j];
-  }
+  const smoothP = smoothing(p, edge);
+  const smoothQ = smoothing(q, edge);
+  if (!smoothP || !smoothQ) return Infinity;
   let divergence = 0;
   for (let j = 0; j < edge; j++) {
-    if (p[j] === 0) continue;
-    const pj = p[j] / pTotal;
-    const qj = q[j] / qTotal;
-    // Mass the quantized histogram cannot represent at all: this threshold is unusable.
-    if (qj === 0) return Infinity;
+    const pj = (p[j] === 0 ? SMOOTHING : p[j] - smoothP.take) / smoothP.total;
+    const qj = (q[j] === 0 ? SMOOTHING : q[j] - smoothQ.take) / smoothQ.total;
     divergence += pj * Math.log(pj / qj);
   }
   return divergence;
+}
+
+/**
+ * Smoothing moves SMOOTHING into every empty bin, taken evenly from the nonzero ones (so the
+ * total is unchanged); undefined when there is too little mass to take it from.
+ */
+function smoothing(h: Float64Array, edge: number): { take: number; total: number } | undefined {
+  let zeros = 0;
+  let total = 0;
+  for (let j = 0; j < edge; j++) {
+    if (h[j] === 0) zeros++;
+    total += h[j];
+  }
+  const take = (SMOOTHING * zeros) / (edge - zeros);
+  return zeros < edge && take < 1 ? { take, total } : undefined;
 }

@@ -9,6 +9,7 @@
 export interface TensorStats {
   min: number;
   max: number;
+  /** finite values seen */
   count: number;
   /** nonzero values below float16's smallest subnormal (they become zero in float16) */
   underflow: number;
@@ -32,11 +33,13 @@ export function emptyStats(histogram: boolean): TensorStats {
 export function accumulate(stats: TensorStats, values: Float32Array): void {
   let min = stats.min;
   let max = stats.max;
+  let finite = 0;
   let underflow = 0;
   let zeros = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v - v !== 0) continue;
+    finite++;
     if (v < min) min = v;
     if (v > max) max = v;
     const a = v < 0 ? -v : v;
@@ -45,13 +48,14 @@ export function accumulate(stats: TensorStats, values: Float32Array): void {
   }
   stats.min = min;
   stats.max = max;
-  stats.count += values.length;
+  stats.count += finite;
   stats.underflow += underflow;
   stats.nonzero += values.length - zeros;
-  if (stats.bins) addToHistogram(stats, values, Math.max(Math.abs(min), Math.abs(max)));
+  // With no finite value seen yet, min and max are still ±Infinity: no histogram range exists.
+  if (stats.bins && finite > 0) addToHistogram(stats, values, Math.max(Math.abs(min), Math.abs(max)), finite);
 }
 
-function addToHistogram(stats: TensorStats, values: Float32Array, absMax: number): void {
+function addToHistogram(stats: TensorStats, values: Float32Array, absMax: number, finite: number): void {
   const bins = stats.bins!;
   if (stats.top === 0) stats.top = absMax > 0 ? 2 ** Math.ceil(Math.log2(absMax * (1 + 1e-7))) : 0;
   while (absMax >= stats.top && stats.top > 0) {
@@ -60,7 +64,7 @@ function addToHistogram(stats: TensorStats, values: Float32Array, absMax: number
     stats.top *= 2;
   }
   if (stats.top === 0) {
-    bins[0] += values.length;
+    bins[0] += finite;
     return;
   }
   const scale = bins.length / stats.top;

@@ -1,5 +1,5 @@
 import { makeNode } from '../graph.js';
-import { MICROSOFT, type OpQuantizer, checkWeight } from './quantizer.js';
+import { MICROSOFT, type OpQuantizer, checkDynamicInput, checkWeight } from './quantizer.js';
 
 /** Attention attributes QAttention accepts as well. */
 const SHARED_ATTRIBUTES = new Set(['num_heads', 'unidirectional', 'scale', 'mask_filter_value']);
@@ -15,7 +15,8 @@ export const attention: OpQuantizer = {
     if (node.input.slice(4).some(Boolean)) return { blocked: 'it reads past state or an attention bias, which QAttention does not take' };
     const unsupported = node.attribute.find((a) => !SHARED_ATTRIBUTES.has(a.name));
     if (unsupported) return { blocked: `its attribute ${unsupported.name} has no QAttention equivalent` };
-    return checkWeight(node, ctx, 1, [2]);
+    const weight = checkWeight(node, ctx, 1, [2]);
+    return weight === 'quantize' ? checkDynamicInput(ctx) : weight;
   },
   activations: (node) => [node.input[0]],
   async dynamic(node, ctx) {

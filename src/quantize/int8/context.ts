@@ -6,7 +6,7 @@ import type { Range } from '../calibration/methods.js';
 import type { Int8Mode } from '../options.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
-import { quantizeWeight, transpose2d } from './weights.js';
+import { quantizeWeight, roundHalfEven, transpose2d } from './weights.js';
 
 export interface Int8Settings {
   mode: Int8Mode;
@@ -15,8 +15,8 @@ export interface Int8Settings {
   weightMax: number;
   /** int8 activations with zero point 0 (TensorRT) rather than uint8 asymmetric */
   symmetric: boolean;
-  /** whether DequantizeLinear may take an axis (opset 13) */
-  perAxis: boolean;
+  /** the model's ONNX opset: DynamicQuantizeLinear needs 11, a per-axis DequantizeLinear 13 */
+  opset: number;
 }
 
 export interface WeightNames {
@@ -75,7 +75,7 @@ export class Int8Context {
    * output-channel axis (after the optional transpose); per-tensor when per-channel is off.
    */
   weight(name: string, axis: number, transpose = false): Promise<WeightNames> {
-    const perAxis = this.settings.perChannel && this.settings.perAxis ? axis : undefined;
+    const perAxis = this.settings.perChannel && this.settings.opset >= 13 ? axis : undefined;
     const key = `${name}\u0000${perAxis}\u0000${transpose}`;
     let names = this.weights.get(key);
     if (!names) {
@@ -155,5 +155,5 @@ function activationParameters(range: Range, symmetric: boolean): { scale: number
   const lo = Math.min(range.min, 0);
   const hi = Math.max(range.max, 0);
   const scale = hi > lo ? (hi - lo) / 255 : 1;
-  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
+  return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(-lo / scale))) };
 }

@@ -1,6 +1,6 @@
 import { onnxFromDtype } from '../../tensor/dtype.js';
 import { attr, makeNode } from '../graph.js';
-import { type OpQuantizer, checkWeight } from './quantizer.js';
+import { type OpQuantizer, checkDynamicInput, checkWeight } from './quantizer.js';
 
 /**
  * Conv with a constant [M, C/group, k...] weight. Dynamic: DynamicQuantizeLinear → ConvInteger
@@ -11,8 +11,9 @@ export const conv: OpQuantizer = {
   domain: '',
   check(node, ctx) {
     const weight = checkWeight(node, ctx, 1, [3, 4, 5]);
-    if (weight !== 'quantize' || !node.input[2]) return weight;
-    return ctx.constant(node.input[2]) ? 'quantize' : { blocked: 'its bias is computed at run time' };
+    if (weight !== 'quantize') return weight;
+    if (node.input[2] && !ctx.constant(node.input[2])) return { blocked: 'its bias is computed at run time' };
+    return checkDynamicInput(ctx);
   },
   activations: (node) => [node.input[0]],
   async dynamic(node, ctx) {

@@ -35,3 +35,9 @@ export function checkWeight(node: NodeProto, ctx: Int8Context, weight: number, r
   if (!ranks.includes(w.dims.length)) return { blocked: `its weight has rank ${w.dims.length}, expected ${ranks.join(' or ')}` };
   return 'quantize';
 }
+
+/** Dynamic Conv and Attention read their input through DynamicQuantizeLinear, which came with opset 11. */
+export function checkDynamicInput(ctx: Int8Context): Verdict {
+  const { mode, opset } = ctx.settings;
+  return mode === 'dynamic' && opset < 11 ? { blocked: `DynamicQuantizeLinear needs opset 11, the model has opset ${opset}` } : 'quantize';
+}

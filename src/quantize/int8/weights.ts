@@ -27,7 +27,7 @@ export function quantizeWeight(weight: Tensor, axis: number | undefined, qmax: n
   const scales = Float32Array.from(absMax, (m) => (m > 0 && Number.isFinite(m) ? m / qmax : 1));
   const values = new Int8Array(data.length);
   for (let i = 0; i < data.length; i++) {
-    const q = Math.round(data[i] / scales[channelOf(i)]);
+    const q = roundHalfEven(data[i] / scales[channelOf(i)]);
     values[i] = q > qmax ? qmax : q < -qmax ? -qmax : q;
   }
   const scaleShape = axis === undefined ? [] : [channels];
@@ -36,6 +36,15 @@ export function quantizeWeight(weight: Tensor, axis: number | undefined, qmax: n
     scale: { dtype: 'float32', shape: scaleShape, data: scales },
     zeroPoint: { dtype: 'int8', shape: scaleShape, data: new Int8Array(channels) },
   };
+}
+
+/**
+ * Rounds to the nearest integer with ties to even, as QuantizeLinear and ONNX Runtime's quantizer
+ * round; Math.round sends every tie up (2.5 → 3 but -2.5 → -2), a bias towards +∞.
+ */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** The transpose of a 2-D float32 tensor (Gemm's transB weights, for kernels that want [K, N]). */
