@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import { compareModels } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
 import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
-import { saveModel } from '../onnx/save.js';
+import { type SavedModel, saveModel } from '../onnx/save.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { onnxFromDtype } from '../tensor/dtype.js';
@@ -69,18 +70,24 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
   const external = hasExternalData(model);
   const scratch = await openScratch(model, options.output);
   let conversion: Conversion;
-  let sizeAfter: number;
+  let saved: SavedModel;
   try {
     const job: Job = { model, options, scratch, data: data.calibration ?? data.given ?? data.generated!, notes, progress };
     conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
-    ({ sizeBytes: sizeAfter } = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' }));
+    saved = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' });
   } finally {
     await scratch.dispose();
   }
   progress({ kind: 'phase', phase: 'measuring drift' });
   const gate = { atol: Infinity, rtol: 0, minCosine: options.maxDriftCosine };
-  const drift = await compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress);
+  const drift = await compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress)
+    .catch(async (error: unknown) => {
+      // A failed gate is a report and keeps the model to examine; a model whose drift could not
+      // be measured at all must not stay behind looking like a result.
+      await Promise.all([saved.path, saved.dataFile].map((file) => file && fs.promises.rm(file, { force: true })));
+      throw error;
+    });
   drift.notes.push(options.maxDriftCosine === undefined
     ? 'no drift gate: the errors are reported, not judged (--max-drift-cosine C fails on a cosine below C)'
     : `drift gate: cosine >= ${options.maxDriftCosine} on every output (--max-drift-cosine)`);
@@ -89,7 +96,7 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
     to: options.to,
     mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
     sizeBefore,
-    sizeAfter,
+    sizeAfter: saved.sizeBytes,
     ...conversion,
     drift,
     notes,

@@ -106,7 +106,14 @@ export async function convert(source: string, options: ConvertOptions, progress:
   }
   const { exported, delivered, after } = written;
   const gate = options.check ?? CONVERT_GATE;
-  const checked = gate ? await after.checkConverted(output, reference, gate, progress) : null;
+  // A failed gate is a report and keeps the files to examine; a model that could not be checked
+  // at all must not stay behind looking like a result.
+  const checked = gate
+    ? await after.checkConverted(output, reference, gate, progress).catch(async (error: unknown) => {
+      await Promise.all([output, reference, delivered.dataFile].map((file) => file && fs.promises.rm(file, { force: true })));
+      throw error;
+    })
+    : null;
   return {
     output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
     inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: path.join(path.dirname(output), path.basename(delivered.dataFile)) } : {}),

@@ -244,3 +244,21 @@ test('a model whose float16 weights are Constant nodes, or whose quantized ops s
     }
   }
 });
+
+test('a model whose drift cannot be measured is not left behind', async () => {
+  const dir = tempDir();
+  // Reshape to a fixed [2, 4] loads for any batch but fails to run on a batch of 3.
+  const source = await writeModel(path.join(dir, 'fixed.onnx'), [
+    makeNode('MatMul', ['x', 'w'], ['h']),
+    makeNode('Reshape', ['h', 'shape'], ['y']),
+  ], [value('x', 'float32', ['batch', 4])], [value('y', 'float32', [2, 4])], {
+    w: floats([4, 4], (i) => i / 16),
+    shape: { dtype: 'int64', shape: [2], data: BigInt64Array.from([2n, 4n]) },
+  });
+  const inputs = path.join(dir, 'batch3.npz');
+  await writeNpz(inputs, new Map([['x', floats([3, 4], (i) => i)]]));
+  const output = path.join(dir, 'out', 'fixed.fp16.onnx');
+  await assert.rejects(quantize(source, { output, to: 'fp16', inputs }), (e: Error & { exitCode?: number }) =>
+    /fixed\.onnx/.test(e.message) && e.exitCode === 2);
+  assert.deepEqual(fs.readdirSync(path.dirname(output)), []);
+});
