@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import { InputError } from '../../src/errors.js';
+import { plainIssue } from '../../src/validation.js';
 
 /** Validates a command's raw options with its zod schema; the first problem becomes a usage error naming the flag. */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
-  const result = schema.safeParse(raw);
+  const result = schema.safeParse(raw, { error: plainIssue });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const key = issue.path.find((p): p is string => typeof p === 'string');

@@ -6,6 +6,7 @@ import { isFactory } from '../torch/source.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
 import { PROVIDERS } from '../runtime/session.js';
 import { readJson } from '../io/read.js';
+import { plainIssue } from '../validation.js';
 
 /**
  * `tdeploy.config.json`: the whole pipeline in one file. Every object is strict, so a misspelt
@@ -114,11 +115,22 @@ export async function readConfig(file: string): Promise<RunConfig> {
   return resolveConfig(await readJson(file, 'config file'), path.dirname(path.resolve(file)), file);
 }
 
+/**
+ * A step is `false` or an object, and zod reports a wrong setting inside the object as the whole
+ * union failing ("bench: Invalid input"). The branch whose issue lies deepest says what is wrong.
+ */
+function innermost(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const deepest = issue.errors.map((branch) => branch[0]).filter((i) => i && i.path.length > 0)
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  return deepest ? innermost({ ...deepest, path: [...issue.path, ...deepest.path] }) : issue;
+}
+
 /** Validates a config object and resolves its paths against `dir`. */
 export function resolveConfig(json: unknown, dir: string, where: string): RunConfig {
-  const parsed = RunConfig.safeParse(json);
+  const parsed = RunConfig.safeParse(json, { error: plainIssue });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = innermost(parsed.error.issues[0]);
     const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
     throw new InputError(`${where}: ${at ? `${at}: ` : ''}${issue.message}`, { kind: 'config', hint: "'tdeploy schema' prints the JSON Schema of the config" });
   }

@@ -117,6 +117,10 @@ test('bad input exits 2 before trtexec is looked for; no trtexec exits 3 naming 
   assert.deepEqual([twoValues.code, twoValues.stderr.split('\n')[0]], [2, 'tdeploy: error: --dim batch: give one value or three (min,opt,max), not 2']);
   const twice = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,4,8', '--dim', 'batch=2'], { env });
   assert.deepEqual([twice.code, twice.stderr], [2, "tdeploy: error: --dim batch=2: 'batch' is already set to 1,4,8\nhint: one --dim per dimension\n"]);
+  for (const [flag, value, message] of [['--workspace', '0', 'must be more than 0'], ['--workspace', '1.5', 'expected a whole number'], ['--builder-level', '9', 'must be at most 5']]) {
+    const r = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,4,8', flag, value], { env });
+    assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `tdeploy: error: ${flag}: ${message}`]);
+  }
   const dir = tempDir();
   fs.cpSync(fixture('encoder_external'), dir, { recursive: true });
   const model = path.join(dir, 'encoder.onnx');

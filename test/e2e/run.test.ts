@@ -127,7 +127,9 @@ test('config errors exit 2 naming the key; paths are relative to the config file
     [{ quantize: [{ name: 'int8', to: 'int8', perchannel: true }] }, /quantize\[0\]: Unrecognized key: "perchannel"/],
     [{ package: { model: 'fp16' } }, /package\.model: no artifact 'fp16'/],
     [{ quantize: [{ name: 'x', to: 'int4' }] }, /quantize\[0\]\.to: /],
-    [{ bench: { iterations: 0 } }, /bench\.iterations: /],
+    [{ bench: { iterations: 0 } }, /bench\.iterations: must be more than 0$/],
+    [{ bench: { warmup: 1.5 } }, /bench\.warmup: expected a whole number$/],
+    [{ bench: { provider: 'gpu' } }, /bench\.provider: Invalid option: expected one of "cpu"\|"cuda"\|"tensorrt"$/],
   ];
   for (const [extra, message] of cases) {
     const r = runCli(['run', '--config', onnxConfig(dir, extra)]);
