@@ -84,6 +84,7 @@ export function checkOptions(options: QuantizeOptions): void {
   }
   if (options.percentile !== undefined && !(options.percentile > 0 && options.percentile <= 100)) throw usage(`--percentile: ${options.percentile} is not in (0, 100]`);
   if (options.percentile !== undefined && options.method !== 'percentile') throw usage('--percentile applies to --method percentile only');
+  if (options.opTypes?.length === 0) throw usage(`--op-types: no op type given; it knows ${INT8_OP_TYPES.join(', ')}`);
   for (const op of options.opTypes ?? []) {
     if (!INT8_OP_TYPES.includes(op)) throw usage(`--op-types: tdeploy does not quantize '${op}'; it knows ${INT8_OP_TYPES.join(', ')}`);
   }

@@ -197,7 +197,7 @@ async function toInt8(job: Job): Promise<Conversion> {
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
     : `${reduceRange ? '7' : '8'}-bit weights (--${reduceRange ? '' : 'no-'}reduce-range)`);
-  const opTypes = options.opTypes?.length ? options.opTypes : INT8_OP_TYPES;
+  const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);

@@ -65,6 +65,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
     [['--to', 'fp16', '--mode', 'dynamic'], /--mode applies to --to int8, not --to fp16/],
     [['--to', 'fp16', '--no-fuse'], /--no-fuse applies to --to int8, not --to fp16/],
     [['--to', 'fp16', '--block-node', 'nope'], /--block-node nope: the model has no node named 'nope'/],
+    [['--to', 'int8', '--op-types', ','], /--op-types: no op type given; it knows MatMul, /],
     [['--to', 'int8', '--percentile', '99', '--mode', 'static', '--calibration', fixture('encoder.calibration.npz')], /--percentile applies to --method percentile only/],
   ];
   for (const [args, message] of cases) {
