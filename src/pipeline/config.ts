@@ -5,7 +5,7 @@ import { InputError } from '../errors.js';
 import { isFactory } from '../torch/source.js';
 import { ServingOptions, isSafeName } from '../triton/options.js';
 import { PROVIDERS } from '../runtime/session.js';
-import { readJson } from '../io/read.js';
+import { readJson, requireFile } from '../io/read.js';
 import { plainIssue } from '../validation.js';
 
 /**
@@ -37,6 +37,9 @@ const Model = z.strictObject({
   pythonPath: z.array(z.string()).optional().describe('folders to import a package.module:factory source from'),
   reference: z.string().optional().describe('reference data (.npz of inputs and expected outputs) for an ONNX source'),
 });
+
+/** The model keys only convert reads: with an ONNX source they would be silently ignored. */
+const TORCH_ONLY = ['inputs', 'outputNames', 'exampleDims', 'exampleInputs', 'opset', 'python', 'pythonPath'] as const;
 
 const Variant = z.strictObject({
   name: name.describe('artifact name: <model>.<name>.onnx'),
@@ -152,13 +155,22 @@ export function resolveConfig(json: unknown, dir: string, where: string): RunCon
     }
   }
   const source = config.model.source;
+  const factory = isFactory(source, dir);
+  if (!factory) requireFile(path.resolve(dir, source), `${where}: model.source`);
+  const onnx = !factory && source.toLowerCase().endsWith('.onnx');
+  const ignored = (onnx ? TORCH_ONLY : ['reference'] as const).find((key) => config.model[key] !== undefined);
+  if (ignored) {
+    throw new InputError(`${where}: model.${ignored} applies to ${onnx ? 'a PyTorch source' : 'an ONNX source'}, and the source is ${source}`, {
+      kind: 'config', hint: onnx ? 'an ONNX model declares its own inputs and outputs' : 'convert writes the reference for a PyTorch source',
+    });
+  }
   return {
     ...config,
     output: path.resolve(dir, config.output),
     calibration: abs(config.calibration),
     model: {
       ...config.model,
-      source: isFactory(source, dir) ? source : path.resolve(dir, source),
+      source: factory ? source : path.resolve(dir, source),
       exampleInputs: abs(config.model.exampleInputs),
       reference: abs(config.model.reference),
       pythonPath: config.model.pythonPath?.map((p) => path.resolve(dir, p)),

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BenchReportSchema } from '../../src/bench/report.js';
+import { exampleConfig } from '../../src/pipeline/example.js';
+import { runPipeline } from '../../src/pipeline/run.js';
 import { fixture, runCli, shared, skipWithoutPython, tempDir } from '../helpers.js';
 
 interface Report {
@@ -51,6 +53,20 @@ test('tdeploy run with no config runs the bundled example from TorchScript, ever
   // A second run replaces the first one's outputs rather than refusing them.
   const again = runCli(['run', '--json', '--out', path.join(dir, 'tdeploy-out')], { cwd: dir });
   assert.equal(again.code, 0, again.stderr);
+});
+
+test('without a Python that has torch, the bundled example starts from its ONNX export and every other step passes', async () => {
+  const dir = tempDir();
+  const { config, notes } = await exampleConfig(dir, async () => undefined);
+  assert.deepEqual(config.model, { source: fixture('encoder.onnx'), name: 'encoder', reference: fixture('encoder.reference.npz') });
+  assert.match(notes[0], /no Python with torch found .*starts from its ONNX export/);
+  const report = await runPipeline(config);
+  assert.equal(report.passed, true);
+  assert.deepEqual(report.steps.map((s) => [s.name, s.status]), [
+    ['convert', 'skipped'], ['quantize', 'passed'], ['check', 'passed'], ['engine', 'skipped'], ['bench', 'passed'], ['package', 'passed'],
+  ]);
+  assert.deepEqual(report.artifacts.map((a) => [a.name, a.accuracy?.passed]), [['fp32', true], ['fp16', true], ['int8', true]]);
+  assert.equal(report.outputs.reference, fixture('encoder.reference.npz'));
 });
 
 /** A config for the bundled ONNX encoder, in `dir`, with `extra` merged in. */
@@ -129,6 +145,9 @@ test('config errors exit 2 naming the key; paths are relative to the config file
     [{ quantize: [{ name: 'x', to: 'int4' }] }, /quantize\[0\]\.to: /],
     [{ bench: { iterations: 0 } }, /bench\.iterations: must be more than 0$/],
     [{ bench: { warmup: 1.5 } }, /bench\.warmup: expected a whole number$/],
+    [{ model: { source: 'nope.onnx' } }, /tdeploy\.config\.json: model\.source not found: .*nope\.onnx$/],
+    [{ model: { source: fixture('encoder.onnx'), opset: 17 } }, /model\.opset applies to a PyTorch source, and the source is .*encoder\.onnx$/],
+    [{ model: { source: fixture('encoder.pt'), reference: fixture('encoder.reference.npz') } }, /model\.reference applies to an ONNX source, and the source is .*encoder\.pt$/],
     [{ bench: { provider: 'gpu' } }, /bench\.provider: Invalid option: expected one of "cpu"\|"cuda"\|"tensorrt"$/],
   ];
   for (const [extra, message] of cases) {
