@@ -177,6 +177,21 @@ test('semantics Triton checks on its own: folder name, batching vs the model, en
   ]);
 });
 
+test('planted: a data type the backend does not serve (BF16 in an ONNX Runtime config)', async () => {
+  const repo = path.join(tempDir(), 'models');
+  const dir = path.join(repo, 'half');
+  fs.mkdirSync(path.join(dir, '1'), { recursive: true });
+  identityModel(path.join(dir, '1'), 'model.onnx', { name: 'x', dtype: 'bfloat16', shape: ['n', 3] }, { name: 'y', dtype: 'bfloat16', shape: ['n', 3] });
+  fs.writeFileSync(path.join(dir, 'config.pbtxt'), [
+    'backend: "onnxruntime"', 'max_batch_size: 4',
+    'input { name: "x" data_type: TYPE_BF16 dims: [ 3 ] }', 'output { name: "y" data_type: TYPE_BF16 dims: [ 3 ] }',
+  ].join('\n'));
+  assert.deepEqual(await problemsOf(repo), [
+    { model: 'half', file: 'half/config.pbtxt', field: 'input[0].data_type', message: "'x' is TYPE_BF16, which Triton's onnxruntime backend does not serve" },
+    { model: 'half', file: 'half/config.pbtxt', field: 'output[0].data_type', message: "'y' is TYPE_BF16, which Triton's onnxruntime backend does not serve" },
+  ]);
+});
+
 test('the real tokenizer ensemble, laid out as a repository without its other models', async () => {
   const repo = path.join(tempDir(), 'models');
   for (const [name, file] of [['ensemble', '03a-ensemble-python-tokenizer.ensemble.config.pbtxt'], ['preprocessing', '03b-ensemble-python-tokenizer.preprocessing.config.pbtxt']]) {
