@@ -56,13 +56,13 @@ export function modelConfig(name: string, kind: SourceKind, signature: ModelSign
     name,
     platform: kind.platform,
     maxBatchSize,
-    input: signature.inputs.map((t) => create(ModelInputSchema, { name: t.name, dataType: tensorType(t), ...tensorDims(t, batched) })),
-    output: signature.outputs.map((t) => create(ModelOutputSchema, { name: t.name, dataType: tensorType(t), ...tensorDims(t, batched) })),
+    input: signature.inputs.map((t) => create(ModelInputSchema, { name: t.name, dataType: tensorType(t, kind), ...tensorDims(t, batched) })),
+    output: signature.outputs.map((t) => create(ModelOutputSchema, { name: t.name, dataType: tensorType(t, kind), ...tensorDims(t, batched) })),
   });
   if (labels) labelOutput(config.output, signature, labels).labelFilename = labels.fileName;
   applyScheduler(config, serving);
   applyInstances(config, kind, serving);
-  if (serving.warmup !== undefined) config.modelWarmup = [warmup(signature, maxBatchSize, serving, notes)];
+  if (serving.warmup !== undefined) config.modelWarmup = [warmup(signature, kind, maxBatchSize, serving, notes)];
   else if (Object.keys(serving.shapes.dims).length + Object.keys(serving.shapes.shapes).length > 0) {
     throw new InputError('--dim and --shape set the shapes of the warm-up request: give --warmup N too');
   }
@@ -88,10 +88,11 @@ function resolveMaxBatchSize(signature: ModelSignature, serving: ServingOptions,
   return value;
 }
 
-function tensorType(t: TensorInfo): DataType {
+function tensorType(t: TensorInfo, kind: SourceKind): DataType {
   if (t.container) throw new InputError(`'${t.name}' is a ${t.container} of ${t.dtype}; Triton serves plain tensors only`);
   const type = tritonType(t.dtype);
   if (type === undefined) throw new InputError(`'${t.name}' is ${t.dtype}, which Triton has no data type for`);
+  if (kind.unsupportedTypes?.includes(DataType[type])) throw new InputError(`'${t.name}' is ${t.dtype}: Triton's ${kind.backend} backend has no ${DataType[type]}`);
   return type;
 }
 
@@ -178,7 +179,7 @@ function applyInstances(config: ModelConfig, kind: SourceKind, serving: ServingO
  * (core GenerateWarmupData), which for integer inputs means token ids far outside any vocabulary
  * and a model that fails to load; integer and bool inputs therefore get zeros.
  */
-function warmup(signature: ModelSignature, maxBatchSize: number, serving: ServingOptions, notes: string[]): ModelWarmup {
+function warmup(signature: ModelSignature, kind: SourceKind, maxBatchSize: number, serving: ServingOptions, notes: string[]): ModelWarmup {
   const batch = serving.warmup!;
   if (maxBatchSize > 0 && batch > maxBatchSize) throw new InputError(`--warmup ${batch} is larger than max_batch_size ${maxBatchSize}`);
   if (maxBatchSize === 0 && batch !== 1) {
@@ -193,7 +194,7 @@ function warmup(signature: ModelSignature, maxBatchSize: number, serving: Servin
   const inputs = Object.fromEntries(signature.inputs.map((t) => {
     const shape = batched ? shapes.get(t.name)!.slice(1) : shapes.get(t.name)!;
     const data = dtypeInfo(t.dtype).kind === 'float' ? { case: 'randomData' as const, value: true } : { case: 'zeroData' as const, value: true };
-    return [t.name, create(ModelWarmup_InputSchema, { dataType: tensorType(t), dims: (shape.length ? shape : [1]).map(BigInt), inputDataType: data })];
+    return [t.name, create(ModelWarmup_InputSchema, { dataType: tensorType(t, kind), dims: (shape.length ? shape : [1]).map(BigInt), inputDataType: data })];
   }));
   return create(ModelWarmupSchema, { name: `warmup_batch_${batch}`, batchSize: batch, inputs, count: 1 });
 }

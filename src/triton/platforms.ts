@@ -12,11 +12,16 @@ export interface ModelKind {
   file?: string;
   /** instance kinds the backend can run */
   gpuOnly?: boolean;
+  /** the TYPE_* names the backend cannot serve (model_configuration.md, "Datatypes") */
+  unsupportedTypes?: string[];
 }
 
 export const MODEL_KINDS: ModelKind[] = [
-  { platform: 'tensorrt_plan', backend: 'tensorrt', file: 'model.plan', gpuOnly: true },
-  { platform: 'onnxruntime_onnx', backend: 'onnxruntime', file: 'model.onnx' },
+  {
+    platform: 'tensorrt_plan', backend: 'tensorrt', file: 'model.plan', gpuOnly: true,
+    unsupportedTypes: ['TYPE_UINT16', 'TYPE_UINT32', 'TYPE_UINT64', 'TYPE_INT16', 'TYPE_FP64', 'TYPE_STRING'],
+  },
+  { platform: 'onnxruntime_onnx', backend: 'onnxruntime', file: 'model.onnx', unsupportedTypes: ['TYPE_BF16'] },
   { platform: 'pytorch_libtorch', backend: 'pytorch', file: 'model.pt' },
   { platform: 'libtorch', backend: 'pytorch', file: 'model.pt' },
   { platform: 'torch_aoti', backend: 'pytorch', file: 'model.pt2' },

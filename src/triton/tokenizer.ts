@@ -136,7 +136,9 @@ export function tokenizerModels(model: ModelConfig, signature: ModelSignature, s
     platform: 'ensemble',
     maxBatchSize: model.maxBatchSize,
     input: [text],
-    output: model.output.map((o) => create(ModelOutputSchema, { name: o.name, dataType: o.dataType, dims: o.dims, reshape: o.reshape })),
+    // The model's reshape is internal to it: its output reaches the ensemble at `dims`, and
+    // Triton compares an ensemble output's reshape (not its dims) with the composing model's dims.
+    output: model.output.map((o) => create(ModelOutputSchema, { name: o.name, dataType: o.dataType, dims: o.dims })),
     schedulingChoice: {
       case: 'ensembleScheduling',
       value: create(ModelEnsemblingSchema, {

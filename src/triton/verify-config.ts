@@ -18,6 +18,14 @@ export function checkConfig(folder: string, config: ModelConfig, report: Report)
   checkTensors('output', config.output, report);
   checkScheduler(config, report);
   checkWarmup(config, report);
+  if (!('problem' in kind) && kind.unsupportedTypes) {
+    const unsupported = kind.unsupportedTypes;
+    for (const list of ['input', 'output'] as const) {
+      config[list].forEach((t, i) => {
+        if (unsupported.includes(DataType[t.dataType])) report(`${list}[${i}].data_type`, `'${t.name}' is ${DataType[t.dataType]}, which Triton's ${kind.backend} backend does not serve`);
+      });
+    }
+  }
   if (!('problem' in kind) && kind.gpuOnly) {
     config.instanceGroup.forEach((g, i) => {
       if (g.kind === ModelInstanceGroup_Kind.CPU) report(`instance_group[${i}].kind`, `KIND_CPU, but ${config.platform || config.backend} models run on GPUs only`);

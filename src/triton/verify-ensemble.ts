@@ -11,21 +11,26 @@ export interface RepositoryModel {
 /**
  * An ensemble's steps against the models they call (core ValidateEnsembleSchedulingConfig): each
  * step's model exists, its maps use that model's real tensor names and cover all its inputs, no
- * ensemble tensor is produced twice or with two types, and data flows from the ensemble's inputs
- * to all of its outputs with nothing left unused.
+ * ensemble tensor is produced twice or with two types or shapes, and data flows from the
+ * ensemble's inputs to all of its outputs with nothing left unused.
  */
 export function checkEnsemble(config: ModelConfig, models: Map<string, RepositoryModel>, report: Report): void {
   if (config.schedulingChoice.case !== 'ensembleScheduling') return;
   const steps = config.schedulingChoice.value.step;
   if (steps.length === 0) report('ensemble_scheduling.step', 'the ensemble has no steps');
-  const types = new Map<string, { type: DataType; where: string }>();
-  const typed = (tensor: string, type: DataType, where: string, field: string) => {
-    const seen = types.get(tensor);
-    if (!seen) types.set(tensor, { type, where });
-    else if (seen.type !== type) report(field, `ensemble tensor '${tensor}' is ${DataType[type]} at ${where} but ${DataType[seen.type]} at ${seen.where}`);
+  const nodes = new Map<string, TensorNode>();
+  const typed = (tensor: string, node: TensorNode, field: string) => {
+    const seen = nodes.get(tensor);
+    if (!seen) nodes.set(tensor, node);
+    else if (seen.type !== node.type) report(field, `ensemble tensor '${tensor}' is ${DataType[node.type]} at ${node.where} but ${DataType[seen.type]} at ${seen.where}`);
+    else if (!sameShape(seen, node)) report(field, `ensemble tensor '${tensor}' has shape ${shape(node)} at ${node.where} but ${shape(seen)} at ${seen.where}`);
   };
-  config.input.forEach((t) => typed(t.name, t.dataType, `ensemble input '${t.name}'`, 'input'));
-  config.output.forEach((t) => typed(t.name, t.dataType, `ensemble output '${t.name}'`, 'output'));
+  // The ensemble's own tensors are taken at their reshape where they have one.
+  const own = (list: 'input' | 'output') => config[list].forEach((t) => {
+    typed(t.name, tensorNode(t.dataType, t.reshape ? t.reshape.shape : t.dims, config.maxBatchSize > 0, `ensemble ${list} '${t.name}'`), list);
+  });
+  own('input');
+  own('output');
   const producedBy = new Map<string, number>();
 
   steps.forEach((step, i) => {
@@ -46,13 +51,14 @@ export function checkEnsemble(config: ModelConfig, models: Map<string, Repositor
     const callee = target?.config;
     if (!callee) return;
     const mbs = callee.maxBatchSize;
-    if (config.maxBatchSize > mbs) report(`${at}.model_name`, `the ensemble's max_batch_size ${config.maxBatchSize} exceeds model '${step.modelName}''s ${mbs}`);
+    // A model that does not batch may serve a batching ensemble: its full shapes are compared instead.
+    if (mbs > 0 && config.maxBatchSize > mbs) report(`${at}.model_name`, `the ensemble's max_batch_size ${config.maxBatchSize} exceeds model '${step.modelName}''s ${mbs}`);
     const mapped = (map: Record<string, string>, list: 'input' | 'output', field: string) => {
       const tensors = callee[list];
       for (const [tensor, name] of Object.entries(map)) {
         const t = tensors.find((c) => c.name === tensor);
         if (!t) report(`${at}.${field}["${tensor}"]`, `'${tensor}' is not an ${list} of model '${step.modelName}' (its ${list}s: ${tensors.map((c) => c.name).join(', ')})`);
-        else typed(name, t.dataType, `model '${step.modelName}' ${list} '${tensor}'`, `${at}.${field}["${tensor}"]`);
+        else typed(name, tensorNode(t.dataType, t.dims, mbs > 0, `model '${step.modelName}' ${list} '${tensor}'`), `${at}.${field}["${tensor}"]`);
       }
     };
     mapped(step.inputMap, 'input', 'input_map');
@@ -63,6 +69,29 @@ export function checkEnsemble(config: ModelConfig, models: Map<string, Repositor
   });
   checkDataFlow(config, report);
 }
+
+/** An ensemble tensor as Triton's ensemble check sees it (core ensemble_utils.cc TensorNode). */
+interface TensorNode {
+  type: DataType;
+  dims: bigint[];
+  /** with the batch dim (-1) in front when the model batches */
+  full: bigint[];
+  where: string;
+}
+
+function tensorNode(type: DataType, dims: bigint[], batching: boolean, where: string): TensorNode {
+  return { type, dims, full: batching ? [-1n, ...dims] : dims, where };
+}
+
+const fits = (a: bigint[], b: bigint[]) => a.length === b.length && a.every((d, i) => d === -1n || b[i] === -1n || d === b[i]);
+
+/**
+ * Shapes agree where -1 matches anything; a tensor between a batching and a non-batching model
+ * agrees when the full shapes do ([-1, 4] without batching is [4] with it).
+ */
+const sameShape = (a: TensorNode, b: TensorNode) => fits(a.dims, b.dims) || fits(a.full, b.full);
+
+const shape = (node: TensorNode) => `[${node.full.join(', ')}]`;
 
 /** Runs the steps in dependency order from the ensemble inputs, as Triton does when it loads. */
 function checkDataFlow(config: ModelConfig, report: Report): void {

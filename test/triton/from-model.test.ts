@@ -74,6 +74,16 @@ test('types Triton lacks and non-tensor values are refused by name', () => {
   assert.throws(() => derive(io('float32', 'sequence')), /'q' is a sequence of float32; Triton serves plain tensors only/);
 });
 
+test('each backend gets only the types it serves: BF16 is TensorRT\'s, FP64 and STRING are ONNX Runtime\'s', () => {
+  const io = (dtype: 'bfloat16' | 'float64' | 'string' | 'bool' | 'float16') => ({ inputs: [{ name: 'x', dtype, shape: ['n'] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: ['n'] }] });
+  assert.throws(() => derive(io('bfloat16')), /'x' is bfloat16: Triton's onnxruntime backend has no TYPE_BF16$/);
+  assert.equal(derive(io('bfloat16'), {}, plan).config.input[0].dataType, DataType.TYPE_BF16);
+  assert.throws(() => derive(io('float64'), {}, plan), /'x' is float64: Triton's tensorrt backend has no TYPE_FP64$/);
+  assert.throws(() => derive(io('string'), {}, plan), /'x' is string: Triton's tensorrt backend has no TYPE_STRING$/);
+  assert.deepEqual((['float64', 'string', 'bool', 'float16'] as const).map((d) => DataType[derive(io(d)).config.input[0].dataType]), ['TYPE_FP64', 'TYPE_STRING', 'TYPE_BOOL', 'TYPE_FP16']);
+  assert.deepEqual((['bool', 'float16'] as const).map((d) => DataType[derive(io(d), {}, plan).config.input[0].dataType]), ['TYPE_BOOL', 'TYPE_FP16']);
+});
+
 test('serving options: dynamic batcher, instances, the TensorRT accelerator and a version policy', async () => {
   const { config } = derive(await encoder(), {
     maxBatchSize: '8', dynamicBatching: true, preferredBatchSize: '4,8', maxQueueDelayUs: '500',

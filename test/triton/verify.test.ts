@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { PackageOptions } from '../../src/triton/options.js';
 import { packageModel } from '../../src/triton/package.js';
+import { readConfig } from '../../src/triton/text.js';
 import { type Problem, verifyRepository } from '../../src/triton/verify.js';
 import { fixture, shared, tempDir } from '../helpers.js';
 import { identityModel } from './models.js';
@@ -102,9 +103,51 @@ test('planted: ensemble wiring: an unmapped input, a tensor produced twice, a st
   const fields = (await problemsOf(repo)).map((p) => `${p.field}: ${p.message}`);
   assert.deepEqual(fields, [
     'ensemble_scheduling.step[1].output_map["hidden_states"]: ensemble tensor \'logits\' is already produced by step 1',
+    'ensemble_scheduling.step[1].output_map["hidden_states"]: ensemble tensor \'logits\' has shape [-1, -1, 64] at model \'encoder\' output \'hidden_states\' but [-1, 4] at ensemble output \'logits\'',
     "ensemble_scheduling.step[1].input_map: input 'attention_mask' of model 'encoder' is not mapped",
     "output[1]: ensemble output 'hidden_states' is not produced by any step",
     'ensemble_scheduling.step[0].output_map["attention_mask"]: ensemble tensor \'attention_mask\' is produced but never used',
+  ]);
+});
+
+/** A model whose output is only [batch] (dims [1] reshaped to []), with its tokenizer and ensemble. */
+async function scoreRepo(): Promise<string> {
+  const dir = tempDir();
+  const model = identityModel(dir, 'score.onnx', { name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] }, { name: 'score', dtype: 'int64', shape: ['batch'] });
+  const repo = path.join(dir, 'models');
+  await packageModel(model, PackageOptions.parse({ output: repo, maxBatchSize: 8, tokenizer: fixture('tokenizer') }));
+  return repo;
+}
+
+test('an output reshaped to [batch] reaches the ensemble at its dims: the ensemble output has no reshape', async () => {
+  const repo = await scoreRepo();
+  const model = await readConfig(path.join(repo, 'score', 'config.pbtxt'));
+  assert.deepEqual([model.output[0].dims, model.output[0].reshape?.shape], [[1n], []]);
+  const ensemble = await readConfig(path.join(repo, 'score_pipeline', 'config.pbtxt'));
+  assert.deepEqual([ensemble.output[0].name, ensemble.output[0].dims, ensemble.output[0].reshape], ['score', [1n], undefined]);
+  assert.deepEqual(await problemsOf(repo), []);
+});
+
+test('planted: ensemble tensor shapes Triton finds inconsistent (a reshaped ensemble output, other tokenizer dims)', async () => {
+  const repo = await scoreRepo();
+  edit(repo, 'score_pipeline/config.pbtxt', (t) => t.replace(/(name: "score"\n\s+data_type: TYPE_INT64\n\s+dims: 1\n)/, '$1  reshape: {}\n'));
+  edit(repo, 'score_tokenize/config.pbtxt', (t) => t.replace(/(name: "input_ids"\n\s+data_type: TYPE_INT64\n\s+)dims: -1/, '$1dims: 5\n  dims: 2'));
+  assert.deepEqual((await problemsOf(repo)).map((p) => `${p.field}: ${p.message}`), [
+    'ensemble_scheduling.step[1].input_map["input_ids"]: ensemble tensor \'input_ids\' has shape [-1, -1] at model \'score\' input \'input_ids\' but [-1, 5, 2] at model \'score_tokenize\' output \'input_ids\'',
+    'ensemble_scheduling.step[1].output_map["score"]: ensemble tensor \'score\' has shape [-1, 1] at model \'score\' output \'score\' but [-1] at ensemble output \'score\'',
+  ]);
+});
+
+test('a model that does not batch may serve a batching ensemble when its full shapes agree', async () => {
+  const repo = await scoreRepo();
+  edit(repo, 'score/config.pbtxt', (t) => t
+    .replace('max_batch_size: 8', 'max_batch_size: 0')
+    .replace('dims: -1', 'dims: -1\n  dims: -1')
+    .replace('dims: 1\n  reshape: {}', 'dims: -1'));
+  assert.deepEqual(await problemsOf(repo), []);
+  edit(repo, 'score/config.pbtxt', (t) => t.replace('max_batch_size: 0', 'max_batch_size: 4').replace('dims: -1\n  dims: -1', 'dims: -1').replace(/(name: "score"\n\s+data_type: TYPE_INT64\n\s+)dims: -1/, '$1dims: 1\n  reshape: {}'));
+  assert.deepEqual((await problemsOf(repo)).map((p) => `${p.field}: ${p.message}`), [
+    "ensemble_scheduling.step[1].model_name: the ensemble's max_batch_size 8 exceeds model 'score''s 4",
   ]);
 });
 
@@ -131,6 +174,21 @@ test('semantics Triton checks on its own: folder name, batching vs the model, en
     ['fixed', 'dynamic_batching.preferred_batch_size', '8 is not between 1 and max_batch_size 4'],
     ['fixed', 'input[0].dims', "'x': max_batch_size 4 needs a dynamic leading (batch) dim, but the model's shape is [1, 3]"],
     ['fixed', 'output[0].dims', "'y': max_batch_size 4 needs a dynamic leading (batch) dim, but the model's shape is [1, 3]"],
+  ]);
+});
+
+test('planted: a data type the backend does not serve (BF16 in an ONNX Runtime config)', async () => {
+  const repo = path.join(tempDir(), 'models');
+  const dir = path.join(repo, 'half');
+  fs.mkdirSync(path.join(dir, '1'), { recursive: true });
+  identityModel(path.join(dir, '1'), 'model.onnx', { name: 'x', dtype: 'bfloat16', shape: ['n', 3] }, { name: 'y', dtype: 'bfloat16', shape: ['n', 3] });
+  fs.writeFileSync(path.join(dir, 'config.pbtxt'), [
+    'backend: "onnxruntime"', 'max_batch_size: 4',
+    'input { name: "x" data_type: TYPE_BF16 dims: [ 3 ] }', 'output { name: "y" data_type: TYPE_BF16 dims: [ 3 ] }',
+  ].join('\n'));
+  assert.deepEqual(await problemsOf(repo), [
+    { model: 'half', file: 'half/config.pbtxt', field: 'input[0].data_type', message: "'x' is TYPE_BF16, which Triton's onnxruntime backend does not serve" },
+    { model: 'half', file: 'half/config.pbtxt', field: 'output[0].data_type', message: "'y' is TYPE_BF16, which Triton's onnxruntime backend does not serve" },
   ]);
 });
 
