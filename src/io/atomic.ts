@@ -117,15 +117,26 @@ async function checkReplaceable(tmp: string, dest: string): Promise<void> {
   throw new InputError(`${dest} is a folder; tdeploy does not replace a folder with a file`, { kind: 'file', hint: 'give the path of the file to write' });
 }
 
-/** rename() replaces a file atomically but refuses to replace a non-empty directory. */
+/**
+ * rename() replaces a file atomically but refuses to replace a non-empty directory. Such a folder
+ * is moved aside first and deleted last: an interruption in between leaves it under its
+ * temporary name (not registered as pending, so Ctrl-C keeps it) instead of deleted.
+ */
 async function renameOver(tmp: string, dest: string): Promise<void> {
   try {
     await fs.promises.rename(tmp, dest);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error });
-    await fs.promises.rm(dest, { recursive: true, force: true });
-    await fs.promises.rename(tmp, dest);
+    const aside = tempPathFor(dest);
+    await fs.promises.rename(dest, aside);
+    try {
+      await fs.promises.rename(tmp, dest);
+    } catch (second) {
+      await fs.promises.rename(aside, dest);
+      throw new InputError(`cannot write ${dest}: ${writeProblem(second)}`, { kind: 'file', cause: second });
+    }
+    await fs.promises.rm(aside, { recursive: true, force: true });
   }
 }
 
