@@ -5,7 +5,7 @@ import { InputError, ToolError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { type Progress, silent } from '../progress.js';
 import { requireFile } from '../io/read.js';
-import { trtexecArgs } from './flags.js';
+import { hasFlag, trtexecArgs } from './flags.js';
 import { type TimingSample, parseExportTimes } from './json-parsers.js';
 import { findTrtexec } from './locate.js';
 import type { TrtexecReport } from './log-parser.js';
@@ -72,7 +72,8 @@ export async function runEngineBenchmark(plan: string, options: EngineBenchmarkO
       durationS: options.durationS,
       warmupMs: options.warmupMs,
       exportTimes,
-      extra: options.extra,
+      // 11.x leaves the host/device copies out of its timings unless asked; the samples are H2D + compute + D2H in every release
+      extra: [...(hasFlag(version, '--includeDataTransfers') ? ['--includeDataTransfers'] : []), ...(options.extra ?? [])],
     });
     for (const message of notes) progress({ kind: 'note', message });
     const logFile = options.logFile ? await logOut.temp(options.logFile) : undefined;

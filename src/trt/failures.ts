@@ -100,12 +100,16 @@ export function cleanText(text: string): string {
   return text.replace(/^\[TRT\] /, '').replace(/^(?:[\w./-]+\.(?:cpp|h|hpp|cu):\d+: )/, '').replace(/^Error\[\d+\]: /, '').trim();
 }
 
-/** trtexec prints its whole help after an unknown option; that says nothing about the failure. */
-const HELP_TEXT = /^(=== .* ===|--\w)/;
+/**
+ * trtexec prints its whole help after an unknown option, starting with `=== Model Options ===`;
+ * nothing from there on (flags, their wrapped descriptions) says anything about the failure.
+ */
+const HELP_START = /^=== .* ===$/;
 
 function lines(message: LogMessage): string[] {
-  const more = message.more.map((l) => l.trim()).filter((l) => l && !HELP_TEXT.test(l)).slice(0, MAX_CONTINUATION);
-  return [cleanText(message.text), ...more];
+  const more = message.more.map((l) => l.trim());
+  const help = more.findIndex((l) => HELP_START.test(l));
+  return [cleanText(message.text), ...more.slice(0, help < 0 ? undefined : help).filter(Boolean).slice(0, MAX_CONTINUATION)];
 }
 
 /**

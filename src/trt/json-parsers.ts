@@ -47,8 +47,11 @@ export function parseExportTimes(text: string): TimingSample[] {
     const computeMs = num(entry.computeMs);
     const latencyMs = num(entry.latencyMs);
     if (computeMs === undefined || latencyMs === undefined) fail('--exportTimes', `entry ${i} has no computeMs/latencyMs`);
-    const startEnq = num(entry.startEnqMs);
-    const endEnq = num(entry.endEnqMs);
+    // 7.2 (the 7.x layout, inMs, with Enq times) wrote the enqueue times under startInMs/endInMs and
+    // the H2D ones under startEnqMs/endEnqMs; 7.0's In times are H2D, and it has no enqueue times
+    const swapped = num(entry.inMs) !== undefined && num(entry.startEnqMs) !== undefined;
+    const startEnq = num(swapped ? entry.startInMs : entry.startEnqMs);
+    const endEnq = num(swapped ? entry.endInMs : entry.endEnqMs);
     return {
       ...(startEnq !== undefined && endEnq !== undefined ? { enqueueMs: endEnq - startEnq } : {}),
       h2dMs: num(entry.h2dMs) ?? num(entry.inMs) ?? 0,

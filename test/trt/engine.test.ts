@@ -111,6 +111,18 @@ test('runEngineBenchmark: --loadEngine with shapes, the summary and every sample
   assert.ok(!fs.existsSync(bench.args[5].slice('--exportTimes='.length)), 'the times file is removed');
 });
 
+test('runEngineBenchmark on 11.x asks for the data transfers that 8.x-10.x time by default', async () => {
+  const dir = tempDir();
+  const plan = path.join(dir, 'model.plan');
+  fs.writeFileSync(plan, 'engine');
+  const bench = await runEngineBenchmark(plan, { trtexec: fakeTrtexec(path.join(dir, 'bin'), { log: log('07'), version: '11.0.0' }).path, iterations: 10 });
+  assert.equal(bench.trtVersion, '11.0.0');
+  assert.deepEqual(bench.args.slice(1, 3), ['--iterations=10', '--duration=0']);
+  assert.equal(bench.args.at(-1), '--includeDataTransfers');
+  const older = await runEngineBenchmark(plan, { trtexec: fakeTrtexec(path.join(dir, 'ten'), { log: log('07'), version: '10.16.1' }).path, iterations: 10 });
+  assert.ok(!older.args.includes('--includeDataTransfers'));
+});
+
 test('runEngineBenchmark: no times without a summary, a failed run throws its failure class', async () => {
   const dir = tempDir();
   const plan = path.join(dir, 'model.plan');

@@ -40,7 +40,7 @@ test('--exportLayerInfo with layer names only (real file): names, and nothing in
   ]);
 });
 
-test('--exportTimes in the 8.x+ layout (reference section 4) and the 7.2 one', () => {
+test('--exportTimes in the 8.x+ layout (reference section 4) and the 7.0 and 7.2 ones', () => {
   const current = [
     '[',
     '  { "startEnqMs" : 203.2, "endEnqMs" : 203.3, "startH2dMs" : 203.2, "endH2dMs" : 203.3, "startComputeMs" : 203.3, "endComputeMs" : 203.45, "startD2hMs" : 203.45, "endD2hMs" : 203.5, "h2dMs" : 0.01, "computeMs" : 0.15, "d2hMs" : 0.01, "latencyMs" : 0.17 }',
@@ -53,6 +53,9 @@ test('--exportTimes in the 8.x+ layout (reference section 4) and the 7.2 one', (
   assert.ok(Math.abs(samples[1].enqueueMs! - 0.02) < 1e-9);
   const old = parseExportTimes('[{ "startInMs" : 1, "endInMs" : 1.1, "startComputeMs" : 1.1, "endComputeMs" : 2, "startOutMs" : 2, "endOutMs" : 2.2, "inMs" : 0.1, "computeMs" : 0.9, "outMs" : 0.2, "latencyMs" : 1.2, "endToEndMs" : 1.5 }]');
   assert.deepEqual(old, [{ h2dMs: 0.1, computeMs: 0.9, d2hMs: 0.2, latencyMs: 1.2, endToEndMs: 1.5 }]);
+  // 7.2 swapped the names: its "Enq" pair holds the H2D times (0.25 ms here), its "In" pair the enqueue times (0.5 ms)
+  const v72 = parseExportTimes('[{ "startEnqMs" : 1.5, "endEnqMs" : 1.75, "startInMs" : 1, "endInMs" : 1.5, "startComputeMs" : 1.75, "endComputeMs" : 2.75, "startOutMs" : 2.75, "endOutMs" : 3, "inMs" : 0.25, "computeMs" : 1, "outMs" : 0.25, "latencyMs" : 1.5, "endToEndMs" : 2 }]');
+  assert.deepEqual(v72, [{ enqueueMs: 0.5, h2dMs: 0.25, computeMs: 1, d2hMs: 0.25, latencyMs: 1.5, endToEndMs: 2 }]);
 });
 
 test('files that are not these exports are input errors', () => {
