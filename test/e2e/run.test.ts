@@ -148,6 +148,7 @@ test('config errors exit 2 naming the key; paths are relative to the config file
     [{ model: { source: 'nope.onnx' } }, /tdeploy\.config\.json: model\.source not found: .*nope\.onnx$/],
     [{ model: { source: fixture('encoder.onnx'), opset: 17 } }, /model\.opset applies to a PyTorch source, and the source is .*encoder\.onnx$/],
     [{ model: { source: fixture('encoder.pt'), reference: fixture('encoder.reference.npz') } }, /model\.reference applies to an ONNX source, and the source is .*encoder\.pt$/],
+    [{ calibration: undefined }, /quantize\[0\]: static quantization needs calibration data$/],
     [{ bench: { provider: 'gpu' } }, /bench\.provider: Invalid option: expected one of "cpu"\|"cuda"\|"tensorrt"$/],
   ];
   for (const [extra, message] of cases) {
