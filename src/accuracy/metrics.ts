@@ -2,19 +2,32 @@
 
 const CLASS_OUTPUT_NAME = /logit|prob|score|class|pred|softmax/i;
 
-/** Cosine of the flattened tensors over the elements finite on both sides; 1 when both are all zero. */
+/**
+ * Cosine of the flattened tensors over the elements finite on both sides; 1 when both are all zero.
+ * Each side is divided by its largest magnitude first: squares of float64 values beyond 1e154
+ * overflow to Infinity (NaN for two equal tensors) and below 1e-154 underflow to 0 (1 for opposite ones).
+ */
 export function cosineSimilarity(e: Float64Array, a: Float64Array): number {
+  let se = 0;
+  let sa = 0;
+  for (let i = 0; i < e.length; i++) {
+    if (!Number.isFinite(e[i]) || !Number.isFinite(a[i])) continue;
+    se = Math.max(se, Math.abs(e[i]));
+    sa = Math.max(sa, Math.abs(a[i]));
+  }
+  if (se === 0 && sa === 0) return 1;
+  if (se === 0 || sa === 0) return 0;
   let dot = 0;
   let ee = 0;
   let aa = 0;
   for (let i = 0; i < e.length; i++) {
     if (!Number.isFinite(e[i]) || !Number.isFinite(a[i])) continue;
-    dot += e[i] * a[i];
-    ee += e[i] * e[i];
-    aa += a[i] * a[i];
+    const x = e[i] / se;
+    const y = a[i] / sa;
+    dot += x * y;
+    ee += x * x;
+    aa += y * y;
   }
-  if (ee === 0 && aa === 0) return 1;
-  if (ee === 0 || aa === 0) return 0;
   return Math.max(-1, Math.min(1, dot / Math.sqrt(ee * aa)));
 }
 

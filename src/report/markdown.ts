@@ -24,6 +24,7 @@ export function humanCell<Row>(column: Column<Row>, row: Row): string {
   return typeof value === 'number' ? formatNumber(value) : String(value);
 }
 
+/** Backslashes too: `a\|b` was written `a\\|b`, whose `\|` GitHub reads as an escaped pipe, showing `a|b`. */
 function escape(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return text.replace(/[\\|]/g, '\\$&').replace(/\r?\n/g, ' ');
 }

@@ -87,6 +87,19 @@ test('cosine of the flattened tensors, and --min-cosine fails an output below it
   assert.deepEqual(result.failures, ['cosine 0.99589 < 0.999']);
 });
 
+test('cosine is scale-free: float64 values whose squares overflow or underflow', () => {
+  // [1e200, 2e200]: squares overflow to Infinity, Infinity/Infinity was NaN and failed --min-cosine
+  const huge = f64([1e200, 2e200]);
+  assert.equal(cosineSimilarity(huge.data as Float64Array, huge.data as Float64Array), 1);
+  const same = compareTensors('y', huge, f64([1e200, 2e200]), { atol: 0, rtol: 0, minCosine: 0.999 });
+  assert.deepEqual([same.cosine, same.passed, same.failures], [1, true, []]);
+  // opposite second elements, squares below 1e-308 underflowed to 0 and the cosine read 1:
+  // (0.5·0.5 - 1·1) / (0.5² + 1²) = -0.6 on the values divided by their largest magnitude
+  const tiny = compareTensors('y', f64([1e-200, 2e-200]), f64([1e-200, -2e-200]), { atol: 1, rtol: 0, minCosine: 0.999 });
+  assert.equal(tiny.cosine, -0.6);
+  assert.deepEqual([tiny.mismatches, tiny.passed, tiny.failures], [0, false, ['cosine -0.6 < 0.999']]);
+});
+
 test('top-1 and top-k agreement on class axes, gated by --min-top1', () => {
   // two rows of 4 classes: row 0 keeps its order, row 1 swaps its top two
   const expected = f32([0.1, 0.7, 0.15, 0.05, 0.5, 0.3, 0.1, 0.1], [2, 4]);

@@ -14,16 +14,16 @@ const doc: ReportDocument<Row> = {
     { key: 'note', header: 'note', value: (r) => r.note, only: 'csv' },
     { key: 'flag', header: 'flag', value: () => null, text: (r) => (r.ms > 1 ? 'SLOW' : 'ok'), only: 'human' },
   ],
-  rows: [{ name: 'a|b', ms: 0.123456789, note: 'say "hi", twice' }, { name: 'c', ms: 2 }],
+  rows: [{ name: 'a|b', ms: 0.123456789, note: 'say "hi", twice' }, { name: 'c\\|d', ms: 2 }],
   headline: ['one row is slow'],
   notes: ['measured on a test'],
 };
 
 test('csv: keys as header, raw values, RFC 4180 quoting, human-only columns left out', () => {
-  assert.equal(render('csv', doc), 'name,ms,note\na|b,0.123456789,"say ""hi"", twice"\nc,2,\n');
+  assert.equal(render('csv', doc), 'name,ms,note\na|b,0.123456789,"say ""hi"", twice"\nc\\|d,2,\n');
 });
 
-test('markdown: title, headline, escaped pipes, right-aligned numbers, notes as a list', () => {
+test('markdown: title, headline, escaped pipes and backslashes, right-aligned numbers, notes as a list', () => {
   assert.equal(render('markdown', doc), [
     '### timings',
     '',
@@ -32,7 +32,7 @@ test('markdown: title, headline, escaped pipes, right-aligned numbers, notes as 
     '| name | time ms | flag |',
     '| --- | ---: | --- |',
     '| a\\|b | 0.1235 | ok |',
-    '| c | 2 | SLOW |',
+    '| c\\\\\\|d | 2 | SLOW |',
     '',
     '- measured on a test',
     '',
@@ -44,7 +44,7 @@ test('table: headline, a cli-table3 table with formatted cells, notes', () => {
   assert.equal(lines[0], 'one row is slow');
   assert.match(lines[2], /│ name +│ +time ms │ flag +│/);
   assert.match(lines[4], /│ a\|b +│ +0\.1235 │ ok +│/);
-  assert.match(lines[5], /│ c +│ +2 │ SLOW │/);
+  assert.match(lines[5], /│ c\\\|d +│ +2 │ SLOW │/);
   assert.equal(lines.at(-1), 'measured on a test');
 });
 
