@@ -54,7 +54,6 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
   }
   const result = isDir ? await readFolder(location, sig, withOutputs) : await readFile(location, sig, withOutputs);
   for (const set of result.sets) {
-    checkInputs(sig.inputs, set.inputs, set.source);
     for (const info of withOutputs ? sig.outputs : []) {
       const tensor = set.outputs.get(info.name);
       if (!tensor) {
@@ -71,7 +70,7 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
 
 async function readFile(file: string, sig: ModelSignature, withOutputs: boolean): Promise<DataSets> {
   const tensors = await readTensorFile(file);
-  // Checked against all the file holds, so that a missing input's hint names what is there.
+  // Checked before picking, against all the file holds, so that a missing input's hint names what is there.
   checkInputs(sig.inputs, tensors, file);
   const pick = (infos: TensorInfo[]) => new Map(infos.filter((i) => tensors.has(i.name)).map((i) => [i.name, tensors.get(i.name)!]));
   const known = new Set([...sig.inputs, ...(withOutputs ? sig.outputs : [])].map((i) => i.name));
@@ -93,11 +92,9 @@ async function readFolder(dir: string, sig: ModelSignature, withOutputs: boolean
   const sets: DataSet[] = [];
   for (const folder of folders) {
     const source = path.join(dir, folder);
-    sets.push({
-      source,
-      inputs: await readProtos(source, 'input', sig.inputs),
-      outputs: withOutputs ? await readProtos(source, 'output', sig.outputs) : new Map(),
-    });
+    const inputs = await readProtos(source, 'input', sig.inputs);
+    checkInputs(sig.inputs, inputs, source);
+    sets.push({ source, inputs, outputs: withOutputs ? await readProtos(source, 'output', sig.outputs) : new Map() });
   }
   return { sets, notes: [] };
 }
