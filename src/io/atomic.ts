@@ -140,6 +140,20 @@ async function renameOver(tmp: string, dest: string): Promise<void> {
   }
 }
 
+/**
+ * Awaits `work`, which examines files already put in place. A failed gate is a report and keeps
+ * them to look at; when `work` itself fails (the files could not be run at all), they are removed,
+ * so that nothing unchecked stays behind looking like a result.
+ */
+export async function removeIfFails<T>(work: Promise<T>, files: (string | undefined)[]): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    await Promise.all(files.map((file) => file && fs.promises.rm(file, { force: true })));
+    throw error;
+  }
+}
+
 /** Writes one file atomically: `write` fills the temporary path, which is then renamed to `dest`. */
 export function writeAtomic<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
   return new OutputSet().run(async (set) => write(await set.temp(dest)));

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import { compareModels } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
 import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
+import { removeIfFails } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
@@ -81,13 +81,10 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
   }
   progress({ kind: 'phase', phase: 'measuring drift' });
   const gate = { atol: Infinity, rtol: 0, minCosine: options.maxDriftCosine };
-  const drift = await compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress)
-    .catch(async (error: unknown) => {
-      // A failed gate is a report and keeps the model to examine; a model whose drift could not
-      // be measured at all must not stay behind looking like a result.
-      await Promise.all([saved.path, saved.dataFile].map((file) => file && fs.promises.rm(file, { force: true })));
-      throw error;
-    });
+  const drift = await removeIfFails(
+    compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress),
+    [saved.path, saved.dataFile],
+  );
   drift.notes.push(options.maxDriftCosine === undefined
     ? 'no drift gate: the errors are reported, not judged (--max-drift-cosine C fails on a cosine below C)'
     : `drift gate: cosine >= ${options.maxDriftCosine} on every output (--max-drift-cosine)`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CheckReport } from '../accuracy/check.js';
 import type { GateOptions } from '../accuracy/compare.js';
 import { InputError } from '../errors.js';
-import { OutputSet } from '../io/atomic.js';
+import { OutputSet, removeIfFails } from '../io/atomic.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { generatedRoles } from '../runtime/inputs.js';
@@ -106,14 +106,7 @@ export async function convert(source: string, options: ConvertOptions, progress:
   }
   const { exported, delivered, after } = written;
   const gate = options.check ?? CONVERT_GATE;
-  // A failed gate is a report and keeps the files to examine; a model that could not be checked
-  // at all must not stay behind looking like a result.
-  const checked = gate
-    ? await after.checkConverted(output, reference, gate, progress).catch(async (error: unknown) => {
-      await Promise.all([output, reference, delivered.dataFile].map((file) => file && fs.promises.rm(file, { force: true })));
-      throw error;
-    })
-    : null;
+  const checked = gate ? await removeIfFails(after.checkConverted(output, reference, gate, progress), [output, reference, delivered.dataFile]) : null;
   return {
     output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
     inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: path.join(path.dirname(output), path.basename(delivered.dataFile)) } : {}),
