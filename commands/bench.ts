@@ -8,8 +8,7 @@ import { MAX_ITERATIONS } from '../src/bench/harness.js';
 import { RegressionMetricSchema } from '../src/bench/report.js';
 import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
-import { statIfExists } from '../src/io/read.js';
+import { refuseFolderOutput, writeFileAtomic } from '../src/io/atomic.js';
 import { overwrittenInput } from '../src/io/same-file.js';
 import { FORMATS, type Format } from '../src/report/document.js';
 import { formatNumber } from '../src/report/format.js';
@@ -77,10 +76,7 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
   ].join('\n'))
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(BenchFlags, raw);
-    // Said before the run rather than found at its end, when the report cannot take the folder's place.
-    if (flags.output && statIfExists(flags.output)?.isDirectory()) {
-      throw new InputError(`--output ${flags.output} is a folder; the report is one file`, { kind: 'usage', hint: `give the file to write, e.g. --output ${path.join(flags.output, 'bench.json')}` });
-    }
+    if (flags.output) refuseFolderOutput(flags.output, '--output', 'the report', 'bench.json');
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { statIfExists } from './read.js';
 
 /**
  * Outputs are written to temporary paths beside their destination and renamed into place only
@@ -138,6 +139,15 @@ async function renameOver(tmp: string, dest: string): Promise<void> {
     }
     await fs.promises.rm(aside, { recursive: true, force: true });
   }
+}
+
+/**
+ * Refuses a file output that names a folder before a long run (a build, a benchmark) rather than
+ * at its end, when the atomic writer would refuse to put the file in the folder's place.
+ */
+export function refuseFolderOutput(file: string, flag: string, what: string, exampleName: string): void {
+  if (!statIfExists(file)?.isDirectory()) return;
+  throw new InputError(`${flag} ${file} is a folder; ${what} is one file`, { kind: 'usage', hint: `give the file to write, e.g. ${flag} ${path.join(file, exampleName)}` });
 }
 
 /**

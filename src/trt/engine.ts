@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { requireFile, statIfExists } from '../io/read.js';
-import { OutputSet } from '../io/atomic.js';
+import { requireFile } from '../io/read.js';
+import { OutputSet, refuseFolderOutput } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { externalDataFiles, loadModel } from '../onnx/model.js';
 import { signature } from '../onnx/signature.js';
@@ -70,7 +70,6 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string)
   };
 }
 
-/** Throws the input error for a path that is missing, unreadable or a folder. */
 /** Everything about the options that can be checked without the model or trtexec. */
 function checkOptions(options: EngineOptions): void {
   const precision = options.precision ?? [];
@@ -102,10 +101,7 @@ const defaultOutput = (model: string) => model.replace(/\.onnx$/i, '') + '.plan'
 export async function buildEngine(model: string, options: EngineOptions = {}, progress: Progress = silent): Promise<EngineReport> {
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
-  // Said before the build rather than found at its end, when the engine cannot take the folder's place.
-  if (statIfExists(output)?.isDirectory()) {
-    throw new InputError(`-o ${output} is a folder; the engine is one file`, { kind: 'usage', hint: `give the file to write, e.g. -o ${path.join(output, 'model.plan')}` });
-  }
+  refuseFolderOutput(output, '-o', 'the engine', 'model.plan');
   const onnx = await loadModel(model);
   const overwritten = overwrittenInput([output, `${output}.log`], [onnx.path, ...externalDataFiles(onnx)]);
   if (overwritten) throw new InputError(`the engine or its log would overwrite ${overwritten}, which the build reads`, { kind: 'usage', hint: 'give -o <file>.plan' });
