@@ -1,3 +1,4 @@
+/** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -13,8 +14,7 @@ import { type SourceKind, SOURCE_EXTENSIONS, sourceKind } from './platforms.js';
 import { type FileEntry, type ModelFolder, isVersionName, writeRepository } from './repository.js';
 import { TOKENIZER_FILE, TOKENIZER_TEMPLATE, readTokenizer, tokenizerModels } from './tokenizer.js';
 import { readText } from '../io/read.js';
-
-/** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
+import { opt } from '../option-ref.js';
 
 export interface TensorRow {
   name: string;
@@ -38,7 +38,7 @@ export interface PackageResult {
   models: PackagedModel[];
   /** every file written, relative to the repository */
   files: string[];
-  /** version folders replaced with --force */
+  /** version folders replaced (`force`) */
   replaced: string[];
   /** defaults taken and limits that apply, for the report */
   notes: string[];
@@ -62,7 +62,7 @@ export async function packageModel(model: string, options: PackageOptions, progr
   const source = await readSource(model, options.ioFrom);
   const name = options.name ?? path.basename(model, path.extname(model));
   if (!isSafeName(name)) {
-    throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: 'give one with --name: letters, digits, _ . - only' });
+    throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: `give one with ${opt('name')}: letters, digits, _ . - only` });
   }
   const labels = options.labelFile ? await readLabels(options.labelFile, source.signature) : undefined;
   const main = modelConfig(name, source.kind, source.signature, options, labels?.labels);
@@ -79,7 +79,7 @@ export async function packageModel(model: string, options: PackageOptions, progr
       { role: 'ensemble', config: front.ensemble, modelFiles: [], versionFiles: [] },
     );
   } else if (options.maxLength !== undefined) {
-    throw new InputError('--max-length applies to the tokenizer step: give --tokenizer too');
+    throw new InputError(`${opt('maxLength')} applies to the tokenizer step: give ${opt('tokenizer')} too`);
   }
   progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
   const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
@@ -92,7 +92,7 @@ async function readSource(model: string, ioFrom: string | undefined): Promise<So
   if (!kind) throw new InputError(`${model}: tdeploy packages ${SOURCE_EXTENSIONS.join(', ')} files`, { kind: 'usage' });
   requireFile(model, 'model');
   if (kind.platform === 'onnxruntime_onnx') {
-    if (ioFrom) throw new InputError('--io-from is for TensorRT engines; an ONNX model states its own inputs and outputs');
+    if (ioFrom) throw new InputError(`${opt('ioFrom')} is for TensorRT engines; an ONNX model states its own inputs and outputs`);
     const loaded = await loadModel(model);
     const dir = path.dirname(loaded.path);
     const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
@@ -102,11 +102,11 @@ async function readSource(model: string, ioFrom: string | undefined): Promise<So
   const from = ioFrom ?? (fs.existsSync(`${model}.log`) ? `${model}.log` : undefined);
   if (!from) {
     throw new InputError(`${model} is a TensorRT engine, which does not tell tdeploy its inputs and outputs`, {
-      hint: 'give the ONNX model it was built from (--io-from model.onnx) or its trtexec log (--io-from model.plan.log)',
+      hint: `give the ONNX model it was built from (${opt('ioFrom', 'model.onnx')}) or its trtexec log (${opt('ioFrom', 'model.plan.log')})`,
     });
   }
   const read = IO_SOURCES[path.extname(from).toLowerCase()];
-  if (!read) throw new InputError(`--io-from ${from}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
+  if (!read) throw new InputError(`${opt('ioFrom', from)}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
   return { kind, signature: await read(from), versionFiles: [{ name: kind.file, from: model }], notes: [`inputs and outputs taken from ${from}`] };
 }
 
@@ -116,13 +116,13 @@ async function readLabels(spec: string, sig: ModelSignature): Promise<{ labels: 
   const output = named && sig.outputs.some((o) => o.name === named[1]) ? named[1] : undefined;
   // Read as a file name only when such a file exists: otherwise 'OUTPUT=FILE' named an output the model lacks.
   if (named && !output && !fs.existsSync(spec)) {
-    throw new InputError(`--label-file ${spec}: the model has no output '${named[1]}'`, { hint: `its outputs are ${sig.outputs.map((o) => o.name).join(', ')}` });
+    throw new InputError(`${opt('labelFile', spec)}: the model has no output '${named[1]}'`, { hint: `its outputs are ${sig.outputs.map((o) => o.name).join(', ')}` });
   }
   const file = output ? named![2] : spec;
   const text = await readText(file, 'label file');
   const fileName = path.basename(file);
   if (!isSafeName(fileName) || fileName === 'config.pbtxt' || isVersionName(fileName)) {
-    throw new InputError(`--label-file: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });
+    throw new InputError(`${opt('labelFile')}: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });
   }
   const lines = text === '' ? 0 : text.replace(/\r?\n$/, '').split(/\r?\n/).length;
   return { labels: { output, fileName, lines }, file: { name: fileName, from: file } };

@@ -1,3 +1,4 @@
+/** Verifying a repository: every problem Triton would refuse it for, found before it does. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, fileError } from '../errors.js';
@@ -10,8 +11,6 @@ import { type Report, checkConfig } from './verify-config.js';
 import { type RepositoryModel, checkEnsemble } from './verify-ensemble.js';
 import { checkOnnxModel } from './verify-onnx.js';
 
-/** `tdeploy package --verify`: every problem Triton would refuse a repository for, found before it does. */
-
 export interface Problem {
   /** relative to the repository */
   file: string;
@@ -23,6 +22,7 @@ export interface Problem {
 export interface VerifyReport {
   ok: boolean;
   models: { name: string; problems: Problem[] }[];
+  notes: string[];
 }
 
 /** Folders tdeploy (io/atomic.ts) is still writing: not models. */
@@ -42,7 +42,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   }
   const names = entries.filter((e) => e.isDirectory() && !IN_FLIGHT.test(e.name)).map((e) => e.name).sort();
   if (names.length === 0) {
-    return { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }] };
+    return { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
   }
   const models = new Map<string, Checked>();
   for (const name of names) {
@@ -53,7 +53,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
     if (model.config) checkEnsemble(model.config, models, reporter(model.problems, `${model.name}/config.pbtxt`));
   }
   const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
-  return { ok: list.every((m) => m.problems.length === 0), models: list };
+  return { ok: list.every((m) => m.problems.length === 0), models: list, notes: [] };
 }
 
 const reporter = (problems: Problem[], file: string): Report => (field, message) => problems.push({ file, field, message });

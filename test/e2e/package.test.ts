@@ -86,7 +86,7 @@ test('package --verify: exit 1 with every problem; --json gives {ok, models: [{n
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'tdeploy: error: the repository has 3 problems\n');
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['ok', 'models']);
+  assert.deepEqual(Object.keys(report), ['ok', 'models', 'notes']);
   assert.equal(report.ok, false);
   assert.deepEqual(report.models.map((m: { name: string; problems: unknown[] }) => [m.name, m.problems.length]), [['encoder', 1], ['encoder_pipeline', 2], ['encoder_tokenize', 0]]);
   assert.deepEqual(report.models[0].problems[0], {

@@ -36,6 +36,7 @@ test('a repository tdeploy wrote verifies clean', async () => {
   assert.deepEqual(report, {
     ok: true,
     models: [{ name: 'encoder', problems: [] }, { name: 'encoder_pipeline', problems: [] }, { name: 'encoder_tokenize', problems: [] }],
+    notes: [],
   });
 });
 
@@ -211,5 +212,5 @@ test('a path that is not a repository is a usage error; an empty one is a failed
   fs.writeFileSync(path.join(dir, 'file'), '');
   await assert.rejects(verifyRepository(path.join(dir, 'file')), /is not a folder/);
   fs.mkdirSync(path.join(dir, 'empty'));
-  assert.deepEqual(await verifyRepository(path.join(dir, 'empty')), { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }] });
+  assert.deepEqual(await verifyRepository(path.join(dir, 'empty')), { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] });
 });
