@@ -4,6 +4,7 @@
  * one more key here; what a key means only for one target or mode is checked in checkOptions.
  */
 import { z } from 'zod';
+import { DEFAULT_GATES } from '../accuracy/gates.js';
 import { InputError } from '../errors.js';
 import { opt } from '../option-ref.js';
 import type { SessionOptions } from '../runtime/session.js';
@@ -44,7 +45,7 @@ export const QuantizeOptions = z.object({
   intRange: z.tuple([z.number().int(), z.number().int()]).optional(),
   session: z.custom<SessionOptions>().optional(),
   maxDriftCosine: numeric(COSINE).min(-1, COSINE).max(1, COSINE).optional()
-    .describe("fail when an output's cosine similarity to the original model is below this (default: 0.999 for fp16, 0.99 for int8)"),
+    .describe(`fail when an output's cosine similarity to the original model is below this (default: ${DEFAULT_GATES.fp16.minCosine} for fp16, ${DEFAULT_GATES.int8.minCosine} for int8)`),
   gate: z.boolean().optional().describe('false: report the drift against the original model without judging it'),
 });
 
