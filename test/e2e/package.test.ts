@@ -81,7 +81,7 @@ test('an existing version is not overwritten without --force', () => {
   assertUsageError(again, /^tdeploy: error: .*convnet\/1 already exists$/);
   assert.match(again.stderr, /hint: add --force to replace it, or --model-version next for a new version/);
   assert.equal(fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8'), config);
-  assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/config.pbtxt']);
+  assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/config.pbtxt', 'tdeploy.json']);
   const forced = runCli(['package', fixture('convnet.onnx'), '-o', repo, '--max-batch-size', '16', '--force']);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8'), /^max_batch_size: 16$/m);
@@ -95,9 +95,10 @@ test('package --verify: exit 1 with every problem; --json gives {ok, models: [{n
   fs.rmSync(path.join(repo, 'encoder_pipeline', '1'), { recursive: true });
   const r = runCli(['package', '--verify', repo, '--json']);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, 'tdeploy: error: the repository has 3 problems\n');
+  assert.equal(r.stderr.split('\n').at(-2), 'tdeploy: error: the repository has 3 problems');
+  assert.match(r.stderr, /^tdeploy: note: checked against tritonserver 26\.08 \(the newest/);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['ok', 'models']);
+  assert.deepEqual(Object.keys(report), ['ok', 'triton', 'models', 'notes']);
   assert.equal(report.ok, false);
   assert.deepEqual(report.models.map((m: { name: string; problems: unknown[] }) => [m.name, m.problems.length]), [['encoder', 1], ['encoder_pipeline', 2], ['encoder_tokenize', 0]]);
   assert.deepEqual(report.models[0].problems[0], {
