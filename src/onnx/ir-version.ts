@@ -156,7 +156,11 @@ export function requiredIrVersion(proto: ModelProto): IrNeed {
   return irNeeds(proto)[0] ?? { version: LOWEST_IR, reason: 'opset_import (every model has it)' };
 }
 
-/** Rewrites the model's IR version down to `target`, or says what in the model needs a newer one. */
+/**
+ * Rewrites the model's IR version down to `target`, or says what in the model needs a newer one.
+ * The opsets stay: ONNX's versioning doc makes the opset version "largely independent" of the IR
+ * version and leaves any dependency between them open, and onnxruntime checks each on its own.
+ */
 export function lowerIrVersion(proto: ModelProto, target: number): void {
   const own = Number(proto.irVersion);
   if (target > own) throw new InputError(`--ir-version ${target}: the model is IR ${own} already; --ir-version only lowers it`);

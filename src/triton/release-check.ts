@@ -81,7 +81,7 @@ export function modelNeeds(proto: ModelProto): ModelNeeds {
   };
 }
 
-const ortName = (r: TritonRelease) => (r.onnxruntime.value ? `onnxruntime ${r.onnxruntime.value}` : 'its onnxruntime');
+const ortName = (r: TritonRelease) => (r.onnxruntime.value ? `onnxruntime ${r.onnxruntime.value}` : 'onnxruntime version not found');
 
 /** The first release, from `after` on, for which `fits` holds with its figures known. */
 function firstRelease(fits: (r: TritonRelease) => boolean | undefined, after?: TritonRelease): string | undefined {

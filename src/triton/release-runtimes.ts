@@ -40,6 +40,17 @@ export async function checkEngineForRelease(log: string | undefined, release: Tr
   return out;
 }
 
+/** Compiles a file and says which Python did it: "OK 3.10", or "SYNTAX 3.8 <line> <message>". */
+const PARSE = [
+  'import sys',
+  'v = "%d.%d" % sys.version_info[:2]',
+  'try:',
+  '    compile(open(sys.argv[1], "rb").read(), sys.argv[1], "exec")',
+  '    print("OK", v)',
+  'except SyntaxError as e:',
+  '    print("SYNTAX", v, e.lineno, e.msg)',
+].join('\n');
+
 function findPython(version: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
     const file = path.join(dir, `python${version}`);
@@ -64,18 +75,19 @@ export async function checkPythonForRelease(modelPy: string, release: TritonRele
     out.unchecked.push({ file, field: 'python', message: `no python${version} on PATH to parse ${file} with tritonserver ${release.release}'s Python ${version}` });
     return out;
   }
-  const result = await runTool({
-    file: python,
-    args: ['-c', 'import sys; compile(open(sys.argv[1], "rb").read(), sys.argv[1], "exec")', modelPy],
-    label: `python${version}`,
-    timeoutMs: 60_000,
-  });
-  if (result.exitCode === 0) return out;
-  const error = result.stderr.trim().split('\n').filter(Boolean);
+  const result = await runTool({ file: python, args: ['-c', PARSE, modelPy], label: `python${version}`, timeoutMs: 60_000 });
+  const answer = /^(OK|SYNTAX) (\d+\.\d+)(?: (\d+) (.*))?$/m.exec(result.stdout);
+  // A shim that cannot run the version (pyenv's, when it is not selected) answers nothing of the kind.
+  if (!answer || answer[2] !== version) {
+    const said = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean)[0] ?? `exit ${result.exitCode}`;
+    out.unchecked.push({ file, field: 'python', message: `${python} is not a working Python ${version} (${said}): ${file} not parsed` });
+    return out;
+  }
+  if (answer[1] === 'OK') return out;
   out.problems.push({
     file,
     field: 'python',
-    message: `${file} does not parse with Python ${version} (tritonserver ${release.release}): ${error.slice(-1)[0] ?? `exit ${result.exitCode}`}`,
+    message: `${file} does not parse with Python ${version} (tritonserver ${release.release}): line ${answer[3]}: ${answer[4]}`,
     fix: `write it for Python ${version}, or use a release with a newer Python`,
   });
   return out;

@@ -107,7 +107,7 @@ test('package --verify: exit 1 with every problem; --json gives {ok, models: [{n
   const human = runCli(['package', '--verify', repo]);
   assert.equal(human.code, 1);
   assert.match(human.stdout, /encoder_pipeline │ encoder_pipeline\/ +│ - +│ no version folder/);
-  assertUsageError(runCli(['package', '--verify', repo, '--force']), /--verify takes only the repository, not --force/);
+  assertUsageError(runCli(['package', '--verify', repo, '--force']), /--verify takes only the repository and --triton, not --force/);
 });
 
 test('package --triton: an IR-10 model is refused for 22.12 naming both IR versions, accepted for 26.08', async () => {
