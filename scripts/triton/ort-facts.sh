@@ -5,7 +5,9 @@
 # onnxruntime publishes cp311 wheels from 1.15 on, cp39 ones up to 1.16 (PYTHON=python3.9).
 # Not part of `npm test`; rerun it when a tritonserver release brings a new onnxruntime.
 #   bash scripts/triton/ort-facts.sh 1.28.0 1.27.0 ...
-#   PYTHON=python3.9 bash scripts/triton/ort-facts.sh 1.14.1
+# Wheels of 1.14 and older have no schema API: give them the op names to probe, one model per op:
+#   jq -r '.contribOps[]' data/triton/onnxruntime/1.*.json | sort -u > ops.txt
+#   CONTRIB_CANDIDATES=ops.txt PYTHON=python3.9 bash scripts/triton/ort-facts.sh 1.14.1 1.10.0
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/../../data/triton/onnxruntime"

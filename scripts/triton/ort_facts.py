@@ -79,9 +79,9 @@ elif os.environ.get("CONTRIB_CANDIDATES"):
     # Builds without the schema API: each candidate op is loaded alone; an op the build lacks is
     # refused as "not a registered function/op", one it has fails later, on its inputs.
     candidates = open(os.environ["CONTRIB_CANDIDATES"]).read().split()
-    contrib = sorted(op for op in candidates
-                     if "is not a registered function/op" not in loads(model(ir, {"": 13, "com.microsoft": 1}, op, "com.microsoft"))[1]
-                     and "No Op registered" not in loads(model(ir, {"": 13, "com.microsoft": 1}, op, "com.microsoft"))[1])
+    refusals = {op: loads(model(ir, {"": 13, "com.microsoft": 1}, op, "com.microsoft"))[1] for op in candidates}
+    contrib = sorted(op for op, why in refusals.items()
+                     if "is not a registered function/op" not in why and "No Op registered" not in why)
     contrib_source = (f"one probe model per op of the {len(candidates)} com.microsoft ops of the later versions measured "
                       "(its wheel has no schema API; an op that later versions dropped would not be listed)")
 else:

@@ -64,7 +64,9 @@ interface Source {
   notes: string[];
   /** what the release check found for the model file */
   findings: ReleaseFindings;
-  /** a scratch folder holding a rewritten model (--ir-version), removed after writing */
+  /** writes the model rewritten (--ir-version) once the release check has passed, giving its version files */
+  rewrite?: () => Promise<FileEntry[]>;
+  /** the scratch folder the rewrite wrote into, removed after writing */
   scratch?: string;
 }
 
@@ -104,6 +106,7 @@ async function packageSource(model: string, source: Source, target: ReleaseTarge
   const findings = [source.findings];
   if (options.tokenizer) findings.push(await checkPythonForRelease(TOKENIZER_TEMPLATE, target.release, `${name}_tokenize/model.py`));
   target.judge(findings);
+  if (source.rewrite) folders[0].versionFiles = await source.rewrite();
   progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
   const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
   const models = folders.map((f) => describe(f.config, f.role));
@@ -123,7 +126,13 @@ async function readSource(model: string, options: PackageOptions, target: Releas
     const findings = () => checkOnnxForRelease(modelNeeds(loaded.proto), target.release, path.basename(model));
     if (options.irVersion !== undefined) {
       lowerIrVersion(loaded.proto, options.irVersion);
-      return { ...await rewritten(loaded, options.output, kind.file), kind, signature: signature(loaded.proto), findings: findings(), notes: [`IR version written as ${options.irVersion} (--ir-version)`] };
+      const source: Source = { kind, signature: signature(loaded.proto), versionFiles: [], findings: findings(), notes: [`IR version written as ${options.irVersion} (--ir-version)`] };
+      source.rewrite = async () => {
+        const copy = await rewritten(loaded, options.output, kind.file);
+        source.scratch = copy.scratch;
+        return copy.versionFiles;
+      };
+      return source;
     }
     const dir = path.dirname(loaded.path);
     const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
