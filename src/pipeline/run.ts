@@ -226,7 +226,7 @@ export async function runPipeline(config: RunConfig, progress: Progress = silent
         force: true,
         shapes: { shapes: {}, dims: Object.fromEntries(Object.entries(dims ?? {}).map(([k, v]) => [k, [v]])) },
       }, progress);
-      const verified = await verifyRepository(repository, progress);
+      const verified = await verifyRepository(repository, progress, { triton: serving.triton });
       report.outputs.repository = repository;
       if (!verified.ok) throw new GateStop('package', `the repository fails verification: ${verified.models.flatMap((m) => m.problems.map((p) => `${m.name}: ${p.message}`)).join('; ')}`);
       return { result: { ...packaged, verify: verified } };

@@ -6,6 +6,7 @@ import { removeIfFails } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
+import { keepIrVersion } from '../onnx/ir-version.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { onnxFromDtype } from '../tensor/dtype.js';
@@ -68,12 +69,15 @@ export async function quantize(modelPath: string, options: QuantizeOptions, prog
   const data = await inputData(signature(model.proto), options, notes);
   const sizeBefore = model.sizeBytes;
   const external = hasExternalData(model);
+  const sourceIr = model.proto.irVersion;
   const scratch = await openScratch(model, options.output);
   let conversion: Conversion;
   let saved: SavedModel;
   try {
     const job: Job = { model, options, scratch, data: data.calibration ?? data.given ?? data.generated!, notes, progress };
     conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const raised = keepIrVersion(sourceIr, model.proto);
+    if (raised) notes.push(`IR version raised to ${raised.version}: the output uses ${raised.reason}`);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
     saved = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' });
   } finally {
