@@ -31,6 +31,8 @@ export const packageCommand = addShapeOptions(
     .option('--tokenizer <dir>', 'Hugging Face tokenizer folder (tokenizer.json): adds <name>_tokenize and the ensemble <name>_pipeline')
     .option('--max-length <n>', 'tokens the tokenizer step keeps when the model takes any length')
     .option('--io-from <file>', "for a TensorRT engine: the ONNX model it was built from, or its trtexec log (default: <engine>.log when present)")
+    .option('--triton <release>', "the tritonserver release (YY.MM) the repository is for: every model is checked against its onnxruntime, TensorRT and Python (default: the newest in tdeploy's table)")
+    .option('--ir-version <n>', 'write the ONNX model with this lower IR version, when nothing in it needs a newer one (for older tritonserver releases)')
     .option('--force', 'replace an existing version folder'),
   'fix a symbolic dim for the --warmup request, e.g. seq=128',
 )
@@ -39,7 +41,8 @@ Examples:
   tdeploy package model.onnx -o models --dynamic-batching --preferred-batch-size 4,8 --instances 2 --kind gpu
   tdeploy package encoder.onnx -o models --tokenizer ./tokenizer --max-batch-size 8
   tdeploy package model.plan -o models --io-from model.onnx --model-version next
-  tdeploy package --verify models`)
+  tdeploy package model.onnx -o models --triton 22.12 --ir-version 8
+  tdeploy package --verify models --triton 24.05`)
   .action(action(async (model: string, raw: Record<string, unknown>, ctx: Context) => {
     if (raw.verify) return verify(model, raw, ctx);
     const options = parseOptions(PackageOptions, { ...raw, shapes: shapeSpec(raw, { max: 1 }) });
@@ -51,11 +54,11 @@ Examples:
 const GLOBAL_FLAGS = ['json', 'quiet', 'verbose', 'progress'];
 
 async function verify(repo: string, raw: Record<string, unknown>, ctx: Context): Promise<void> {
-  const other = Object.keys(raw).find((k) => !['verify', ...GLOBAL_FLAGS].includes(k));
+  const other = Object.keys(raw).find((k) => !['verify', 'triton', ...GLOBAL_FLAGS].includes(k));
   if (other) {
-    throw new InputError(`--verify takes only the repository, not ${flagName(other)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo>' });
+    throw new InputError(`--verify takes only the repository and --triton, not ${flagName(other)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo> [--triton YY.MM]' });
   }
-  const report = await verifyRepository(repo, ctx.progress);
+  const report = await verifyRepository(repo, ctx.progress, { triton: raw.triton as string | undefined });
   ctx.render(report, verifyDocument);
   const count = report.models.reduce((n, m) => n + m.problems.length, 0);
   if (!report.ok) throw new GateError(`the repository has ${count} problem${count === 1 ? '' : 's'}`, { kind: 'repository' });

@@ -82,6 +82,9 @@ export const Package = ServingOptions.omit({ shapes: true }).extend({
   tokenizer: z.string().optional().describe('Hugging Face tokenizer folder: adds a tokenizer step and an ensemble'),
   maxLength: positive.optional(),
   dims: z.record(z.string(), positive).optional().describe('symbolic dims of the warm-up request'),
+  triton: z.string().regex(/^\d\d\.\d\d$/, 'a tritonserver release as YY.MM, e.g. 24.05').optional()
+    .describe("the tritonserver release the repository is for; every model is checked against it (default: the newest in tdeploy's table)"),
+  irVersion: positive.optional().describe('write the ONNX model with this lower IR version (for older tritonserver releases)'),
 }).strict();
 
 export const RunConfig = z.strictObject({

@@ -277,7 +277,7 @@ export const packageStep: Step<(PackageResult & { verify: VerifyReport }) | null
       force: true,
       shapes: { shapes: {}, dims: Object.fromEntries(Object.entries(dims ?? {}).map(([k, v]) => [k, [v]])) },
     }, progress);
-    const verified = await verifyRepository(repository, progress);
+    const verified = await verifyRepository(repository, progress, { triton: serving.triton });
     const result = { ...packaged, verify: verified };
     if (!verified.ok) {
       const problems = verified.models.flatMap((m) => m.problems.map((p) => `${m.name}: ${p.message}`));

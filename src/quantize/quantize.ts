@@ -15,6 +15,7 @@ import { OutputSet } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
+import { keepIrVersion } from '../onnx/ir-version.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { opt } from '../option-ref.js';
 import { type Progress, silent } from '../progress.js';
@@ -80,11 +81,14 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
   const data = await inputData(original.signature, options);
   const sizeBefore = model.sizeBytes;
   const external = hasExternalData(model);
+  const sourceIr = model.proto.irVersion;
   const scratch = await openScratch(model, options.output);
   try {
     const notes = [...data.notes];
     const job: Job = { model, options, scratch, data, notes, progress };
     const conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const raised = keepIrVersion(sourceIr, model.proto);
+    if (raised) notes.push(`IR version raised to ${raised.version}: the output uses ${raised.reason}`);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
     const staged = await stage(model, scratch, options.output, external);
     const quantized: ModelRef = { path: staged.path, label: options.output, signature: signature(model.proto) };

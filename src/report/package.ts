@@ -25,6 +25,8 @@ export function packageText(r: PackageResult): string {
       ['version', r.version],
       ...r.models.map((m): [string, string] => [m.name, `${m.role}, ${m.platform}, max_batch_size ${m.maxBatchSize}`]),
       ...(r.replaced.length ? [['replaced', r.replaced.join(', ')] as [string, string]] : []),
+      ['triton', `${r.triton.release}${r.triton.byDefault ? ' (the newest known)' : ''}: onnxruntime ${r.triton.onnxruntime ?? 'not found'}, TensorRT ${r.triton.tensorrt ?? 'not found'}, Python ${r.triton.python ?? 'not found'}`],
+      ['serve', r.triton.docker],
     ]),
     table(['model', '', 'tensor', 'data_type', 'dims'], rows),
     'files:',

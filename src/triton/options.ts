@@ -78,6 +78,10 @@ export const PackageOptions = ServingOptions.extend({
   tokenizer: z.string().min(1).optional(),
   /** the tokenizer truncates to this many tokens when the model's sequence length is not fixed */
   maxLength: count.positive().optional(),
+  /** the tritonserver release (YY.MM) the models must load in; default: the newest in tdeploy's table */
+  triton: z.string().min(1).optional(),
+  /** write the ONNX model with this (lower) IR version, when nothing in it needs a newer one */
+  irVersion: count.positive().optional(),
 });
 
 export type PackageOptions = z.infer<typeof PackageOptions>;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { requireFile } from '../io/read.js';
-import { externalDataFiles, loadModel } from '../onnx/model.js';
+import { type OnnxModel, externalDataFiles, loadModel } from '../onnx/model.js';
 import { type ModelSignature, signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { signatureFromEngineLog } from './engine-io.js';
@@ -15,6 +15,11 @@ import { type FileEntry, type ModelFolder, isVersionName, writeRepository } from
 import { TOKENIZER_FILE, TOKENIZER_TEMPLATE, readTokenizer, tokenizerModels } from './tokenizer.js';
 import { readText } from '../io/read.js';
 import { opt } from '../option-ref.js';
+import { lowerIrVersion } from '../onnx/ir-version.js';
+import { saveModel } from '../onnx/save.js';
+import { type ReleaseFindings, checkOnnxForRelease, modelNeeds } from './release-check.js';
+import { checkEngineForRelease, checkPythonForRelease } from './release-runtimes.js';
+import { type ReleaseTarget, type TargetSummary, releaseTarget, targetSummary, writeTargetFile } from './release-target.js';
 
 export interface TensorRow {
   name: string;
@@ -40,6 +45,8 @@ export interface PackageResult {
   files: string[];
   /** version folders replaced (`force`) */
   replaced: string[];
+  /** the tritonserver release the models were checked against, and the checks not made */
+  triton: TargetSummary;
   /** defaults taken and limits that apply, for the report */
   notes: string[];
 }
@@ -55,11 +62,26 @@ interface Source {
   signature: ModelSignature;
   versionFiles: FileEntry[];
   notes: string[];
+  /** what the release check found for the model file */
+  findings: ReleaseFindings;
+  /** writes the model rewritten (`irVersion`) once the release check has passed, giving its version files */
+  rewrite?: () => Promise<FileEntry[]>;
+  /** the scratch folder the rewrite wrote into, removed after writing */
+  scratch?: string;
 }
 
 export async function packageModel(model: string, options: PackageOptions, progress: Progress = silent): Promise<PackageResult> {
   progress({ kind: 'phase', phase: 'reading model', detail: model });
-  const source = await readSource(model, options.ioFrom);
+  const target = releaseTarget(options.triton);
+  const source = await readSource(model, options, target);
+  try {
+    return await packageSource(model, source, target, options, progress);
+  } finally {
+    if (source.scratch) await fs.promises.rm(source.scratch, { recursive: true, force: true });
+  }
+}
+
+async function packageSource(model: string, source: Source, target: ReleaseTarget, options: PackageOptions, progress: Progress): Promise<PackageResult> {
   const name = options.name ?? path.basename(model, path.extname(model));
   if (!isSafeName(name)) {
     throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: `give one with ${opt('name')}: letters, digits, _ . - only` });
@@ -81,23 +103,42 @@ export async function packageModel(model: string, options: PackageOptions, progr
   } else if (options.maxLength !== undefined) {
     throw new InputError(`${opt('maxLength')} applies to the tokenizer step: give ${opt('tokenizer')} too`);
   }
+  const findings = [source.findings];
+  if (options.tokenizer) findings.push(await checkPythonForRelease(TOKENIZER_TEMPLATE, target.release, `${name}_tokenize/model.py`));
+  target.judge(findings);
+  if (source.rewrite) folders[0].versionFiles = await source.rewrite();
   progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
   const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
   const models = folders.map((f) => describe(f.config, f.role));
-  return { repository: written.repository, version: written.version, models, files: written.files, replaced: written.replaced, notes };
+  await writeTargetFile(written.repository, target, models.map((m) => m.name));
+  notes.push(...target.notes());
+  return { repository: written.repository, version: written.version, models, files: written.files, replaced: written.replaced, triton: targetSummary(target), notes };
 }
 
-async function readSource(model: string, ioFrom: string | undefined): Promise<Source> {
+async function readSource(model: string, options: PackageOptions, target: ReleaseTarget): Promise<Source> {
+  const { ioFrom } = options;
   const kind = sourceKind(model);
   if (!kind) throw new InputError(`${model}: tdeploy packages ${SOURCE_EXTENSIONS.join(', ')} files`, { kind: 'usage' });
   requireFile(model, 'model');
   if (kind.platform === 'onnxruntime_onnx') {
     if (ioFrom) throw new InputError(`${opt('ioFrom')} is for TensorRT engines; an ONNX model states its own inputs and outputs`);
     const loaded = await loadModel(model);
+    const findings = () => checkOnnxForRelease(modelNeeds(loaded.proto), target.release, path.basename(model));
+    if (options.irVersion !== undefined) {
+      lowerIrVersion(loaded.proto, options.irVersion);
+      const source: Source = { kind, signature: signature(loaded.proto), versionFiles: [], findings: findings(), notes: [`IR version written as ${options.irVersion} (${opt('irVersion')})`] };
+      source.rewrite = async () => {
+        const copy = await rewritten(loaded, options.output, kind.file);
+        source.scratch = copy.scratch;
+        return copy.versionFiles;
+      };
+      return source;
+    }
     const dir = path.dirname(loaded.path);
     const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
-    return { kind, signature: signature(loaded.proto), versionFiles: [{ name: kind.file, from: model }, ...sideFiles], notes: [] };
+    return { kind, signature: signature(loaded.proto), versionFiles: [{ name: kind.file, from: model }, ...sideFiles], findings: findings(), notes: [] };
   }
+  if (options.irVersion !== undefined) throw new InputError(`${opt('irVersion')} rewrites ONNX models; a TensorRT engine has no IR version`);
   // `tdeploy engine` keeps the build log beside the engine; it names the bindings.
   const from = ioFrom ?? (fs.existsSync(`${model}.log`) ? `${model}.log` : undefined);
   if (!from) {
@@ -107,7 +148,19 @@ async function readSource(model: string, ioFrom: string | undefined): Promise<So
   }
   const read = IO_SOURCES[path.extname(from).toLowerCase()];
   if (!read) throw new InputError(`${opt('ioFrom', from)}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
-  return { kind, signature: await read(from), versionFiles: [{ name: kind.file, from: model }], notes: [`inputs and outputs taken from ${from}`] };
+  const log = path.extname(from).toLowerCase() === '.log' ? from : fs.existsSync(`${model}.log`) ? `${model}.log` : undefined;
+  const findings = await checkEngineForRelease(log, target.release, path.basename(model));
+  return { kind, signature: await read(from), versionFiles: [{ name: kind.file, from: model }], findings, notes: [`inputs and outputs taken from ${from}`] };
+}
+
+/** The model saved with its new IR version into a scratch folder beside the repository, to be copied in. */
+async function rewritten(loaded: OnnxModel, repository: string, fileName: string): Promise<Pick<Source, 'versionFiles' | 'scratch'>> {
+  const parent = path.dirname(path.resolve(repository));
+  await fs.promises.mkdir(parent, { recursive: true });
+  const scratch = await fs.promises.mkdtemp(path.join(parent, '.tdeploy-ir-'));
+  const saved = await saveModel(loaded, path.join(scratch, fileName), { location: `${fileName}.data` });
+  const files = [saved.path, ...(saved.dataFile ? [saved.dataFile] : [])];
+  return { scratch, versionFiles: files.map((file) => ({ name: path.basename(file), from: file })) };
 }
 
 /** `FILE` or `OUTPUT=FILE`; one label per line, as many lines as the output has classes. */

@@ -10,6 +10,11 @@ import { ConfigSyntaxError, readConfig } from './text.js';
 import { type Report, checkConfig } from './verify-config.js';
 import { type RepositoryModel, checkEnsemble } from './verify-ensemble.js';
 import { checkOnnxModel } from './verify-onnx.js';
+import { loadModel } from '../onnx/model.js';
+import { type ReleaseFinding, type ReleaseFindings, checkOnnxForRelease, modelNeeds } from './release-check.js';
+import { checkEngineForRelease, checkPythonForRelease } from './release-runtimes.js';
+import type { TritonRelease } from './releases.js';
+import { releaseTarget } from './release-target.js';
 
 export interface Problem {
   /** relative to the repository */
@@ -21,8 +26,15 @@ export interface Problem {
 
 export interface VerifyReport {
   ok: boolean;
+  /** the tritonserver release the model files were checked against */
+  triton: { release: string; byDefault: boolean; notChecked: ReleaseFinding[] };
   models: { name: string; problems: Problem[] }[];
   notes: string[];
+}
+
+export interface VerifyOptions {
+  /** YY.MM; default: the newest release in tdeploy's table */
+  triton?: string;
 }
 
 /** Folders tdeploy (io/atomic.ts) is still writing: not models. */
@@ -33,7 +45,10 @@ interface Checked extends RepositoryModel {
   problems: Problem[];
 }
 
-export async function verifyRepository(repo: string, progress: Progress = silent): Promise<VerifyReport> {
+export async function verifyRepository(repo: string, progress: Progress = silent, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const target = releaseTarget(options.triton);
+  const notChecked: ReleaseFinding[] = [];
+  const against = { release: target.release, notChecked };
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(repo, { withFileTypes: true });
@@ -42,23 +57,38 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   }
   const names = entries.filter((e) => e.isDirectory() && !IN_FLIGHT.test(e.name)).map((e) => e.name).sort();
   if (names.length === 0) {
-    return { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
+    return { ok: false, triton: triton(target, notChecked), models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
   }
   const models = new Map<string, Checked>();
   for (const name of names) {
     progress({ kind: 'phase', phase: 'verifying', detail: name });
-    models.set(name, await checkModel(repo, name));
+    models.set(name, await checkModel(repo, name, against));
   }
   for (const model of models.values()) {
     if (model.config) checkEnsemble(model.config, models, reporter(model.problems, `${model.name}/config.pbtxt`));
   }
   const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
-  return { ok: list.every((m) => m.problems.length === 0), models: list, notes: [] };
+  target.unchecked = notChecked;
+  return { ok: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
+}
+
+const triton = (target: ReturnType<typeof releaseTarget>, notChecked: ReleaseFinding[]) => ({ release: target.release.release, byDefault: target.byDefault, notChecked });
+
+/** The release the model files are checked against, and where the checks it could not make go. */
+interface Against {
+  release: TritonRelease;
+  notChecked: ReleaseFinding[];
+}
+
+/** A release check's problems become the repository's, at field `triton YY.MM: <what>`. */
+function addFindings(found: ReleaseFindings, against: Against, problems: Problem[], file: string): void {
+  against.notChecked.push(...found.unchecked);
+  for (const p of found.problems) problems.push({ file, field: `triton ${against.release.release}: ${p.field}`, message: p.fix ? `${p.message} (${p.fix})` : p.message });
 }
 
 const reporter = (problems: Problem[], file: string): Report => (field, message) => problems.push({ file, field, message });
 
-async function checkModel(repo: string, name: string): Promise<Checked> {
+async function checkModel(repo: string, name: string, against: Against): Promise<Checked> {
   const dir = path.join(repo, name);
   const problems: Problem[] = [];
   const configFile = `${name}/config.pbtxt`;
@@ -83,7 +113,7 @@ async function checkModel(repo: string, name: string): Promise<Checked> {
   });
   const kind = kindOf(config);
   if (!('problem' in kind)) {
-    for (const version of versions) await checkVersion(repo, name, version, config, kind, problems);
+    for (const version of versions) await checkVersion(repo, name, version, config, kind, problems, against);
   }
   return { name, problems, versions, config };
 }
@@ -103,7 +133,7 @@ async function loadConfig(repo: string, file: string, report: Report): Promise<M
 }
 
 /** The model file each version folder must hold, and for ONNX models the config against the model. */
-async function checkVersion(repo: string, name: string, version: number, config: ModelConfig, kind: ModelKind, problems: Problem[]): Promise<void> {
+async function checkVersion(repo: string, name: string, version: number, config: ModelConfig, kind: ModelKind, problems: Problem[], against: Against): Promise<void> {
   const fileName = config.defaultModelFilename || kind.file;
   if (!fileName) return;
   const candidates = [fileName, ...Object.values(config.ccModelFilenames)];
@@ -114,9 +144,17 @@ async function checkVersion(repo: string, name: string, version: number, config:
     problems.push({ file: relative, field: why, message: `missing: ${config.platform || config.backend} models load ${fileName} from each version folder` });
     return;
   }
+  const at = path.join(repo, name, String(version), present);
+  const shown = `${name}/${version}/${present}`;
+  if (kind.platform === 'tensorrt_plan') addFindings(await checkEngineForRelease(undefined, against.release, shown), against, problems, shown);
+  if (kind.backend === 'python') addFindings(await checkPythonForRelease(at, against.release, shown), against, problems, shown);
   if (kind.platform !== 'onnxruntime_onnx') return;
   // An ONNX model may be a folder named model.onnx that holds model.onnx and its external data.
-  let file = path.join(repo, name, String(version), present);
-  if (fs.statSync(file).isDirectory()) file = path.join(file, 'model.onnx');
+  const file = fs.statSync(at).isDirectory() ? path.join(at, 'model.onnx') : at;
   await checkOnnxModel(file, config, reporter(problems, relative));
+  try {
+    addFindings(checkOnnxForRelease(modelNeeds((await loadModel(file, { deferAbove: 0 })).proto), against.release, shown), against, problems, relative);
+  } catch {
+    // checkOnnxModel has reported why the model cannot be read
+  }
 }

@@ -19,7 +19,7 @@ test('the encoder: config.pbtxt and 1/model.onnx, the model copied byte for byte
   assert.equal(result.repository, repo);
   assert.equal(result.version, 1);
   assert.deepEqual(result.files, ['encoder/config.pbtxt', 'encoder/1/model.onnx']);
-  assert.deepEqual(listFiles(repo), ['encoder/1/model.onnx', 'encoder/config.pbtxt']);
+  assert.deepEqual(listFiles(repo), ['encoder/1/model.onnx', 'encoder/config.pbtxt', 'tdeploy.json']);
   assert.ok(fs.readFileSync(path.join(repo, 'encoder', '1', 'model.onnx')).equals(fs.readFileSync(fixture('encoder.onnx'))));
   const config = await readConfig(path.join(repo, 'encoder', 'config.pbtxt'));
   assert.equal(config.name, 'encoder');
@@ -44,7 +44,9 @@ test('a TensorRT engine: platform tensorrt_plan, model.plan, tensors from --io-f
   fs.writeFileSync(engine, Buffer.from('not really an engine, but bytes to copy'));
   const result = await pack(engine, { output: path.join(dir, 'models'), ioFrom: fixture('encoder.onnx'), maxBatchSize: 8, kind: 'gpu' });
   assert.deepEqual(result.files, ['encoder/config.pbtxt', 'encoder/1/model.plan']);
-  assert.deepEqual(result.notes, [`inputs and outputs taken from ${fixture('encoder.onnx')}`]);
+  assert.equal(result.notes[0], `inputs and outputs taken from ${fixture('encoder.onnx')}`);
+  // No trtexec log says which TensorRT built these bytes: the release check says so instead of passing it.
+  assert.deepEqual(result.triton.notChecked.map((u) => u.field), ['tensorrt']);
   const config = await readConfig(path.join(dir, 'models', 'encoder', 'config.pbtxt'));
   assert.deepEqual([config.platform, config.maxBatchSize, config.input.map((t) => t.name)], ['tensorrt_plan', 8, ['input_ids', 'attention_mask']]);
   assert.ok(fs.readFileSync(path.join(dir, 'models', 'encoder', '1', 'model.plan')).equals(fs.readFileSync(engine)));
@@ -68,7 +70,7 @@ test('versions: an existing one is kept without --force, --force replaces it, ne
 
   const next = await pack(fixture('encoder.onnx'), { output: repo, modelVersion: 'next', versionPolicy: 'latest:2' });
   assert.equal(next.version, 2);
-  assert.deepEqual(listFiles(repo), ['encoder/1/model.onnx', 'encoder/2/model.onnx', 'encoder/config.pbtxt']);
+  assert.deepEqual(listFiles(repo), ['encoder/1/model.onnx', 'encoder/2/model.onnx', 'encoder/config.pbtxt', 'tdeploy.json']);
   const third = await pack(fixture('encoder.onnx'), { output: repo, modelVersion: '5' });
   assert.equal(third.version, 5);
   assert.equal((await verifyRepository(repo)).ok, true);
@@ -95,7 +97,7 @@ test('models join an existing repository beside the others; a label file goes be
   const result = await pack(fixture('convnet.onnx'), { output: repo, labelFile: `logits=${labels}` });
   assert.deepEqual(result.files, ['convnet/config.pbtxt', 'convnet/classes.txt', 'convnet/1/model.onnx']);
   assert.equal((await readConfig(path.join(repo, 'convnet', 'config.pbtxt'))).output[0].labelFilename, 'classes.txt');
-  assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/classes.txt', 'convnet/config.pbtxt', 'encoder/1/model.onnx', 'encoder/config.pbtxt']);
+  assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/classes.txt', 'convnet/config.pbtxt', 'encoder/1/model.onnx', 'encoder/config.pbtxt', 'tdeploy.json']);
   const empty = path.join(dir, 'empty.txt');
   fs.writeFileSync(empty, '');
   await assert.rejects(pack(fixture('convnet.onnx'), { output: path.join(dir, 'x'), labelFile: empty }), /empty\.txt` has 0 lines but output 'logits' has 10 classes/);

@@ -33,11 +33,11 @@ async function problemsOf(repo: string): Promise<(Problem & { model: string })[]
 
 test('a repository tdeploy wrote verifies clean', async () => {
   const report = await verifyRepository(await pipelineRepo());
-  assert.deepEqual(report, {
-    ok: true,
-    models: [{ name: 'encoder', problems: [] }, { name: 'encoder_pipeline', problems: [] }, { name: 'encoder_tokenize', problems: [] }],
-    notes: [],
-  });
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.models, [{ name: 'encoder', problems: [] }, { name: 'encoder_pipeline', problems: [] }, { name: 'encoder_tokenize', problems: [] }]);
+  // The newest release's Python version is not in the table: the tokenizer's model.py is not claimed parsed.
+  assert.equal(report.triton.release, '26.08');
+  assert.deepEqual(report.triton.notChecked.map((u) => u.field), ['python']);
 });
 
 test('planted: a tensor name the model does not have', async () => {
@@ -212,5 +212,7 @@ test('a path that is not a repository is a usage error; an empty one is a failed
   fs.writeFileSync(path.join(dir, 'file'), '');
   await assert.rejects(verifyRepository(path.join(dir, 'file')), /is not a folder/);
   fs.mkdirSync(path.join(dir, 'empty'));
-  assert.deepEqual(await verifyRepository(path.join(dir, 'empty')), { ok: false, models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] });
+  const empty = await verifyRepository(path.join(dir, 'empty'));
+  assert.equal(empty.ok, false);
+  assert.deepEqual(empty.models, [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }]);
 });
