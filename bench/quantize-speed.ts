@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compareModels } from '../src/accuracy/check.js';
+import { compareModels, modelRef } from '../src/accuracy/check.js';
 import { percentile, summarize } from '../src/bench/stats.js';
 import type { NodeProto } from '../src/onnx/gen/onnx_pb.js';
 import { type OnnxModel, loadModel, readTensor } from '../src/onnx/model.js';
@@ -181,7 +181,7 @@ for (const [i, n] of names.entries()) console.log(`  ${n.padEnd(13)} ${(fs.statS
 console.log('\naccuracy against FP32 on 4 unseen sequences, 2 of them padded (cosine / max abs):');
 for (const [i, n] of names.entries()) {
   if (i === FP32) continue;
-  const report = await compareModels(fp32, paths[i], unseen, { atol: Infinity, rtol: 0 });
+  const report = await compareModels(await modelRef(fp32), await modelRef(paths[i]), unseen, null);
   console.log(`  ${n.padEnd(13)} ${report.outputs.map((o) => `${o.name} ${o.cosine?.toFixed(6)} / ${o.maxAbsError.toPrecision(3)}`).join('   ')}`);
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Context, type GlobalFlags } from './context.js';
+import { flagSpeller } from './options/spelling.js';
 
 /** Adds the global flags to a command (the program and every subcommand carry them). */
 export function addGlobalOptions(command: Command): Command {
@@ -33,7 +34,7 @@ export function action<Args extends [...unknown[], Record<string, unknown>, Cont
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const ctx = new Context(globalFlags(command));
+    const ctx = new Context(globalFlags(command), flagSpeller(command.name()));
     currentContext = ctx;
     try {
       await body(...([...args.slice(0, -1), ctx] as Args));

@@ -3,20 +3,21 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
 import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, windowPlan } from '../src/bench/bench.js';
-import { benchDocument } from '../src/bench/document.js';
+import { benchDocument } from '../src/report/bench.js';
 import { MAX_ITERATIONS } from '../src/bench/harness.js';
-import { RegressionMetricSchema } from '../src/bench/report.js';
+import { RegressionMetricSchema } from '../src/bench/result.js';
 import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
 import { refuseFolderOutput, writeFileAtomic } from '../src/io/atomic.js';
 import { overwrittenInput } from '../src/io/same-file.js';
 import { FORMATS, type Format } from '../src/report/document.js';
 import { formatNumber } from '../src/report/format.js';
-import { render, renderTable } from '../src/report/render.js';
+import { render } from '../src/report/render.js';
+import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
-import { collect, parseOptions } from './options/parse.js';
+import { collect } from './options/collect.js';
 import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
 import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
 
@@ -76,7 +77,7 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
   ].join('\n'))
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(BenchFlags, raw);
-    if (flags.output) refuseFolderOutput(flags.output, '--output', 'the report', 'bench.json');
+    if (flags.output) refuseFolderOutput(flags.output, 'output', 'the report', 'bench.json');
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);
@@ -96,13 +97,9 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
       trtexec: flags.trtexec,
     };
     const report = await bench(models, options, ctx.progress);
-    const doc = benchDocument(report, gate);
-    if (flags.output) {
-      await writeFileAtomic(flags.output, render(format, doc));
-      ctx.render(report, () => renderTable(doc));
-    } else {
-      ctx.render(report, () => render(format, doc));
-    }
+    const doc = ctx.document(report, (r) => benchDocument(r, gate));
+    if (flags.output) await writeFileAtomic(flags.output, render(format, doc));
+    ctx.print(doc, flags.output ? 'table' : format);
     if (gate && report.regressions.length) {
       const worst = report.regressions.slice(0, 3).map((r) => `${r.label} (${formatShapes(r.shapes)}) ${formatNumber(r.worsePercent)}% worse`);
       throw new GateError(

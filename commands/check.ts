@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { check } from '../src/accuracy/check.js';
+import { DEFAULT_GATES, describeGate } from '../src/accuracy/gates.js';
 import { GateError } from '../src/errors.js';
-import { checkTable } from '../src/report/check.js';
+import { checkDocument } from '../src/report/check.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
@@ -21,7 +22,9 @@ const base = new Command('check')
 export const checkCommand = addToleranceOptions(addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. batch=2')))
   .addHelpText('after', `
 An element passes when |actual - expected| <= atol + rtol * |expected|; NaN matches NaN and an
-infinity itself. Integers, booleans and strings are compared exactly.
+infinity itself. Integers, booleans and strings are compared exactly. The default gate follows the
+precision the model computes in (any option given replaces its part):
+${defaultGates()}
 
 Examples:
   tdeploy check model.onnx --reference model.reference.npz
@@ -40,9 +43,13 @@ Examples:
       gate: gateOptions(raw),
       upgradeOpset: raw.upgradeOpset === true,
     }, ctx.progress);
-    ctx.render(report, checkTable);
+    ctx.render(report, checkDocument);
     if (!report.passed) {
       const failing = report.outputs.filter((o) => !o.passed).map((o) => o.name);
       throw new GateError(`accuracy check failed: ${failing.join(', ')} beyond tolerance`);
     }
   }));
+
+function defaultGates(): string {
+  return Object.entries(DEFAULT_GATES).map(([precision, gate]) => `  ${precision}: ${describeGate(gate)}`).join('\n');
+}

@@ -1,8 +1,10 @@
 import { CommanderError } from 'commander';
 import { InputError, TdeployError } from '../src/errors.js';
+import { respell } from '../src/option-ref.js';
 import { removePendingOutputs } from '../src/io/atomic.js';
 import { killActiveTools } from '../src/process/active.js';
 import { currentContext } from './action.js';
+import { flagSpeller } from './options/spelling.js';
 import { buildProgram, isCleanExit } from './program.js';
 
 /**
@@ -31,7 +33,10 @@ function reportError(error: unknown, argv: string[]): number {
   let message: string;
   let hint: string | undefined;
   if (error instanceof TdeployError) {
-    ({ exitCode: code, kind, message, hint } = error);
+    const spell = currentContext?.spell ?? flagSpeller();
+    ({ exitCode: code, kind } = error);
+    message = respell(error.message, spell);
+    hint = error.hint === undefined ? undefined : respell(error.hint, spell);
   } else if (error instanceof CommanderError) {
     code = 2;
     kind = 'usage';

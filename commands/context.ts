@@ -1,6 +1,9 @@
 import type { Ora } from 'ora';
+import { type Speller, respellAll } from '../src/option-ref.js';
 import type { Progress, ProgressEvent } from '../src/progress.js';
-import { toJson } from '../src/report/json.js';
+import type { Format, ReportDocument, TabularDocument } from '../src/report/document.js';
+import { renderJson } from '../src/report/json.js';
+import { render, renderText } from '../src/report/render.js';
 
 /** The global flags every command accepts, before or after its name. */
 export interface GlobalFlags {
@@ -12,7 +15,8 @@ export interface GlobalFlags {
 
 /**
  * What a command gets besides its own options: the global flags, a progress callback for the
- * library, and one way to print its result (JSON with --json, human text otherwise).
+ * library, its spelling of the library's option references, and one way to print its result:
+ * notes on stderr, then JSON with --json, human text otherwise.
  */
 export class Context {
   /** set once the command has printed its report, so a later failure prints no second document */
@@ -22,24 +26,32 @@ export class Context {
   /** ora, loaded only when a spinner may be shown (it costs start-up time otherwise) */
   private ora?: typeof import('ora').default;
 
-  constructor(readonly flags: GlobalFlags) {
+  constructor(readonly flags: GlobalFlags, readonly spell: Speller) {
     this.progress = (event) => this.onProgress(event);
     if (this.spinnerAllowed) void import('ora').then((m) => (this.ora = m.default));
   }
 
-  /** Prints the result: one JSON document with --json, else `human(result)` unless --quiet. */
-  render<T>(result: T, human: (result: T) => string): void {
+  /** The command's document of `result`, the library's option references spelt as this command's flags. */
+  document<R, D extends ReportDocument<R>>(result: R, build: (result: R) => D): D {
+    return build(respellAll(result, this.spell));
+  }
+
+  /**
+   * Prints a document: its notes on stderr unless --quiet, then one JSON document with --json,
+   * else its text (or, for a document with rows, any format) unless --quiet.
+   */
+  print(doc: ReportDocument): void;
+  print(doc: TabularDocument, format: Format): void;
+  print(doc: ReportDocument, format: Format = 'table'): void {
     this.stopSpinner();
-    if (this.flags.json) process.stdout.write(toJson(result));
-    else if (!this.flags.quiet) process.stdout.write(`${human(result).trimEnd()}\n`);
+    if (!this.flags.quiet) for (const note of doc.notes) process.stderr.write(`tdeploy: note: ${note}\n`);
+    if (this.flags.json) process.stdout.write(renderJson(doc));
+    else if (!this.flags.quiet) process.stdout.write(format === 'table' ? renderText(doc) : render(format, doc as TabularDocument));
     this.reported = true;
   }
 
-  /** A user-facing remark on stderr (a fallback taken, a default chosen), unless --quiet. */
-  note(message: string): void {
-    if (this.flags.quiet) return;
-    this.stopSpinner();
-    process.stderr.write(`tdeploy: note: ${message}\n`);
+  render<R>(result: R, build: (result: R) => ReportDocument<R>): void {
+    this.print(this.document(result, build));
   }
 
   finish(): void {
@@ -55,8 +67,7 @@ export class Context {
   }
 
   private onProgress(event: ProgressEvent): void {
-    if (event.kind === 'note') this.note(event.message);
-    else if (event.kind === 'log') {
+    if (event.kind === 'log') {
       if (this.flags.verbose) {
         this.spinner?.clear();
         process.stderr.write(`${event.line}\n`);

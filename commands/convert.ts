@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { GateError } from '../src/errors.js';
-import { convertText } from '../src/report/convert.js';
+import { convertDocument } from '../src/report/convert.js';
 import { CONVERT_GATE } from '../src/torch/gate.js';
 import { parseInputSpec } from '../src/torch/inputs.js';
+import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
-import { collect, parseOptions } from './options/parse.js';
+import { collect } from './options/collect.js';
 import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options/tolerances.js';
 
 const positiveInt = (what: string) =>
@@ -47,7 +48,7 @@ Examples:
   tdeploy convert model.pt -o model.onnx --input x:float32:batch,16 --example-inputs batch.npz --python /usr/bin/python3`)
   .action(action(async (source: string, raw: ToleranceFlags & Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(Flags, raw);
-    const gate = flags.check ? gateOptions(raw) : false;
+    const gate = flags.check ? { ...CONVERT_GATE, ...gateOptions(raw) } : false;
     // Loaded on use: no other command's start should pay for this library.
     const { convert } = await import('../src/torch/convert.js');
     const report = await convert(source, {
@@ -62,7 +63,7 @@ Examples:
       timeoutMs: flags.timeout * 1000,
       check: gate,
     }, ctx.progress);
-    ctx.render(report, convertText);
+    ctx.render(report, convertDocument);
     if (report.check && !report.check.passed) {
       const failing = report.check.outputs.filter((o) => !o.passed).map((o) => o.name);
       throw new GateError(`${report.output} is written, but differs from torch beyond tolerance: ${failing.join(', ')}`, {

@@ -1,14 +1,16 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { InputError, ToolError } from '../src/errors.js';
-import { engineText } from '../src/report/engine.js';
+import { engineDocument } from '../src/report/engine.js';
 import { type EngineOptions, buildEngine, engineFromLog } from '../src/trt/engine.js';
 import { PRECISIONS } from '../src/trt/flags.js';
 import { parseProfile } from '../src/trt/profiles.js';
+import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
-import { collect, flagName, parseOptions } from './options/parse.js';
+import { collect } from './options/collect.js';
+import { flagName } from './options/spelling.js';
 
 const PRECISION_HELP: Record<(typeof PRECISIONS)[number], string> = {
   fp16: 'allow FP16 kernels', bf16: 'allow BF16 kernels (TensorRT 9.3+)', int8: 'allow INT8 kernels (scales from --calib or the model\'s QDQ nodes)',
@@ -66,12 +68,12 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
     const options = parseOptions(Raw, raw);
     if (options.fromLog !== undefined) {
       refuseBuildFlags(model, raw);
-      ctx.render(await engineFromLog(options.fromLog), engineText);
+      ctx.render(await engineFromLog(options.fromLog), engineDocument);
       return;
     }
     if (!model) throw new InputError('give a model to build, or --from-log <file> to read a log', { kind: 'usage', hint: "see 'tdeploy engine --help'" });
     const report = await buildEngine(model, engineOptions(options, raw), ctx.progress);
-    ctx.render(report, engineText);
+    ctx.render(report, engineDocument);
     if (report.outcome !== 'passed') {
       const failure = report.failure!;
       throw new ToolError(`trtexec ${report.outcome === 'failed' ? 'failed' : 'did not finish'} (${failure.kind}): ${failure.message.split('\n')[0]}`, {
@@ -81,7 +83,7 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
   }));
 
 function refuseBuildFlags(model: string | undefined, raw: Record<string, unknown>): void {
-  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map(flagName);
+  const given = BUILD_FLAGS.filter((k) => raw[k] !== undefined).map((key) => flagName(key));
   const extra = [...(model ? ['<model>'] : []), ...given, ...(raw.inference === false ? ['--no-inference'] : [])];
   if (extra.length) throw new InputError(`--from-log reads a finished run; it takes no ${extra.join(', ')}`, { kind: 'usage' });
 }

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { type InspectReport, inspect } from '../src/onnx/inspect.js';
-import { formatShape } from '../src/onnx/signature.js';
-import { formatBytes, keyValues, table } from '../src/report/format.js';
+import { inspect } from '../src/onnx/inspect.js';
+import { inspectDocument } from '../src/report/inspect.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 
@@ -10,24 +9,5 @@ export const inspectCommand = new Command('inspect')
   .argument('<model>', 'ONNX model file')
   .addHelpText('after', '\nExamples:\n  tdeploy inspect model.onnx\n  tdeploy inspect model.onnx --json | jq .inputs')
   .action(action(async (model: string, _raw: Record<string, unknown>, ctx: Context) => {
-    ctx.render(await inspect(model), inspectText);
+    ctx.render(await inspect(model), inspectDocument);
   }));
-
-function inspectText(r: InspectReport): string {
-  const io = (kind: string, list: InspectReport['inputs']) =>
-    list.map((t) => [kind, t.name, t.container ? `${t.container}<${t.dtype}>` : t.dtype, formatShape(t.shape)]);
-  return [
-    keyValues([
-      ['model', r.path],
-      ['size', `${formatBytes(r.sizeBytes)}${r.externalData ? ' (with external data)' : ''}`],
-      ['IR version', r.irVersion],
-      ['producer', `${r.producer.name} ${r.producer.version}`.trim() || '-'],
-      ['opsets', Object.entries(r.opsets).map(([d, v]) => `${d} ${v}`).join(', ')],
-      ['nodes', r.nodes],
-      ['parameters', `${r.parameters.toLocaleString('en-US')} (${formatBytes(r.parameterBytes)})`],
-      ['weights by dtype', Object.entries(r.dtypes).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ') || '-'],
-    ]),
-    table(['', 'name', 'dtype', 'shape'], [...io('input', r.inputs), ...io('output', r.outputs)]),
-    table(['op', 'count'], Object.entries(r.ops), ['left', 'right']),
-  ].join('\n');
-}

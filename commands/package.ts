@@ -1,13 +1,14 @@
 import { Command, Option } from 'commander';
 import { GateError, InputError } from '../src/errors.js';
-import { packageText, verifyText } from '../src/report/package.js';
+import { packageDocument, verifyDocument } from '../src/report/package.js';
 import { PackageOptions } from '../src/triton/options.js';
 import { packageModel } from '../src/triton/package.js';
 import { verifyRepository } from '../src/triton/verify.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
-import { flagName, parseOptions } from './options/parse.js';
+import { parseOptions } from '../src/validation.js';
+import { flagName } from './options/spelling.js';
 
 export const packageCommand = addShapeOptions(
   new Command('package')
@@ -46,8 +47,7 @@ Examples:
     if (raw.verify) return verify(model, raw, ctx);
     const options = parseOptions(PackageOptions, { ...raw, shapes: shapeSpec(raw, { max: 1 }) });
     const result = await packageModel(model, options, ctx.progress);
-    result.notes.forEach((n) => ctx.note(n));
-    ctx.render(result, packageText);
+    ctx.render(result, packageDocument);
   }));
 
 /** Global flags appear among a subcommand's options when given after its name. */
@@ -59,8 +59,7 @@ async function verify(repo: string, raw: Record<string, unknown>, ctx: Context):
     throw new InputError(`--verify takes only the repository and --triton, not ${flagName(other)}`, { kind: 'usage', hint: 'tdeploy package --verify <repo> [--triton YY.MM]' });
   }
   const report = await verifyRepository(repo, ctx.progress, { triton: raw.triton as string | undefined });
-  report.notes.forEach((n) => ctx.note(n));
-  ctx.render(report, verifyText);
+  ctx.render(report, verifyDocument);
   const count = report.models.reduce((n, m) => n + m.problems.length, 0);
   if (!report.ok) throw new GateError(`the repository has ${count} problem${count === 1 ? '' : 's'}`, { kind: 'repository' });
 }

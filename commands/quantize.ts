@@ -1,111 +1,81 @@
 import { Command, Option } from 'commander';
-import { z } from 'zod';
+import { DEFAULT_GATES, describeGate } from '../src/accuracy/gates.js';
 import { GateError } from '../src/errors.js';
 import { methods } from '../src/quantize/calibration/methods.js';
-import { INT8_OP_TYPES } from '../src/quantize/int8/registry.js';
+import { QuantizeOptions, quantizeOptions } from '../src/quantize/options.js';
 import { quantize } from '../src/quantize/quantize.js';
-import { formatCosine } from '../src/report/format.js';
-import { quantizeText } from '../src/report/quantize.js';
+import { INT8_MODES, TARGETS } from '../src/quantize/targets.js';
+import { quantizeDocument } from '../src/report/quantize.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
+import { collect } from './options/collect.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
-import { collect, parseOptions } from './options/parse.js';
 import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
 import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
 
-interface QuantizeFlags extends InputFlags, SessionFlags, ShapeFlags {
-  output: string;
-  to: 'fp16' | 'int8';
-  keepIoTypes?: boolean;
-  blockOp?: string[];
-  blockNode?: string[];
-  autoBlock?: boolean;
-  mode?: 'dynamic' | 'static';
-  calibration?: string;
-  calibrationBatch?: string;
-  method?: keyof typeof methods;
-  percentile?: string;
-  perChannel?: boolean;
-  reduceRange?: boolean;
-  symmetric?: boolean;
-  opTypes?: string;
-  excludeNode?: string[];
-  fuse?: boolean;
-  maxDriftCosine?: string;
-}
-
-const Numbers = z.object({
-  calibrationBatch: z.string().regex(/^\d+$/, 'expected a positive integer').transform(Number).pipe(z.number().positive('expected a positive integer')).optional(),
-  maxDriftCosine: z.string().regex(/^-?\d*\.?\d+$/, 'expected a number from -1 to 1').transform(Number).pipe(z.number().min(-1, 'expected a number from -1 to 1').max(1, 'expected a number from -1 to 1')).optional(),
-  percentile: z.string().regex(/^\d*\.?\d+$/, 'expected a number').transform(Number).pipe(z.number().gt(0, 'expected a number in (0, 100]').max(100, 'expected a number in (0, 100]')).optional(),
-});
+/** The help of an option is its description in the one schema of quantize's options. */
+const help = (key: keyof typeof QuantizeOptions.shape) => QuantizeOptions.shape[key].description ?? '';
+const repeatable = (key: keyof typeof QuantizeOptions.shape) => `${help(key)} (repeatable)`;
 
 const base = new Command('quantize')
-  .description('convert a model to FP16 or INT8 (dynamic, or static QDQ calibrated on data) and report its size and drift')
+  .description('convert a model to FP16 or INT8 (dynamic, or static QDQ calibrated on data) and judge its drift against the original')
   .argument('<model>', 'ONNX model to quantize (float32)')
-  .requiredOption('-o, --output <file>', 'where to write the quantized model')
-  .addOption(new Option('--to <precision>', 'target precision').choices(['fp16', 'int8']).makeOptionMandatory())
-  .addOption(new Option('--keep-io-types', 'fp16: keep float32 graph inputs and outputs (Casts at the edges)'))
-  .addOption(new Option('--block-op <op>', 'fp16: keep every node of this op type in float32 (repeatable)').argParser(collect))
-  .addOption(new Option('--block-node <name>', 'fp16: keep this node in float32 (repeatable)').argParser(collect))
-  .addOption(new Option('--auto-block', 'fp16: run the model on the data and keep in float32 the nodes whose values overflow or underflow float16'))
-  .addOption(new Option('--mode <mode>', 'int8: quantize activations at run time, or statically from calibration (QDQ)').choices(['dynamic', 'static']))
-  .addOption(new Option('--calibration <file|dir>', 'representative inputs: .npz keyed by input name (samples stacked along axis 0), or a folder of test_data_set_*'))
-  .addOption(new Option('--calibration-batch <n>', 'samples per batch when one calibration file is split (default 8)'))
-  .addOption(new Option('--method <method>', 'int8 static: how activation ranges are chosen (default minmax)').choices(Object.keys(methods)))
-  .addOption(new Option('--percentile <p>', 'int8 static, --method percentile: percent of |x| kept (default 99.99)'))
-  .addOption(new Option('--per-channel', 'int8: one weight scale per output channel (the default)'))
+  .requiredOption('-o, --output <file>', help('output'))
+  .addOption(new Option('--to <precision>', help('to')).choices(TARGETS).makeOptionMandatory())
+  .addOption(new Option('--keep-io-types', help('keepIoTypes')))
+  .addOption(new Option('--block-op <op>', repeatable('blockOps')).argParser(collect))
+  .addOption(new Option('--block-node <name>', repeatable('blockNodes')).argParser(collect))
+  .addOption(new Option('--auto-block', help('autoBlock')))
+  .addOption(new Option('--mode <mode>', help('mode')).choices(INT8_MODES))
+  .addOption(new Option('--calibration <file|dir>', help('calibration')))
+  .addOption(new Option('--calibration-batch <n>', help('calibrationBatch')))
+  .addOption(new Option('--method <method>', help('method')).choices(Object.keys(methods)))
+  .addOption(new Option('--percentile <p>', help('percentile')))
+  .addOption(new Option('--per-channel', help('perChannel')))
   .addOption(new Option('--no-per-channel', 'int8: one weight scale per tensor'))
-  .addOption(new Option('--reduce-range', 'int8: 7-bit weights (default: on for x64 CPUs without VNNI, where 8-bit u8×s8 products saturate)'))
+  .addOption(new Option('--reduce-range', help('reduceRange')))
   .addOption(new Option('--no-reduce-range', 'int8: full 8-bit weights whatever the CPU'))
-  .addOption(new Option('--symmetric', 'int8 static: int8 activations with zero point 0 (what TensorRT wants) instead of uint8'))
-  .addOption(new Option('--op-types <list>', `int8: comma-separated op types to quantize (default all: ${INT8_OP_TYPES.join(',')})`))
-  .addOption(new Option('--exclude-node <name>', 'int8: leave this node in float32 (repeatable)').argParser(collect))
+  .addOption(new Option('--symmetric', help('symmetric')))
+  .addOption(new Option('--op-types <list>', `${help('opTypes')}, comma-separated`).argParser((list) => list.split(',').map((s) => s.trim()).filter(Boolean)))
+  .addOption(new Option('--exclude-node <name>', repeatable('excludeNodes')).argParser(collect))
   .addOption(new Option('--no-fuse', 'int8 dynamic: quantize the graph as exported, without first fusing attention into com.microsoft Attention (QAttention)'))
-  .addOption(new Option('--max-drift-cosine <c>', 'fail (exit 1, after the report) when an output\'s cosine similarity to the original model is below c, e.g. 0.999'));
+  .addOption(new Option('--max-drift-cosine <c>', `${help('maxDriftCosine')}; exit 1 after the report`))
+  .addOption(new Option('--no-gate', 'report the drift without judging it: no exit 1, whatever the drift'));
 
 export const quantizeCommand = addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. seq=128'))
   .addHelpText('after', `
-After writing, the new model is compared with the original (the drift report): on --inputs, else
-the calibration data, else generated inputs (symbolic dims take 1 when batch-like, else 16, unless
---dim/--shape set them). --auto-block runs on the calibration data first, then --inputs.
+The new model is staged beside the output and compared with the original (the drift report) before
+it is put in place. Both models run on --inputs, else the calibration data, else generated inputs
+(symbolic dims take 1 when batch-like, else 16, unless --dim/--shape set them); --auto-block runs
+on the same data. The drift gate is the precision's default (fp16: ${describeGate(DEFAULT_GATES.fp16)};
+int8: ${describeGate(DEFAULT_GATES.int8)}). A failed gate exits 1 with the report, and the model
+stays written to examine; --no-gate only reports.
 
 Examples:
   tdeploy quantize model.onnx -o model.fp16.onnx --to fp16 --keep-io-types
-  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --mode dynamic
+  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --mode dynamic --max-drift-cosine 0.995
   tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile`)
-  .action(action(async (model: string, raw: QuantizeFlags & Record<string, unknown>, ctx: Context) => {
-    const numbers = parseOptions(Numbers, { calibrationBatch: raw.calibrationBatch, percentile: raw.percentile, maxDriftCosine: raw.maxDriftCosine });
-    const { inputs, seed, intRange } = inputChoice(raw);
-    const report = await quantize(model, {
-      output: raw.output,
-      to: raw.to,
-      keepIoTypes: raw.keepIoTypes,
-      blockOps: raw.blockOp,
-      blockNodes: raw.blockNode,
-      autoBlock: raw.autoBlock,
-      mode: raw.mode,
-      method: raw.method,
-      percentile: numbers.percentile,
-      perChannel: raw.perChannel,
-      reduceRange: raw.reduceRange,
-      symmetric: raw.symmetric,
-      opTypes: raw.opTypes?.split(',').map((s) => s.trim()).filter(Boolean),
-      excludeNodes: raw.excludeNode,
-      // Commander defaults a lone --no-fuse to true: only its use is a choice.
-      fuse: raw.fuse === false ? false : undefined,
-      calibration: raw.calibration,
-      calibrationBatch: numbers.calibrationBatch,
-      inputs,
+  .action(action(async (model: string, raw: InputFlags & SessionFlags & ShapeFlags & Record<string, unknown>, ctx: Context) => {
+    const { blockOp, blockNode, excludeNode, fuse, gate, ...same } = raw;
+    const options = quantizeOptions({
+      ...same,
+      blockOps: blockOp,
+      blockNodes: blockNode,
+      excludeNodes: excludeNode,
+      // Commander defaults a lone --no-x to true: only its use is a choice.
+      fuse: fuse === false ? false : undefined,
+      gate: gate === false ? false : undefined,
+      ...inputChoice(raw),
       shapes: shapeSpec(raw, { max: 1 }),
-      seed,
-      intRange,
       session: sessionOptions(raw),
-      maxDriftCosine: numbers.maxDriftCosine,
-    }, ctx.progress);
-    ctx.render(report, quantizeText);
-    if (!report.drift.passed) {
-      const failing = report.drift.outputs.filter((o) => !o.passed).map((o) => `${o.name} (cosine ${o.cosine === null ? '-' : formatCosine(o.cosine)})`);
-      throw new GateError(`drift beyond --max-drift-cosine ${numbers.maxDriftCosine}: ${failing.join(', ')}; the model was written to ${report.output}`);
+    });
+    const report = await quantize(model, options, ctx.progress);
+    ctx.render(report, quantizeDocument);
+    if (report.drift.passed === false) {
+      const failing = report.drift.outputs.filter((o) => o.passed === false).map((o) => `${o.name} (${o.failures.join('; ')})`);
+      const gateName = options.maxDriftCosine === undefined ? `the ${options.to} drift gate` : `--max-drift-cosine ${options.maxDriftCosine}`;
+      throw new GateError(`drift beyond ${gateName}: ${failing.join(', ')}; the model was written to ${report.output}`, {
+        hint: `${options.to === 'fp16' ? 'keep the nodes that drift in float32 (--block-op, --block-node, --auto-block)' : 'leave the nodes that drift in float32 (--exclude-node, --op-types) or calibrate statically on representative data'}, or pass --no-gate to only report`,
+      });
     }
   }));

@@ -4,7 +4,7 @@ import { GateError } from '../src/errors.js';
 import { exampleConfig } from '../src/pipeline/example.js';
 import { readConfig } from '../src/pipeline/config.js';
 import { runPipeline } from '../src/pipeline/run.js';
-import { runTable } from '../src/report/run.js';
+import { runDocument } from '../src/report/run.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 
@@ -24,10 +24,9 @@ Examples:
       ? { config: await readConfig(raw.config), notes: [] as string[] }
       : await exampleConfig(process.cwd());
     if (raw.out) config.output = path.resolve(raw.out);
-    notes.forEach((n) => ctx.note(n));
     const report = await runPipeline(config, ctx.progress);
     report.notes.unshift(...notes);
-    ctx.render(report, runTable);
+    ctx.render(report, runDocument);
     if (!report.passed) {
       const failed = report.steps.find((s) => s.status === 'failed');
       throw new GateError(`the ${report.failedStep} step failed: ${failed?.reason ?? ''}`, { kind: 'pipeline' });

@@ -7,5 +7,6 @@ export const schemaCommand = new Command('schema')
   .description('print the JSON Schema of tdeploy.config.json (for editors)')
   .addHelpText('after', '\nExample:\n  tdeploy schema > tdeploy.schema.json')
   .action(action(async (_raw: Record<string, unknown>, ctx: Context) => {
-    ctx.render(configSchema(), (schema) => JSON.stringify(schema, null, 2));
+    // The document is the schema itself, so that `tdeploy schema > tdeploy.schema.json` writes a schema file.
+    ctx.render(configSchema(), (schema) => ({ title: 'tdeploy schema', data: schema, notes: [], text: () => JSON.stringify(schema, null, 2) }));
   }));

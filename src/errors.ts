@@ -2,6 +2,7 @@
  * Typed errors: each carries the exit code the CLI returns for it, a short machine-readable kind
  * and an optional hint line. The library throws these; only the CLI turns them into output.
  */
+
 export interface ErrorDetails {
   hint?: string;
   kind?: string;
@@ -10,7 +11,8 @@ export interface ErrorDetails {
 
 export abstract class TdeployError extends Error {
   abstract readonly exitCode: 1 | 2 | 3;
-  readonly hint?: string;
+  /** not readonly: a front end may respell the option names in it, as in the message */
+  hint?: string;
   readonly kind: string;
 
   constructor(message: string, details: ErrorDetails = {}, defaultKind: string) {

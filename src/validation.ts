@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import { InputError } from './errors.js';
+import { opt } from './option-ref.js';
 
 const NUMERIC = new Set(['number', 'int', 'bigint']);
 
@@ -18,4 +20,16 @@ export function plainIssue(issue: z.core.$ZodRawIssue): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * Validates options with their zod schema; the first problem becomes a usage error naming the
+ * option, which each front end respells (a flag, a config key).
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const result = schema.safeParse(raw, { error: plainIssue });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const key = issue.path.find((p): p is string => typeof p === 'string');
+  throw new InputError(`${key ? opt(key) : 'options'}: ${issue.message}`, { kind: 'usage' });
 }

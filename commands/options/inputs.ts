@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { parseOptions } from './parse.js';
+import { parseOptions } from '../../src/validation.js';
 
 /** The input-data argument group: given inputs, or how to generate them. */
 export function addInputOptions(command: Command): Command {

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { GRAPH_OPTIMIZATIONS, PROVIDERS, type SessionOptions } from '../../src/runtime/session.js';
-import { parseOptions } from './parse.js';
+import { parseOptions } from '../../src/validation.js';
 
 /** The onnxruntime session argument group: execution provider, threads, graph optimization. */
 export function addSessionOptions(command: Command): Command {

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { InputError } from '../../src/errors.js';
 import type { ShapeSpec } from '../../src/runtime/shapes.js';
-import { collect } from './parse.js';
+import { collect } from './collect.js';
 
 /**
  * The shape argument group, shared by check, bench, quantize and engine so that `--dim batch=8`

@@ -1,3 +1,4 @@
+/** Running a model against expected outputs, or against another model, and gating on the result. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,12 +14,14 @@ import type { ShapeSpec } from '../runtime/shapes.js';
 import { isFloat } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { type GateOptions, type OutputComparison, DEFAULT_GATE, combineSets, compareTensors } from './compare.js';
+import { defaultGate, describeGate } from './gates.js';
 import { castInputs, castSummary, generatedSets } from './inputs.js';
 import { readDataSets, testFolder } from './reference.js';
+import { opt } from '../option-ref.js';
 
-/** Running a model against expected outputs, or against another model, and gating on the result. */
 export interface CheckReport {
-  passed: boolean;
+  /** null when nothing was judged (a comparison without a gate) */
+  passed: boolean | null;
   /** input sets compared */
   sets: number;
   /** one per output, worst case over the sets */
@@ -31,11 +34,11 @@ export interface CheckReport {
   against: { kind: 'reference' | 'model'; path: string };
   /** the provider that ran the model (cpu after a fallback) */
   provider: Provider;
-  /** the gate applied, defaults filled in */
-  gate: ResolvedGate;
+  /** the gate applied, defaults filled in; null when the errors were only reported */
+  gate: ResolvedGate | null;
 }
 
-export type ResolvedGate = GateOptions & typeof DEFAULT_GATE;
+export type ResolvedGate = GateOptions & { topK: number; quantile: number };
 
 export interface CheckOptions {
   /** .npz (input and output names as keys) or a folder of test_data_set_* */
@@ -48,15 +51,30 @@ export interface CheckOptions {
   seed?: number;
   intRange?: [number, number];
   session?: SessionOptions;
-  gate: GateOptions;
+  /** what differs from the default gate of the model's precision (DEFAULT_GATES); null to report without judging */
+  gate?: Partial<GateOptions> | null;
   /** check a copy upgraded to opset 7 when the model's opset is older (ONNX Runtime no longer runs those) */
   upgradeOpset?: boolean;
 }
 
+/** A model to run: the file onnxruntime loads, the name reports give it, and its signature. */
+export interface ModelRef {
+  path: string;
+  label: string;
+  signature: ModelSignature;
+}
+
+/** A model file as a ModelRef, refused when onnxruntime-node could not exchange its inputs or outputs. */
+export async function modelRef(file: string, label = file): Promise<ModelRef> {
+  const { proto } = await loadModel(file);
+  return { path: file, label, signature: runnable(signature(proto), file) };
+}
+
 /**
  * Checks `model` (an .onnx file, or an ONNX test folder holding model.onnx and its data sets)
- * against a reference or another model. A failed gate is a report with `passed: false`; bad
- * input (names, shapes, dtypes, files, a model onnxruntime cannot run) is an InputError.
+ * against a reference or another model. The gate is the default of the model's precision
+ * (DEFAULT_GATES) with the given options over it. A failed gate is a report with `passed:
+ * false`; bad input (names, shapes, dtypes, files, a model onnxruntime cannot run) is an InputError.
  */
 export async function check(model: string, options: CheckOptions, progress: Progress = silent): Promise<CheckReport> {
   const folder = testFolder(model);
@@ -66,10 +84,11 @@ export async function check(model: string, options: CheckOptions, progress: Prog
   const scratch = options.upgradeOpset ? fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-check-')) : undefined;
   try {
     const notes: string[] = [];
-    const runnable = async (file: string) => (scratch ? upgradedCopy(file, scratch, notes) : file);
+    const runnableFile = async (file: string) => (scratch ? upgradedCopy(file, scratch, notes) : file);
+    const gate = options.gate === null ? null : await gateFor(modelFile, options.gate ?? {}, notes);
     const report = options.against
-      ? await checkAgainst(await runnable(modelFile), await runnable(options.against), options, progress)
-      : await checkReference(await runnable(modelFile), reference!, options, progress);
+      ? await checkAgainst(await runnableFile(modelFile), await runnableFile(options.against), gate, options, progress)
+      : await checkReference(await runnableFile(modelFile), reference!, gate, options, progress);
     // the report names the user's files, not the upgraded copies
     const against = options.against ? { kind: 'model' as const, path: options.against } : report.against;
     return { ...report, model: modelFile, against, notes: [...notes, ...report.notes] };
@@ -78,30 +97,38 @@ export async function check(model: string, options: CheckOptions, progress: Prog
   }
 }
 
-async function checkAgainst(modelFile: string, against: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
-  const baseline = await runnableSignature(against);
-  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline, false) : generatedSets(baseline, options.shapes, options.seed, options.intRange);
-  const report = await compareModels(against, modelFile, sets.map((s) => s.inputs), options.gate, options.session, progress);
+/** The default gate of the model's precision with the given options over it; a note says when it is not float32's. */
+async function gateFor(modelFile: string, given: Partial<GateOptions>, notes: string[]): Promise<GateOptions> {
+  const { precision, gate } = defaultGate((await loadModel(modelFile)).proto);
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  if (precision !== 'fp32') notes.push(`${modelFile} computes in ${precision}: its default gate is ${describeGate(gate)}`);
+  return { ...gate, ...defined };
+}
+
+async function checkAgainst(modelFile: string, against: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
+  const baseline = await modelRef(against);
+  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline.signature, false) : generatedSets(baseline.signature, options.shapes, options.seed, options.intRange);
+  const report = await compareModels(baseline, await modelRef(modelFile), sets.map((s) => s.inputs), gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };
 }
 
-async function checkReference(modelFile: string, reference: string, options: CheckOptions, progress: Progress): Promise<CheckReport> {
-  const sig = await runnableSignature(modelFile);
+async function checkReference(modelFile: string, reference: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
+  const { signature: sig } = await modelRef(modelFile);
   const names = sig.outputs.map((o) => o.name);
-  checkToleranceNames(options.gate, sig.outputs, modelFile);
+  if (gate) checkToleranceNames(gate, sig.outputs, modelFile);
   progress({ kind: 'phase', phase: 'reading reference', detail: reference });
   const { sets, notes } = await readDataSets(reference, sig, true);
-  const session = await openSession(modelFile, options.session, progress);
+  const session = await openSession(modelFile, options.session);
   const perSet: OutputComparison[][] = [];
   try {
     for (const [i, set] of sets.entries()) {
       progress({ kind: 'phase', phase: 'running', detail: set.source, fraction: i / sets.length });
-      perSet.push(compareAll(names, set.outputs, await session.run(set.inputs, names), options.gate));
+      perSet.push(compareAll(names, set.outputs, await session.run(set.inputs, names), gate));
     }
   } finally {
     await session.release();
   }
-  return report(modelFile, { kind: 'reference', path: reference }, perSet, options.gate, session.provider, [...notes, ...fallbackNotes(session.fallback)]);
+  return report(modelFile, { kind: 'reference', path: reference }, perSet, gate, session.provider, [...notes, ...fallbackNotes(session.fallback)]);
 }
 
 /**
@@ -121,48 +148,54 @@ async function upgradedCopy(file: string, dir: string, notes: string[]): Promise
 
 /**
  * Runs both models on each input set and compares the candidate's outputs with the reference
- * model's. Float inputs are cast to the dtype each model declares (an fp16 model with fp16 I/O
- * against its fp32 original). Used by `check --against` and by quantize's drift report.
+ * model's; with a null gate the errors are reported, not judged. The input sets must fit the
+ * reference (as read or generated for it); they are checked against the candidate only where its
+ * inputs differ. Float inputs are cast to the dtype each model declares (an fp16 model with fp16
+ * I/O against its fp32 original). Used by check against another model and by quantize's drift.
  */
 export async function compareModels(
-  reference: string, candidate: string, inputSets: TensorMap[], gate: GateOptions,
+  reference: ModelRef, candidate: ModelRef, inputSets: TensorMap[], gate: GateOptions | null,
   session?: SessionOptions, progress: Progress = silent,
 ): Promise<CheckReport> {
-  const [refSig, candSig] = [await runnableSignature(reference), await runnableSignature(candidate)];
-  checkToleranceNames(gate, refSig.outputs, reference);
-  for (const output of refSig.outputs) {
-    if (!candSig.outputs.some((o) => o.name === output.name)) {
-      throw new InputError(`${candidate} has no output '${output.name}', which ${reference} has`, {
+  if (gate) checkToleranceNames(gate, reference.signature.outputs, reference.label);
+  for (const output of reference.signature.outputs) {
+    if (!candidate.signature.outputs.some((o) => o.name === output.name)) {
+      throw new InputError(`${candidate.label} has no output '${output.name}', which ${reference.label} has`, {
         kind: 'missing-output',
-        hint: `its outputs are ${candSig.outputs.map((o) => o.name).join(', ')}`,
+        hint: `its outputs are ${candidate.signature.outputs.map((o) => o.name).join(', ')}`,
       });
     }
   }
+  if (!sameShapes(reference.signature.inputs, candidate.signature.inputs)) {
+    inputSets.forEach((set, i) => checkInputs(candidate.signature.inputs, castInputs(candidate.signature.inputs, set), inputSets.length > 1 ? `input set ${i} for ${candidate.label}` : `inputs for ${candidate.label}`));
+  }
   const notes: string[] = [];
   // One session at a time: two copies of a large model need not be in memory together.
-  const expected = await runAll(reference, refSig, inputSets, session, progress, notes);
-  const actual = await runAll(candidate, candSig, inputSets, session, progress, notes);
-  const names = refSig.outputs.map((o) => o.name);
+  const expected = await runAll(reference, inputSets, session, progress, notes);
+  const actual = await runAll(candidate, inputSets, session, progress, notes);
+  const names = reference.signature.outputs.map((o) => o.name);
   const perSet = inputSets.map((_, i) => compareAll(names, expected.outputs[i], actual.outputs[i], gate));
-  const castNotes = castSummary(refSig, candSig);
-  return report(candidate, { kind: 'model', path: reference }, perSet, gate, actual.provider, [...castNotes, ...notes]);
+  const castNotes = castSummary(reference.signature, candidate.signature);
+  return report(candidate.label, { kind: 'model', path: reference.label }, perSet, gate, actual.provider, [...castNotes, ...notes]);
+}
+
+/** The same input names with the same dims (dtypes may differ: floats are cast). */
+function sameShapes(a: TensorInfo[], b: TensorInfo[]): boolean {
+  const dims = (t: TensorInfo) => JSON.stringify(t.shape);
+  return a.length === b.length && a.every((t) => b.some((u) => u.name === t.name && dims(u) === dims(t)));
 }
 
 async function runAll(
-  file: string, sig: ModelSignature, inputSets: TensorMap[], options: SessionOptions | undefined,
-  progress: Progress, notes: string[],
+  model: ModelRef, inputSets: TensorMap[], options: SessionOptions | undefined, progress: Progress, notes: string[],
 ): Promise<{ outputs: TensorMap[]; provider: Provider }> {
-  const feeds = inputSets.map((set, i) => {
-    const adapted = castInputs(sig.inputs, set);
-    checkInputs(sig.inputs, adapted, inputSets.length > 1 ? `input set ${i} for ${file}` : `inputs for ${file}`);
-    return adapted;
-  });
-  const session = await openSession(file, options, progress);
+  const { path: file, signature: sig } = model;
+  const feeds = inputSets.map((set) => castInputs(sig.inputs, set));
+  const session = await openSession(file, options);
   notes.push(...fallbackNotes(session.fallback));
   try {
     const outputs: TensorMap[] = [];
     for (const [i, feed] of feeds.entries()) {
-      progress({ kind: 'phase', phase: 'running', detail: file, fraction: i / feeds.length });
+      progress({ kind: 'phase', phase: 'running', detail: model.label, fraction: i / feeds.length });
       outputs.push(await session.run(feed, sig.outputs.map((o) => o.name)));
     }
     return { outputs, provider: session.provider };
@@ -172,35 +205,33 @@ async function runAll(
 }
 
 /** The named outputs compared; expected and actual both hold them (checked before running). */
-function compareAll(names: string[], expected: TensorMap, actual: TensorMap, gate: GateOptions): OutputComparison[] {
+function compareAll(names: string[], expected: TensorMap, actual: TensorMap, gate: GateOptions | null): OutputComparison[] {
   return names.map((name) => compareTensors(name, expected.get(name)!, actual.get(name)!, gate));
 }
 
 function report(
-  model: string, against: CheckReport['against'], perSet: OutputComparison[][], gate: GateOptions,
+  model: string, against: CheckReport['against'], perSet: OutputComparison[][], gate: GateOptions | null,
   provider: Provider, notes: string[],
 ): CheckReport {
   const outputs = (perSet[0] ?? []).map((_, o) => combineSets(perSet.map((set) => set[o])));
-  if (gate.minTop1 !== undefined && outputs.every((o) => o.top1Agreement === null)) {
-    notes.push('--min-top1 applies to no output: none has a class axis (rank 1-2 or a name like logits, with 2+ classes)');
+  if (gate?.minTop1 !== undefined && outputs.every((o) => o.top1Agreement === null)) {
+    notes.push(`${opt('minTop1')} applies to no output: none has a class axis (rank 1-2 or a name like logits, with 2+ classes)`);
   }
   return {
-    passed: outputs.every((o) => o.passed),
+    passed: gate ? outputs.every((o) => o.passed === true) : null,
     sets: perSet.length,
     outputs,
     notes,
     model,
     against,
     provider,
-    gate: resolveGate(gate),
+    gate: gate && resolveGate(gate),
   };
 }
 
 function resolveGate(gate: GateOptions): ResolvedGate {
   return {
     ...gate,
-    atol: gate.atol ?? DEFAULT_GATE.atol,
-    rtol: gate.rtol ?? DEFAULT_GATE.rtol,
     topK: gate.topK ?? DEFAULT_GATE.topK,
     quantile: gate.quantile ?? DEFAULT_GATE.quantile,
   };
@@ -209,20 +240,19 @@ function resolveGate(gate: GateOptions): ResolvedGate {
 /** Which comparison the options ask for; contradictory or missing choices are usage errors. */
 function checkChoice(options: CheckOptions, reference: string | undefined): void {
   const usage = (message: string, hint?: string) => new InputError(message, { kind: 'usage', hint });
-  if (options.against && options.reference) throw usage('give --reference or --against, not both');
+  if (options.against && options.reference) throw usage(`give ${opt('reference')} or ${opt('against')}, not both`);
   if (!options.against && !reference) {
-    throw usage('nothing to compare with', 'give --reference <file.npz|data-set folder>, --against <baseline.onnx>, or an ONNX test folder as the model');
+    throw usage('nothing to compare with', `give ${opt('reference')} (an .npz or data-set folder), ${opt('against')} (a baseline .onnx), or an ONNX test folder as the model`);
   }
   const shaped = options.shapes && (Object.keys(options.shapes.shapes).length > 0 || Object.keys(options.shapes.dims).length > 0);
   if (!options.against && (options.inputs || shaped)) {
-    throw usage(`${options.inputs ? '--inputs' : '--shape/--dim'} only applies with --against; a reference brings its own inputs`);
+    throw usage(`${options.inputs ? opt('inputs') : `${opt('shapes')}/${opt('dims')}`} only applies with ${opt('against')}; a reference brings its own inputs`);
   }
-  if (options.inputs && shaped) throw usage('--shape/--dim apply to generated inputs, not to --inputs');
+  if (options.inputs && shaped) throw usage(`${opt('shapes')}/${opt('dims')} apply to generated inputs, not to ${opt('inputs')}`);
 }
 
-/** The model's signature, refused when onnxruntime-node could not exchange its inputs or outputs. */
-async function runnableSignature(file: string): Promise<ModelSignature> {
-  const sig = signature((await loadModel(file)).proto);
+/** The signature, refused when onnxruntime-node could not exchange the model's inputs or outputs. */
+export function runnable(sig: ModelSignature, file: string): ModelSignature {
   for (const [what, list] of [['input', sig.inputs], ['output', sig.outputs]] as const) {
     for (const t of list) {
       // onnxruntime-node 1.30 answers "Non tensor type is temporarily not supported" for these.
@@ -241,10 +271,10 @@ function checkToleranceNames(gate: GateOptions, outputs: TensorInfo[], file: str
   for (const name of Object.keys(gate.perOutput ?? {})) {
     const output = outputs.find((o) => o.name === name);
     if (!output) {
-      throw new InputError(`--tolerance ${name}: ${file} has no output '${name}'`, { kind: 'usage', hint: `its outputs are ${outputs.map((o) => o.name).join(', ')}` });
+      throw new InputError(`${opt('perOutput', name)}: ${file} has no output '${name}'`, { kind: 'usage', hint: `its outputs are ${outputs.map((o) => o.name).join(', ')}` });
     }
     if (!isFloat(output.dtype)) {
-      throw new InputError(`--tolerance ${name}: output '${name}' is ${output.dtype}, which is compared exactly`, { kind: 'usage' });
+      throw new InputError(`${opt('perOutput', name)}: output '${name}' is ${output.dtype}, which is compared exactly`, { kind: 'usage' });
     }
   }
 }

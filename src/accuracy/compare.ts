@@ -1,3 +1,8 @@
+/**
+ * Accuracy metrics between an expected and an actual tensor, and the gate that judges them.
+ * Pure functions: values are compared as float64 copies (fp16/bf16 bits decoded), integers,
+ * booleans and strings exactly.
+ */
 import { InputError } from '../errors.js';
 import { formatCosine, formatNumber, formatTolerance } from '../report/format.js';
 import { type Dtype, dtypeInfo } from '../tensor/dtype.js';
@@ -5,19 +10,20 @@ import { type Tensor, toFloat64 } from '../tensor/tensor.js';
 import { cosineSimilarity, hasClassAxis, quantileInPlace, topAgreement } from './metrics.js';
 
 /**
- * Accuracy metrics between an expected and an actual tensor, and the gate that judges them.
- * Pure functions: values are compared as float64 copies (fp16/bf16 bits decoded), integers,
- * booleans and strings exactly.
+ * An absolute tolerance: a number, or a fraction of the expected output's range (the largest
+ * minus the smallest of its finite values), which follows the output's scale.
  */
+export type Atol = number | { ofRange: number };
+
 export interface Tolerance {
-  atol: number;
+  atol: Atol;
   rtol: number;
 }
 
 export interface GateOptions {
-  atol: number;
+  atol: Atol;
   rtol: number;
-  /** per output name, overriding atol and/or rtol (`--tolerance name=atol[:rtol]`) */
+  /** per output name, overriding atol and/or rtol */
   perOutput?: Record<string, Partial<Tolerance>>;
   minCosine?: number;
   /** fraction 0..1 of rows whose top-1 class agrees */
@@ -28,7 +34,8 @@ export interface GateOptions {
   quantile?: number;
 }
 
-export const DEFAULT_GATE: Required<Pick<GateOptions, 'atol' | 'rtol' | 'topK' | 'quantile'>> = {
+/** The float32 tolerance, and how much the report shows by default. */
+export const DEFAULT_GATE: { atol: number; rtol: number; topK: number; quantile: number } = {
   atol: 1e-5,
   rtol: 1e-3,
   topK: 5,
@@ -65,9 +72,11 @@ export interface OutputComparison {
   elements: number;
   /** false for floats; integers, booleans and strings are compared exactly */
   exact: boolean;
+  /** the absolute tolerance applied, a fraction of the range resolved to a number */
   atol: number;
   rtol: number;
-  passed: boolean;
+  /** null when nothing was judged (no gate) */
+  passed: boolean | null;
   failures: string[];
   worst: WorstElement[];
 }
@@ -98,6 +107,23 @@ export function toleranceFor(name: string, gate: GateOptions): Tolerance {
   return { atol: own.atol ?? gate.atol, rtol: own.rtol ?? gate.rtol };
 }
 
+/** Nothing is out of tolerance: how a comparison without a gate ranks its worst elements (by error alone). */
+const UNJUDGED: Resolved = { atol: Infinity, rtol: 0 };
+
+type Resolved = { atol: number; rtol: number };
+
+/** An absolute tolerance as a number for these expected values. */
+function resolveAtol(atol: Atol, expected: Float64Array): number {
+  if (typeof atol === 'number') return atol;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of expected) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return hi > lo ? atol.ofRange * (hi - lo) : 0;
+}
+
 /** Per-element view both kinds of comparison reduce to. */
 interface Elementwise {
   /** |a-e|; Infinity where a NaN or infinity meets a different value; 0/1 for bools and strings */
@@ -114,14 +140,19 @@ function scaleAt(view: Elementwise, i: number): number {
   return Number.isFinite(e) ? Math.abs(e) : 0;
 }
 
-export function compareTensors(name: string, expected: Tensor, actual: Tensor, gate: GateOptions): OutputComparison {
+/**
+ * Compares one output and judges it against `gate`; with a null gate the metrics are reported and
+ * nothing is judged (`passed: null`).
+ */
+export function compareTensors(name: string, expected: Tensor, actual: Tensor, gate: GateOptions | null): OutputComparison {
   const kind = comparableFamily(name, expected, actual);
   if (!sameShape(expected.shape, actual.shape)) {
     throw new InputError(`output '${name}': expected shape [${expected.shape.join(', ')}] but the model produced [${actual.shape.join(', ')}]`, { kind: 'shape-mismatch' });
   }
   const exact = kind !== 'float';
-  const tolerance = exact ? { atol: 0, rtol: 0 } : toleranceFor(name, gate);
-  const view = exact ? exactElements(kind, expected, actual) : floatElements(expected, actual, tolerance);
+  const { view, tolerance } = exact
+    ? { view: exactElements(kind, expected, actual), tolerance: { atol: 0, rtol: 0 } }
+    : floatElements(expected, actual, gate ? toleranceFor(name, gate) : UNJUDGED);
   const n = view.error.length;
 
   let sum = 0;
@@ -140,7 +171,7 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
       if (err === Infinity) nonFinite++;
     }
   }
-  const classes = view.values && kind === 'float' && hasClassAxis(name, actual.shape) ? topAgreement(view.values, actual.shape, gate.topK ?? DEFAULT_GATE.topK) : null;
+  const classes = view.values && kind === 'float' && hasClassAxis(name, actual.shape) ? topAgreement(view.values, actual.shape, gate?.topK ?? DEFAULT_GATE.topK) : null;
   const cosine = view.values ? cosineSimilarity(view.values.e, view.values.a) : null;
 
   const result: OutputComparison = {
@@ -159,14 +190,16 @@ export function compareTensors(name: string, expected: Tensor, actual: Tensor, g
     exact,
     atol: tolerance.atol,
     rtol: tolerance.rtol,
-    passed: true,
+    passed: null,
     failures: [],
-    worst: worstElements(view, tolerance, expected, actual),
+    worst: worstElements(view, gate || exact ? tolerance : UNJUDGED, expected, actual),
   };
   // last: the selection reorders the errors
-  result.quantileError = quantileInPlace(view.error, gate.quantile ?? DEFAULT_GATE.quantile);
-  result.failures = gateFailures(result, gate, nonFinite);
-  result.passed = result.failures.length === 0;
+  result.quantileError = quantileInPlace(view.error, gate?.quantile ?? DEFAULT_GATE.quantile);
+  if (gate) {
+    result.failures = gateFailures(result, gate, nonFinite);
+    result.passed = result.failures.length === 0;
+  }
   return result;
 }
 
@@ -187,9 +220,11 @@ function sameShape(a: number[], b: number[]): boolean {
 }
 
 /** NaN equals NaN and an infinity equals itself; either against anything else fails. */
-function floatElements(expected: Tensor, actual: Tensor, { atol, rtol }: Tolerance): Elementwise {
+function floatElements(expected: Tensor, actual: Tensor, given: Tolerance): { view: Elementwise; tolerance: Resolved } {
   const e = toFloat64(expected);
   const a = toFloat64(actual);
+  const atol = resolveAtol(given.atol, e);
+  const { rtol } = given;
   const n = e.length;
   const error = new Float64Array(n);
   const ok = new Uint8Array(n);
@@ -206,7 +241,7 @@ function floatElements(expected: Tensor, actual: Tensor, { atol, rtol }: Toleran
       ok[i] = same ? 1 : 0;
     }
   }
-  return { error, ok, values: { e, a } };
+  return { view: { error, ok, values: { e, a } }, tolerance: { atol, rtol } };
 }
 
 /** Integers by value (int32 against int64 is fine, beyond 2^53 too); bools by truth; strings by content. */
@@ -239,14 +274,14 @@ const EXACT_EQUAL: Record<Exclude<Family, 'float'>, (x: Scalar, y: Scalar) => bo
  * How far an element is beyond its tolerance: |a-e| / (atol + rtol·|e|), above 1 failing; Infinity
  * for any difference where nothing is allowed (exact types, zero tolerance) or a NaN/infinity differs.
  */
-function excess(error: number, scale: number, { atol, rtol }: Tolerance): number {
+function excess(error: number, scale: number, { atol, rtol }: Resolved): number {
   const allowed = atol + rtol * scale;
   if (error === 0) return 0;
   return allowed > 0 ? error / allowed : Infinity;
 }
 
 /** The same measure from the values a WorstElement carries (strings: text or 64-bit integers beyond 2^53). */
-export function elementExcess(w: WorstElement, tolerance: Tolerance): number {
+export function elementExcess(w: WorstElement, tolerance: Resolved): number {
   const { expected: e, actual: a } = w;
   if (typeof e === 'string' || typeof a === 'string') return e === a ? 0 : Infinity;
   if (e === a || (Number.isNaN(e) && Number.isNaN(a))) return 0;
@@ -267,7 +302,7 @@ interface Ranked {
 const worseFirst = (x: Ranked, y: Ranked) => y.excess - x.excess || y.error - x.error;
 
 /** The elements furthest out of tolerance, worst first. */
-function worstElements(view: Elementwise, tolerance: Tolerance, expected: Tensor, actual: Tensor): WorstElement[] {
+function worstElements(view: Elementwise, tolerance: Resolved, expected: Tensor, actual: Tensor): WorstElement[] {
   const kept: (Ranked & { i: number })[] = [];
   for (let i = 0; i < view.error.length; i++) {
     const error = view.error[i];
@@ -305,7 +340,8 @@ function gateFailures(r: OutputComparison, gate: GateOptions, nonFinite: number)
     const special = nonFinite ? ` (${nonFinite.toLocaleString('en-US')} NaN or infinite against a different value)` : '';
     failures.push(r.exact ? `${of} differ (compared exactly)${special}` : `${of} beyond atol ${formatTolerance(r.atol)} + rtol ${formatTolerance(r.rtol)}·|expected|${special}`);
   }
-  if (gate.minCosine !== undefined && r.cosine !== null && !(r.cosine >= gate.minCosine)) {
+  // An output compared exactly is judged on its elements: the cosine of class indices or counts means nothing.
+  if (gate.minCosine !== undefined && !r.exact && r.cosine !== null && !(r.cosine >= gate.minCosine)) {
     failures.push(`cosine ${formatCosine(r.cosine)} < ${gate.minCosine}`);
   }
   if (gate.minTop1 !== undefined && r.top1Agreement !== null && !(r.top1Agreement >= gate.minTop1)) {
@@ -342,7 +378,7 @@ export function combineSets(perSet: OutputComparison[]): OutputComparison {
     topKAgreement: min((c) => c.topKAgreement),
     mismatches: perSet.reduce((n, c) => n + c.mismatches, 0),
     elements: perSet.reduce((n, c) => n + c.elements, 0),
-    passed: perSet.every((c) => c.passed),
+    passed: perSet[0].passed === null ? null : perSet.every((c) => c.passed === true),
     failures: perSet.flatMap((c, set) => c.failures.map((f) => `set ${set}: ${f}`)),
     worst,
   };

@@ -9,6 +9,7 @@ import { type ShapeSpec, emptyShapeSpec, resolveShapes } from '../runtime/shapes
 import { isFloat } from '../tensor/dtype.js';
 import { type Tensor, type TensorMap, floatToBfloat16, floatToHalf, toFloat64 } from '../tensor/tensor.js';
 import type { DataSet } from './reference.js';
+import { opt } from '../option-ref.js';
 
 /** One input set generated from the signature, and notes saying how (seed, range, dims that took defaults). */
 export function generatedSets(sig: ModelSignature, spec: ShapeSpec = emptyShapeSpec(), seed = 0, intRange: [number, number] = [0, 100]): { sets: DataSet[]; notes: string[] } {
@@ -17,7 +18,7 @@ export function generatedSets(sig: ModelSignature, spec: ShapeSpec = emptyShapeS
   const inputs = generateInputs(sig.inputs, shapes, { seed, intRange: [lo, hi] });
   const roles = generatedRoles(sig.inputs);
   const notes = [`inputs generated with seed ${seed} (floats standard normal, integers in ${lo}..${hi}${roles.length ? `; ${roles.join(', ')}` : ''})`];
-  if (defaulted.length) notes.push(`symbolic dims without --dim took defaults: ${defaulted.join(', ')}`);
+  if (defaulted.length) notes.push(`symbolic dims without ${opt('dims')} took defaults: ${defaulted.join(', ')}`);
   return { sets: [{ source: 'generated inputs', inputs, outputs: new Map() }], notes };
 }
 

@@ -1,3 +1,7 @@
+/**
+ * Expected data for a model: a tensor file whose keys are the model's input and output names
+ * (the `.npz` convert writes), or ONNX test data sets (`test_data_set_N/input_i.pb, output_i.pb`).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, fileError } from '../errors.js';
@@ -6,10 +10,6 @@ import { checkInputs, checkTensor } from '../runtime/inputs.js';
 import { readTensorFile, readTensorPb } from '../tensor/files.js';
 import type { TensorMap } from '../tensor/tensor.js';
 
-/**
- * Expected data for a model: a tensor file whose keys are the model's input and output names
- * (the `.npz` convert writes), or ONNX test data sets (`test_data_set_N/input_i.pb, output_i.pb`).
- */
 export interface DataSet {
   /** where the set came from, for messages: the file, or the data-set folder */
   source: string;

@@ -1,13 +1,14 @@
-import { InputError } from '../errors.js';
-import { type BenchReport, type BenchResult, BenchReportSchema, type Regression, type RegressionMetric } from './report.js';
-import { formatShapes } from './sweep.js';
-import { readJson } from '../io/read.js';
-
 /**
  * The CI gate: results are matched to a baseline report by label and shapes, and a result
  * regressed when its metric got worse by more than `maxPercent`: latency relative to the
  * baseline's (new / old - 1), throughput by its drop (1 - new / old).
  */
+import { InputError } from '../errors.js';
+import { type BenchReport, type BenchResult, BenchReportSchema, type Regression, type RegressionMetric } from './result.js';
+import { formatShapes } from './sweep.js';
+import { readJson } from '../io/read.js';
+import { opt } from '../option-ref.js';
+
 export interface Gate {
   baseline: BenchReport;
   maxPercent: number;
@@ -36,10 +37,10 @@ export function resultKey(r: Pick<BenchResult, 'label' | 'shapes'>): string {
   return `${r.label}\u0000${formatShapes(r.shapes)}`;
 }
 
-/** Reads and validates a report written by `tdeploy bench --format json`. */
+/** Reads and validates a bench report written as JSON. */
 export async function readBaseline(file: string): Promise<BenchReport> {
   const notReport = (why: string) => new InputError(`baseline ${file} is not a tdeploy bench report: ${why}`, {
-    kind: 'baseline', hint: "write one with 'tdeploy bench <model> --format json --output <file>'",
+    kind: 'baseline', hint: `write one with tdeploy bench <model> ${opt('format', 'json')} ${opt('output', '<file>')}`,
   });
   const json = await readJson(file, 'baseline').catch((error: Error) => {
     throw error instanceof InputError && (error.kind === 'json') ? notReport(`not JSON (${error.message})`) : error;

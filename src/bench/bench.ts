@@ -1,15 +1,18 @@
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { opt } from '../option-ref.js';
 import { type Progress, silent } from '../progress.js';
+import { round } from '../report/format.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
 import type { SessionOptions } from '../runtime/session.js';
 import type { TensorMap } from '../tensor/tensor.js';
-import { type BenchTarget, type OpenOptions, backendFor } from './backend.js';
+import { backendFor } from './backend.js';
+import type { BenchTarget, OpenOptions } from './backend-types.js';
 import { type Gate, compareToBaseline, regressions, resultKey } from './baseline.js';
 import type { WindowPlan } from './harness.js';
 import { type FedCase, type InputSource, feedsFor, runCases } from './inputs.js';
-import { type BenchReport, type BenchResult, environment, tool } from './report.js';
+import { type BenchReport, type BenchResult, environment, tool } from './result.js';
 import { type Measured, type StabilityCriterion, measureWindows } from './stability.js';
 import { type LatencyStats, summarize } from './stats.js';
 import { formatShapes } from './sweep.js';
@@ -36,7 +39,7 @@ export interface BenchOptions {
 export const DEFAULT_WARMUP = 10;
 export const DEFAULT_WINDOW: WindowPlan = { iterations: 10, durationMs: 3000 };
 
-/** A window from --iterations and --duration: either alone sets it (at least 10 runs), neither gives 10 runs and 3 s. */
+/** A window from iterations and a duration: either alone sets it (at least 10 runs), neither gives 10 runs and 3 s. */
 export function windowPlan(iterations?: number, durationS?: number): WindowPlan {
   if (iterations === undefined && durationS === undefined) return DEFAULT_WINDOW;
   return { iterations: iterations ?? DEFAULT_WINDOW.iterations, durationMs: (durationS ?? 0) * 1000 };
@@ -55,45 +58,43 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
   const open: OpenOptions = { session: options.session, trtexec: options.trtexec };
   const signatures = await Promise.all(models.map((m, i) => backends[i].inputs(m, open)));
   const inputs = await runInputs(models, signatures, options.ioFrom, open);
-  const { cases, notes } = await runCases(inputs, options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
+  const { cases, notes: caseNotes } = await runCases(inputs, options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
   const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i] ?? inputs, c.feeds, model)));
-  if (options.gate) checkBaselineCovers(options.gate, labels, cases, progress);
-  for (const message of notes) progress({ kind: 'note', message });
+  const notes = [...caseNotes];
+  if (options.gate) notes.push(...unmatchedInBaseline(options.gate, labels, cases));
 
   const results: BenchResult[] = [];
   for (const [i, model] of models.entries()) {
     const target = await backends[i].open(model, open, progress);
     try {
       for (const [j, c] of cases.entries()) {
-        const measured = await measureCase(target, feeds[i][j], `${labels[i]} ${formatShapes(c.shapes)}`, options, progress);
+        const what = `${labels[i]} ${formatShapes(c.shapes)}`;
+        const measured = await measureCase(target, feeds[i][j], what, options, progress);
+        if (!measured.stable) {
+          notes.push(`${what}: no 3 consecutive windows agreed within ${options.stability?.percent}% in ${measured.measured} windows; reporting the last 3`);
+        }
         results.push(result(model, labels[i], backends[i].name, target.provider, c, measured));
       }
     } finally {
       await target.close();
     }
+    notes.push(...target.notes.map((n) => `${labels[i]}: ${n}`));
   }
   // results[k % cases.length] is the first model's result for the same case.
   for (const [k, r] of results.entries()) r.speedup = round(results[k % cases.length].latencyMs.p50 / r.latencyMs.p50, 4);
   const comparisons = options.gate ? compareToBaseline(results, options.gate) : [];
-  return { tool, environment: environment(), results, regressions: regressions(comparisons) };
+  return { tool, environment: environment(), results, regressions: regressions(comparisons), notes };
 }
 
 async function measureCase(target: BenchTarget, feeds: TensorMap, what: string, options: BenchOptions, progress: Progress): Promise<Measured> {
   const runner = await target.load(feeds);
   progress({ kind: 'phase', phase: `warming up ${what}` });
   await runner.warmUp(options.warmup ?? DEFAULT_WARMUP);
-  const measured = await measureWindows((index) => {
+  return measureWindows((index) => {
     const phase = `timing ${what}${options.stability ? ` (window ${index + 1})` : ''}`;
     progress({ kind: 'phase', phase, fraction: 0 });
     return runner.window(options.window ?? DEFAULT_WINDOW, (fraction) => progress({ kind: 'phase', phase, fraction }));
   }, options.stability);
-  if (!measured.stable) {
-    progress({
-      kind: 'note',
-      message: `${what}: no 3 consecutive windows agreed within ${options.stability?.percent}% in ${measured.measured} windows; reporting the last 3`,
-    });
-  }
-  return measured;
 }
 
 function result(model: string, label: string, backend: string, provider: string, c: FedCase, measured: Measured): BenchResult {
@@ -110,20 +111,18 @@ function result(model: string, label: string, backend: string, provider: string,
   };
 }
 
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
-
 function roundStats(stats: LatencyStats): LatencyStats {
   const { mean, std, min, p50, p90, p95, p99, max } = stats;
   return { mean: round(mean, 6), std: round(std, 6), min: round(min, 6), p50: round(p50, 6), p90: round(p90, 6), p95: round(p95, 6), p99: round(p99, 6), max: round(max, 6) };
 }
 
-/** The inputs the run feeds: --io-from's, else the first model's that describes its own (an engine does not). */
+/** The inputs the run feeds: `ioFrom`'s, else the first model's that describes its own (an engine does not). */
 async function runInputs(models: string[], signatures: (TensorInfo[] | null)[], ioFrom: string | undefined, open: OpenOptions): Promise<TensorInfo[]> {
   const found = ioFrom ? await (await backendFor(ioFrom)).inputs(ioFrom, open) : signatures.find((s) => s !== null);
   if (found) return found;
   throw new InputError(`${ioFrom ?? models[0]} does not say what its inputs are`, {
     kind: 'usage',
-    hint: 'a TensorRT engine is fed the inputs of an ONNX model: put the model it was built from in the run, or give it with --io-from model.onnx',
+    hint: `a TensorRT engine is fed the inputs of an ONNX model: put the model it was built from in the run, or give it with ${opt('ioFrom', 'model.onnx')}`,
   });
 }
 
@@ -131,10 +130,10 @@ async function runInputs(models: string[], signatures: (TensorInfo[] | null)[], 
 export function labelModels(models: string[], given?: string[]): string[] {
   if (given) {
     if (given.length !== models.length) {
-      throw new InputError(`--label: ${given.length} label(s) for ${models.length} model(s)`, { kind: 'usage', hint: 'give one --label per model, in the same order' });
+      throw new InputError(`${opt('labels')}: ${given.length} label(s) for ${models.length} model(s)`, { kind: 'usage', hint: 'give one label per model, in the same order' });
     }
     const twice = given.find((l, i) => given.indexOf(l) !== i);
-    if (twice) throw new InputError(`--label: '${twice}' is given twice`, { kind: 'usage' });
+    if (twice) throw new InputError(`${opt('labels')}: '${twice}' is given twice`, { kind: 'usage' });
     return given;
   }
   const names = models.map((m) => path.basename(m));
@@ -145,8 +144,11 @@ export function labelModels(models: string[], given?: string[]): string[] {
   });
 }
 
-/** A gate that compares nothing would pass silently: refuse a baseline that matches no result. */
-function checkBaselineCovers(gate: Gate, labels: string[], cases: FedCase[], progress: Progress): void {
+/**
+ * A gate that compares nothing would pass silently: a baseline that matches no result is refused;
+ * the results it lacks are named.
+ */
+function unmatchedInBaseline(gate: Gate, labels: string[], cases: FedCase[]): string[] {
   const known = new Set(gate.baseline.results.map(resultKey));
   const planned = labels.flatMap((label) => cases.map((c) => ({ label, shapes: c.shapes })));
   const missing = planned.filter((p) => !known.has(resultKey(p)));
@@ -154,8 +156,8 @@ function checkBaselineCovers(gate: Gate, labels: string[], cases: FedCase[], pro
     const have = [...new Set(gate.baseline.results.map((r) => `${r.label} (${formatShapes(r.shapes)})`))];
     throw new InputError('the baseline has no result with the label and shapes of any result of this run', {
       kind: 'baseline',
-      hint: `it has ${have.slice(0, 4).join(', ') || 'no results'}${have.length > 4 ? ', …' : ''}; labels are file names unless set with --label`,
+      hint: `it has ${have.slice(0, 4).join(', ') || 'no results'}${have.length > 4 ? ', …' : ''}; labels are file names unless set with ${opt('labels')}`,
     });
   }
-  for (const m of missing) progress({ kind: 'note', message: `no baseline result for ${m.label} (${formatShapes(m.shapes)}); not gated` });
+  return missing.map((m) => `no baseline result for ${m.label} (${formatShapes(m.shapes)}); not gated`);
 }

@@ -3,10 +3,11 @@
  * before, and progress is reported from timestamps the loop already has, at most a few times a
  * second, so a measurement costs what a hand-written `session.run` loop costs.
  */
+
 export interface WindowPlan {
   /** a window runs at least this many timed calls… */
   iterations: number;
-  /** …and for at least this long (0: no minimum), like trtexec's --iterations/--duration */
+  /** …and for at least this long (0: no minimum), like trtexec's iterations and duration */
   durationMs: number;
 }
 

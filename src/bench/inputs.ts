@@ -6,6 +6,7 @@ import { checkInputs, generateInputs, generatedRoles } from '../runtime/inputs.j
 import type { ShapeSpec } from '../runtime/shapes.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { type BenchCase, batchOf, benchCases } from './sweep.js';
+import { opt } from '../option-ref.js';
 
 export interface InputSource {
   /** a tensor file or an ONNX test data folder holding every input (one case; its shapes are the tensors') */
@@ -40,7 +41,7 @@ export async function runCases(inputs: TensorInfo[], spec: ShapeSpec, batch: num
     };
   }
   if (batch || Object.keys(spec.shapes).length || Object.keys(spec.dims).length) {
-    throw new InputError('--inputs fixes every shape; it cannot be combined with --shape, --dim or --batch', { kind: 'usage' });
+    throw new InputError(`${opt('inputs')} fixes every shape; it cannot be combined with ${opt('shapes')}, ${opt('dims')} or ${opt('batch')}`, { kind: 'usage' });
   }
   const { sets, notes } = await readDataSets(source.inputs, { inputs, outputs: [] }, false);
   const [{ inputs: feeds, source: from }] = sets;

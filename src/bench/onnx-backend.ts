@@ -2,7 +2,7 @@ import type ort from 'onnxruntime-node';
 import { loadModel } from '../onnx/model.js';
 import { signature } from '../onnx/signature.js';
 import { openSession, toOrt } from '../runtime/session.js';
-import type { BenchBackend } from './backend.js';
+import type { BenchBackend } from './backend-types.js';
 import { timeWindow, warmUp } from './harness.js';
 
 /** ONNX models through onnxruntime-node: each sample times exactly one raw `InferenceSession.run`. */
@@ -11,10 +11,11 @@ export const onnxBackend: BenchBackend = {
   async inputs(model) {
     return signature((await loadModel(model)).proto).inputs;
   },
-  async open(model, options, progress) {
-    const session = await openSession(model, options.session, progress);
+  async open(model, options) {
+    const session = await openSession(model, options.session);
     return {
       provider: session.provider,
+      notes: session.fallback ? [session.fallback] : [],
       async load(feeds) {
         const ortFeeds: Record<string, ort.Tensor> = {};
         for (const [name, tensor] of feeds) ortFeeds[name] = toOrt(tensor, name);

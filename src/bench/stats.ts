@@ -9,6 +9,7 @@
  * `std` is the sample standard deviation (divisor n - 1, like Python's `statistics.stdev`), 0 for
  * a single sample.
  */
+
 export interface LatencyStats {
   mean: number;
   std: number;

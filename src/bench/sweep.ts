@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { type ShapeSpec, isBatchLike, resolveShapes, sweep } from '../runtime/shapes.js';
+import { opt } from '../option-ref.js';
 
 /** One point of a sweep: the concrete shape of every input, and what the batch is there. */
 export interface BenchCase {
@@ -17,18 +18,18 @@ export function batchDims(inputs: TensorInfo[]): string[] {
   return [...new Set(names)];
 }
 
-/** `--batch 1,8,32` is `--dim <batch dim>=1,8,32` for every batch-like dim of the model. */
+/** `batch` [1, 8, 32] sets every batch-like dim of the model to 1, 8 and 32 (a sweep). */
 export function withBatch(inputs: TensorInfo[], spec: ShapeSpec, batch: number[] | undefined): ShapeSpec {
   if (!batch) return spec;
   const names = batchDims(inputs);
   if (names.length === 0) {
     const symbolic = [...new Set(inputs.flatMap((i) => (i.shape ?? []).filter((d) => typeof d === 'string')))];
-    throw new InputError('--batch: the model has no batch-like symbolic dimension', {
-      hint: symbolic.length ? `sweep one of its symbolic dims with --dim, e.g. --dim ${symbolic[0]}=${batch.join(',')}` : 'all its input dims are fixed',
+    throw new InputError(`${opt('batch')}: the model has no batch-like symbolic dimension`, {
+      hint: symbolic.length ? `sweep one of its symbolic dims with ${opt('dims')}, e.g. ${opt('dims', `${symbolic[0]}=${batch.join(',')}`)}` : 'all its input dims are fixed',
     });
   }
   const both = names.find((n) => spec.dims[n]);
-  if (both) throw new InputError(`--batch and --dim ${both} both set the batch dimension '${both}'`, { hint: 'give one of them' });
+  if (both) throw new InputError(`${opt('batch')} and ${opt('dims', both)} both set the batch dimension '${both}'`, { hint: 'give one of them' });
   // The batch goes first, so it is the outermost loop of the sweep.
   return { shapes: spec.shapes, dims: { ...Object.fromEntries(names.map((n) => [n, batch])), ...spec.dims } };
 }

@@ -1,3 +1,10 @@
+/**
+ * TensorRT engines through `trtexec --loadEngine`: each window is one trtexec run at the case's
+ * shapes on the case's tensors (`--loadInputs`), and its samples are trtexec's own per-inference
+ * host latencies (H2D + compute + D2H, from `--exportTimes`); the window lasts trtexec's timed
+ * walltime. trtexec warms up inside every run, so a `warmup` of 0 runs turns that off and any
+ * other count keeps trtexec's own warm-up (200 ms).
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,15 +16,8 @@ import { findTrtexec } from '../trt/locate.js';
 import { type TrtVersion, atLeast, detectTrtVersion } from '../trt/version.js';
 import type { Dtype } from '../tensor/dtype.js';
 import { type Tensor, toBytes } from '../tensor/tensor.js';
-import type { BenchBackend } from './backend.js';
-
-/**
- * TensorRT engines through `trtexec --loadEngine`: each window is one trtexec run at the case's
- * shapes on the case's tensors (`--loadInputs`), and its samples are trtexec's own per-inference
- * host latencies (H2D + compute + D2H, from `--exportTimes`); the window lasts trtexec's timed
- * walltime. trtexec warms up inside every run, so tdeploy's `--warmup 0` turns that off and any
- * other count keeps trtexec's own warm-up (200 ms).
- */
+import type { BenchBackend } from './backend-types.js';
+import { opt } from '../option-ref.js';
 
 /** Input dtypes an engine binds differently from its ONNX model, by TensorRT release. */
 const BOUND_AS: { before: string; from: Dtype; convert: (t: Tensor) => Tensor }[] = [
@@ -38,8 +38,10 @@ export const trtexecBackend: BenchBackend = {
     // Input files are temporaries like any output: removed at close, or on Ctrl-C.
     const scratch = new OutputSet();
     let loaded = 0;
+    const notes: string[] = [];
     return {
       provider: 'tensorrt',
+      notes,
       async load(feeds) {
         loaded++;
         const files: string[] = [];
@@ -59,8 +61,9 @@ export const trtexecBackend: BenchBackend = {
               trtexec, shapes, iterations: plan.iterations, durationS: plan.durationMs / 1000, warmupMs,
               extra: files.length ? [`--loadInputs=${files.join(',')}`] : [],
             }, progress);
+            notes.push(...run.notes.filter((n) => !notes.includes(n)));
             if (!run.samples?.length) {
-              throw new ToolError(`trtexec timed ${model} but wrote no per-inference times`, { kind: 'trtexec-times', hint: 'run with --verbose to see its log' });
+              throw new ToolError(`trtexec timed ${model} but wrote no per-inference times`, { kind: 'trtexec-times', hint: `run with ${opt('verbose')} to see its log` });
             }
             const samplesMs = run.samples.map((s) => s.latencyMs);
             const seconds = run.report.summary?.totalHostWalltimeS ?? samplesMs.reduce((a, b) => a + b, 0) / 1000;

@@ -1,13 +1,14 @@
+/**
+ * Outputs are written to temporary paths beside their destination and renamed into place only
+ * when complete, so a failed or interrupted command never leaves a half-written file.
+ */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { statIfExists } from './read.js';
+import { opt } from '../option-ref.js';
 
-/**
- * Outputs are written to temporary paths beside their destination and renamed into place only
- * when complete, so a failed or interrupted command never leaves a half-written file.
- */
 const pending = new Set<string>();
 
 /** Removes every temporary output still in flight (the CLI calls this on SIGINT/SIGTERM). */
@@ -109,7 +110,7 @@ export class OutputSet {
 }
 
 /**
- * A folder is replaced only by a folder (a repository's version folder with --force): a file
+ * A folder is replaced only by a folder (a repository's version folder written again): a file
  * output given the path of an existing folder would otherwise delete everything in it.
  */
 async function checkReplaceable(tmp: string, dest: string): Promise<void> {
@@ -145,9 +146,9 @@ async function renameOver(tmp: string, dest: string): Promise<void> {
  * Refuses a file output that names a folder before a long run (a build, a benchmark) rather than
  * at its end, when the atomic writer would refuse to put the file in the folder's place.
  */
-export function refuseFolderOutput(file: string, flag: string, what: string, exampleName: string): void {
+export function refuseFolderOutput(file: string, option: string, what: string, exampleName: string): void {
   if (!statIfExists(file)?.isDirectory()) return;
-  throw new InputError(`${flag} ${file} is a folder; ${what} is one file`, { kind: 'usage', hint: `give the file to write, e.g. ${flag} ${path.join(file, exampleName)}` });
+  throw new InputError(`${opt(option, file)} is a folder; ${what} is one file`, { kind: 'usage', hint: `give the file to write, e.g. ${opt(option, path.join(file, exampleName))}` });
 }
 
 /**

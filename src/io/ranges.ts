@@ -1,11 +1,10 @@
-import fs from 'node:fs';
-import { InputError } from '../errors.js';
-
 /**
  * Reading and writing exact byte counts at file positions. One read() or write() call moves at
  * most 2 GiB - 1 (Node aborts the process on a larger read and throws on a larger write), and
  * Linux moves at most 0x7ffff000 bytes per call, so tensors of any size go through these loops.
  */
+import fs from 'node:fs';
+import { InputError } from '../errors.js';
 
 /** A byte range of a file: where a tensor's data lives when it is not held in memory. */
 export interface FileRange {

@@ -21,6 +21,7 @@ export interface InspectReport {
   /** initializer bytes by dtype */
   dtypes: Partial<Record<Dtype, number>>;
   externalData: boolean;
+  notes: string[];
 }
 
 /** What a model is: its I/O, ops and weights. Loading it checks every external-data file. */
@@ -57,5 +58,6 @@ export async function inspect(file: string): Promise<InspectReport> {
     parameterBytes: Object.values(dtypes).reduce((a, b) => a + b, 0),
     dtypes,
     externalData: hasExternalData(model),
+    notes: [],
   };
 }

@@ -3,6 +3,7 @@ import {
   type AttributeProto, type FunctionProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto,
   AttributeProto_AttributeType, TensorProto_DataType,
 } from './gen/onnx_pb.js';
+import { opt } from '../option-ref.js';
 
 /**
  * Which IR version a model needs, decided from the fields and types it uses. Each IR version of
@@ -163,11 +164,11 @@ export function requiredIrVersion(proto: ModelProto): IrNeed {
  */
 export function lowerIrVersion(proto: ModelProto, target: number): void {
   const own = Number(proto.irVersion);
-  if (target > own) throw new InputError(`--ir-version ${target}: the model is IR ${own} already; --ir-version only lowers it`);
-  if (target < LOWEST_IR) throw new InputError(`--ir-version ${target}: IR versions below ${LOWEST_IR} have no opset imports`);
+  if (target > own) throw new InputError(`${opt('irVersion', target)}: the model is IR ${own} already; ${opt('irVersion')} only lowers it`);
+  if (target < LOWEST_IR) throw new InputError(`${opt('irVersion', target)}: IR versions below ${LOWEST_IR} have no opset imports`);
   const need = requiredIrVersion(proto);
   if (need.version > target) {
-    throw new InputError(`--ir-version ${target}: the model needs IR ${need.version} for ${need.reason}`, {
+    throw new InputError(`${opt('irVersion', target)}: the model needs IR ${need.version} for ${need.reason}`, {
       hint: need.version >= own ? 'the model cannot be written with an older IR version' : `IR ${need.version} is the lowest it can have`,
     });
   }

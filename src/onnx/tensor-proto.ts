@@ -1,10 +1,9 @@
+/** Conversions between ONNX TensorProto messages and plain tensors. */
 import { create } from '@bufbuild/protobuf';
 import { InputError } from '../errors.js';
 import { type Dtype, byteLength, dtypeFromOnnx, dtypeInfo, onnxFromDtype } from '../tensor/dtype.js';
 import { type Tensor, elementCount, fromBytes, toBytes, zeros } from '../tensor/tensor.js';
 import { type TensorProto, TensorProtoSchema } from './gen/onnx_pb.js';
-
-/** Conversions between ONNX TensorProto messages and plain tensors. */
 
 export function tensorDtype(tensor: TensorProto, where = ''): Dtype {
   const dtype = dtypeFromOnnx(tensor.dataType);

@@ -1,10 +1,10 @@
-import { InputError } from '../errors.js';
-import { readFullySync } from '../io/ranges.js';
-
 /**
  * Just enough of the protobuf wire format to walk a model file without holding it in memory:
  * a window of the file is read at a time, and fields are described by their byte ranges.
  */
+import { InputError } from '../errors.js';
+import { readFullySync } from '../io/ranges.js';
+
 export interface WireField {
   number: number;
   wireType: number;

@@ -1,31 +1,33 @@
-import path from 'node:path';
-import { z } from 'zod';
-import { MAX_ITERATIONS } from '../bench/harness.js';
-import { InputError } from '../errors.js';
-import { isFactory } from '../torch/source.js';
-import { ServingOptions, isSafeName } from '../triton/options.js';
-import { PROVIDERS } from '../runtime/session.js';
-import { readJson, requireFile } from '../io/read.js';
-import { plainIssue } from '../validation.js';
-
 /**
  * `tdeploy.config.json`: the whole pipeline in one file. Every object is strict, so a misspelt
  * key is an error naming its path rather than a silently ignored setting. Paths are relative to
  * the config file. `tdeploy schema` prints this as JSON Schema for editors.
  */
+import path from 'node:path';
+import { z } from 'zod';
+import { AtolSchema } from '../accuracy/gates.js';
+import { MAX_ITERATIONS } from '../bench/harness.js';
+import { InputError } from '../errors.js';
+import { readJson, requireFile } from '../io/read.js';
+import { QuantizeOptions } from '../quantize/options.js';
+import { PROVIDERS } from '../runtime/session.js';
+import { isFactory } from '../torch/source.js';
+import { ServingOptions, isSafeName } from '../triton/options.js';
+import { plainIssue } from '../validation.js';
+
 const name = z.string().refine(isSafeName, 'use letters, digits, _ . - only');
 const positive = z.number().int().positive();
 const nonNegative = z.number().min(0);
 
-const Gate = z.strictObject({
-  atol: nonNegative.optional().describe('absolute tolerance'),
+export const Gate = z.strictObject({
+  atol: AtolSchema.optional().describe("absolute tolerance: a number, or a share of each output's range such as \"1%\""),
   rtol: nonNegative.optional().describe('relative tolerance, times |expected|'),
   minCosine: z.number().min(-1).max(1).optional().describe('fail an output whose cosine similarity is below this'),
   minTop1: z.number().min(0).max(1).optional().describe('fail a classifier output whose top-1 agreement is below this'),
-  tolerance: z.record(z.string(), z.strictObject({ atol: nonNegative, rtol: nonNegative.optional() })).optional().describe('per-output tolerances'),
-}).describe('an accuracy gate: an element passes when |actual - expected| <= atol + rtol * |expected|');
+  tolerance: z.record(z.string(), z.strictObject({ atol: AtolSchema, rtol: nonNegative.optional() })).optional().describe('per-output tolerances'),
+}).describe('an accuracy gate over the precision\'s default: an element passes when |actual - expected| <= atol + rtol * |expected|');
 
-const Model = z.strictObject({
+export const Model = z.strictObject({
   source: z.string().min(1).describe('TorchScript .pt/.pth, torch.export .pt2, package.module:factory, or an ONNX model'),
   name: name.optional().describe('name of the artifacts and of the Triton model (default: the source file name)'),
   inputs: z.array(z.string()).optional().describe("forward's inputs for convert, as name:dtype:dims, e.g. input_ids:int64:batch,seq"),
@@ -41,30 +43,19 @@ const Model = z.strictObject({
 /** The model keys only convert reads: with an ONNX source they would be silently ignored. */
 const TORCH_ONLY = ['inputs', 'outputNames', 'exampleDims', 'exampleInputs', 'opset', 'python', 'pythonPath'] as const;
 
-const Variant = z.strictObject({
+/** A quantize variant: quantize's own options, less what the pipeline sets itself (files, data, session). */
+export const Variant = QuantizeOptions.omit({
+  output: true, calibration: true, calibrationBatch: true, inputs: true, shapes: true, seed: true, intRange: true, session: true, gate: true,
+}).extend({
   name: name.describe('artifact name: <model>.<name>.onnx'),
-  to: z.enum(['fp16', 'int8']),
-  mode: z.enum(['dynamic', 'static']).optional(),
-  method: z.enum(['minmax', 'percentile', 'entropy']).optional(),
-  percentile: z.number().gt(0).max(100).optional(),
-  perChannel: z.boolean().optional(),
-  reduceRange: z.boolean().optional(),
-  symmetric: z.boolean().optional(),
-  opTypes: z.array(z.string()).optional(),
-  excludeNodes: z.array(z.string()).optional(),
-  fuse: z.boolean().optional().describe('int8 dynamic: fuse attention into com.microsoft Attention first (default true)'),
-  keepIoTypes: z.boolean().optional(),
-  blockOps: z.array(z.string()).optional(),
-  blockNodes: z.array(z.string()).optional(),
-  autoBlock: z.boolean().optional(),
-  maxDriftCosine: z.number().min(-1).max(1).optional().describe('gate on the drift against the float32 model'),
-  gate: Gate.optional().describe('gate against the reference (defaults per precision)'),
-});
+  gate: z.union([z.literal(false), Gate]).optional()
+    .describe('the gate against the reference (over the precision\'s default), or false to report this variant\'s drift and accuracy without judging them'),
+}).strict();
 
 /** Which artifact a later step uses: the float32 model or a quantize variant by name. */
 const artifact = z.string().min(1).describe("'fp32' or the name of a quantize variant");
 
-const Engine = z.strictObject({
+export const Engine = z.strictObject({
   model: artifact.optional().describe("the ONNX model to build from (default 'fp32')"),
   precision: z.array(z.enum(['fp16', 'bf16', 'int8', 'fp8', 'best'])).optional(),
   dims: z.record(z.string(), z.array(positive).length(3)).optional().describe('min, opt, max of each dynamic dim'),
@@ -74,7 +65,7 @@ const Engine = z.strictObject({
   timeoutSeconds: positive.optional(),
 });
 
-const Bench = z.strictObject({
+export const Bench = z.strictObject({
   models: z.array(artifact).optional().describe('artifacts to time, the first is the baseline (default: all)'),
   batch: z.array(positive).optional(),
   dims: z.record(z.string(), z.array(positive).min(1)).optional().describe('values of symbolic dims (a list sweeps)'),
@@ -85,7 +76,7 @@ const Bench = z.strictObject({
   provider: z.enum(PROVIDERS).optional(),
 });
 
-const Package = ServingOptions.omit({ shapes: true }).extend({
+export const Package = ServingOptions.omit({ shapes: true }).extend({
   model: artifact.optional().describe("the artifact to serve (default 'fp32')"),
   name: name.optional(),
   tokenizer: z.string().optional().describe('Hugging Face tokenizer folder: adds a tokenizer step and an ensemble'),

@@ -1,9 +1,9 @@
+/** The bundled example: the fixtures' small encoder, from TorchScript when torch is at hand. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { choosePython, hasTorch, pythonsWithTorch } from '../torch/python.js';
 import { type RunConfig, readConfig } from './config.js';
 
-/** The bundled example: the fixtures' small encoder, from TorchScript when torch is at hand. */
 export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../templates/example/tdeploy.config.json', import.meta.url));
 const EXAMPLE_ONNX = fileURLToPath(new URL('../../../fixtures/encoder.onnx', import.meta.url));
 const EXAMPLE_REFERENCE = fileURLToPath(new URL('../../../fixtures/encoder.reference.npz', import.meta.url));

@@ -2,6 +2,7 @@
  * The process groups of the external tools running now. Kept apart from the runner so the CLI's
  * Ctrl-C handler can kill them without loading execa at start-up.
  */
+
 const active = new Set<number>();
 
 export function trackTool(pid: number): void {

@@ -1,12 +1,12 @@
+/**
+ * The one way tdeploy runs an external program (python, trtexec): its own process group, a
+ * timeout that kills the whole group, output streamed line by line and kept whole.
+ */
 import { execa } from 'execa';
 import { StringDecoder } from 'node:string_decoder';
 import { ToolError } from '../errors.js';
 import { killGroup, trackTool, untrackTool } from './active.js';
 
-/**
- * The one way tdeploy runs an external program (python, trtexec): its own process group, a
- * timeout that kills the whole group, output streamed line by line and kept whole.
- */
 export interface ToolRun {
   file: string;
   args: string[];

@@ -1,92 +1,97 @@
+/**
+ * quantize's options: one zod schema, from which the library's type, the CLI (its flags' strings
+ * go through the same schema) and the run config's quantize variants all derive. A new option is
+ * one more key here; what a key means only for one target or mode is checked in checkOptions.
+ */
+import { z } from 'zod';
+import { DEFAULT_GATES } from '../accuracy/gates.js';
 import { InputError } from '../errors.js';
+import { opt } from '../option-ref.js';
 import type { SessionOptions } from '../runtime/session.js';
 import type { ShapeSpec } from '../runtime/shapes.js';
-import { type CalibrationMethod, methods } from './calibration/methods.js';
+import { parseOptions } from '../validation.js';
+import { CALIBRATION_METHODS } from './calibration/methods.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
+import { INT8_MODES, TARGETS, type Target } from './targets.js';
 
-export type Target = 'fp16' | 'int8';
-export type Int8Mode = 'dynamic' | 'static';
+/** A number, from a flag's text or a config's number alike. */
+const numeric = (message: string) => z.coerce.number({ error: message });
 
-export interface QuantizeOptions {
-  output: string;
-  to: Target;
-  /** FP16: keep float32 graph inputs and outputs, with Casts at the edges */
-  keepIoTypes?: boolean;
-  /** FP16: op types and node names kept in float32, on top of the default block list */
-  blockOps?: string[];
-  blockNodes?: string[];
-  /** FP16: keep in float32 the nodes whose values overflow or underflow float16 on the data */
-  autoBlock?: boolean;
-  /** INT8 (default dynamic) */
-  mode?: Int8Mode;
-  method?: CalibrationMethod;
-  /** percentile of |x| kept by --method percentile (default 99.99) */
-  percentile?: number;
-  /** one weight scale per output channel (default on) */
-  perChannel?: boolean;
-  /** 7-bit weights; default chosen for the CPU (see cpu.ts) */
-  reduceRange?: boolean;
-  /** static: int8 activations with zero point 0 (what TensorRT wants) */
-  symmetric?: boolean;
-  opTypes?: string[];
-  excludeNodes?: string[];
-  /** INT8 dynamic: fuse patterns into single com.microsoft ops first (see fusion/fuse.ts); default on */
-  fuse?: boolean;
-  /** calibration data (.npz or folder); also the inputs of the drift report */
-  calibration?: string;
-  /** samples per calibration batch when one file is split (default 8) */
-  calibrationBatch?: number;
-  /** inputs for --auto-block and the drift report when there is no calibration data (.npz or folder) */
-  inputs?: string;
-  /** generated inputs, when there is no calibration data */
-  shapes?: ShapeSpec;
-  seed?: number;
-  intRange?: [number, number];
-  session?: SessionOptions;
-  /** the drift gate: the report fails when an output's cosine similarity to the original is below this */
-  maxDriftCosine?: number;
-}
+const COSINE = 'expected a number from -1 to 1';
+const PERCENT = 'expected a number in (0, 100]';
+const POSITIVE = 'expected a positive integer';
 
-/** Flags that only mean something for one target, so giving them for the other is a mistake. */
+export const QuantizeOptions = z.object({
+  output: z.string().min(1).describe('where to write the quantized model'),
+  to: z.enum(TARGETS).describe('target precision'),
+  keepIoTypes: z.boolean().optional().describe('fp16: keep float32 graph inputs and outputs (Casts at the edges)'),
+  blockOps: z.array(z.string()).optional().describe('fp16: op types kept in float32, on top of the default block list'),
+  blockNodes: z.array(z.string()).optional().describe('fp16: nodes kept in float32, by name'),
+  autoBlock: z.boolean().optional().describe('fp16: run the model on the data and keep in float32 the nodes whose values overflow or underflow float16'),
+  mode: z.enum(INT8_MODES).optional().describe('int8: quantize activations at run time (dynamic, the default), or statically from calibration data (QDQ)'),
+  method: z.enum(CALIBRATION_METHODS).optional().describe('int8 static: how activation ranges are chosen (default minmax)'),
+  percentile: numeric(PERCENT).gt(0, PERCENT).max(100, PERCENT).optional().describe('int8 static, percentile method: percent of |x| kept (default 99.99)'),
+  perChannel: z.boolean().optional().describe('int8: one weight scale per output channel (default on)'),
+  reduceRange: z.boolean().optional().describe('int8: 7-bit weights (default: on for x64 CPUs without VNNI, where 8-bit u8×s8 products saturate)'),
+  symmetric: z.boolean().optional().describe('int8 static: int8 activations with zero point 0 (what TensorRT wants) instead of uint8'),
+  opTypes: z.array(z.string()).optional().describe(`int8: the op types to quantize (default all: ${INT8_OP_TYPES.join(', ')})`),
+  excludeNodes: z.array(z.string()).optional().describe('int8: nodes left in float32, by name'),
+  fuse: z.boolean().optional().describe('int8 dynamic: fuse attention into com.microsoft Attention first (default on)'),
+  calibration: z.string().min(1).optional().describe('representative inputs: .npz keyed by input name (samples stacked along axis 0), or a folder of test_data_set_*'),
+  calibrationBatch: numeric(POSITIVE).int(POSITIVE).positive(POSITIVE).optional().describe('samples per batch when one calibration file is split (default 8)'),
+  inputs: z.string().min(1).optional().describe('inputs the models are run on for the drift report and the float16 overflow search (.npz or folder; default: the calibration data, else generated)'),
+  shapes: z.custom<ShapeSpec>().optional(),
+  seed: z.number().int().nonnegative().optional(),
+  intRange: z.tuple([z.number().int(), z.number().int()]).optional(),
+  session: z.custom<SessionOptions>().optional(),
+  maxDriftCosine: numeric(COSINE).min(-1, COSINE).max(1, COSINE).optional()
+    .describe(`fail when an output's cosine similarity to the original model is below this (default: ${DEFAULT_GATES.fp16.minCosine} for fp16, ${DEFAULT_GATES.int8.minCosine} for int8)`),
+  gate: z.boolean().optional().describe('false: report the drift against the original model without judging it'),
+});
+
+export type QuantizeOptions = z.infer<typeof QuantizeOptions>;
+
+/** Keys that only mean something for one target, so giving them for the other is a mistake. */
 const onlyFor: Record<Target, (keyof QuantizeOptions)[]> = {
   fp16: ['keepIoTypes', 'blockOps', 'blockNodes', 'autoBlock'],
   int8: ['mode', 'method', 'percentile', 'perChannel', 'reduceRange', 'symmetric', 'opTypes', 'excludeNodes', 'fuse'],
 };
 
-/** Options whose false is a choice too (--no-fuse), not only the absence of a flag. */
+/** Keys whose false is a choice too (no fusion), not only the absence of the option. */
 const negatable = new Set<keyof QuantizeOptions>(['perChannel', 'reduceRange', 'fuse']);
 
-const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+/** The options validated: the schema, then what the schema cannot say (keys that fit the target and mode). */
+export function quantizeOptions(given: unknown): QuantizeOptions {
+  const options = parseOptions(QuantizeOptions, given);
+  checkOptions(options);
+  return options;
+}
 
-/** Checks what the types cannot: values from a closed set, and flags that fit the target and mode. */
-export function checkOptions(options: QuantizeOptions): void {
-  if (!Object.hasOwn(onlyFor, options.to)) throw usage(`--to: unknown precision '${options.to}'; use fp16 or int8`);
+function checkOptions(options: QuantizeOptions): void {
   const other: Target = options.to === 'fp16' ? 'int8' : 'fp16';
   for (const key of onlyFor[other]) {
     const value = options[key];
     const given = value === false ? negatable.has(key) : value !== undefined && !(Array.isArray(value) && value.length === 0);
-    if (given) throw usage(`${value === false ? flag(key).replace(/^--/, '--no-') : flag(key)} applies to --to ${other}, not --to ${options.to}`);
-  }
-  if (options.mode !== undefined && !['dynamic', 'static'].includes(options.mode)) throw usage(`--mode: unknown mode '${options.mode}'; use dynamic or static`);
-  if (options.method !== undefined && !Object.hasOwn(methods, options.method)) {
-    throw usage(`--method: unknown calibration method '${options.method}'; use ${Object.keys(methods).join(', ')}`);
+    if (given) throw usage(`${value === false ? opt(key, false) : opt(key)} applies to ${opt('to', other)}, not ${opt('to', options.to)}`);
   }
   if (options.to === 'int8' && options.mode !== 'static') {
     for (const key of ['method', 'percentile', 'symmetric'] as const) {
-      if (options[key] !== undefined && options[key] !== false) throw usage(`${flag(key)} applies to --mode static only`);
+      if (options[key] !== undefined && options[key] !== false) throw usage(`${opt(key)} applies to ${opt('mode', 'static')} only`);
     }
   }
   if (options.fuse && options.mode === 'static') {
-    throw usage('fusion applies to --mode dynamic: it makes com.microsoft ops, which a QDQ model meant for TensorRT cannot hold');
+    throw usage(`fusion applies to ${opt('mode', 'dynamic')}: it makes com.microsoft ops, which a QDQ model meant for TensorRT cannot hold`);
   }
   if (options.mode === 'static' && !options.calibration) {
-    throw new InputError('static quantization needs calibration data', { kind: 'usage', hint: 'give --calibration <file.npz or folder> with representative inputs' });
+    throw new InputError('static quantization needs calibration data', { kind: 'usage', hint: `give ${opt('calibration')} (an .npz or a folder) with representative inputs` });
   }
-  if (options.percentile !== undefined && !(options.percentile > 0 && options.percentile <= 100)) throw usage(`--percentile: ${options.percentile} is not in (0, 100]`);
-  if (options.percentile !== undefined && options.method !== 'percentile') throw usage('--percentile applies to --method percentile only');
-  if (options.opTypes?.length === 0) throw usage(`--op-types: no op type given; it knows ${INT8_OP_TYPES.join(', ')}`);
+  if (options.percentile !== undefined && options.method !== 'percentile') throw usage(`${opt('percentile')} applies to ${opt('method', 'percentile')} only`);
+  if (options.opTypes?.length === 0) throw usage(`${opt('opTypes')}: no op type given; it knows ${INT8_OP_TYPES.join(', ')}`);
   for (const op of options.opTypes ?? []) {
-    if (!INT8_OP_TYPES.includes(op)) throw usage(`--op-types: tdeploy does not quantize '${op}'; it knows ${INT8_OP_TYPES.join(', ')}`);
+    if (!INT8_OP_TYPES.includes(op)) throw usage(`${opt('opTypes')}: tdeploy does not quantize '${op}'; it knows ${INT8_OP_TYPES.join(', ')}`);
+  }
+  if (options.gate === false && options.maxDriftCosine !== undefined) {
+    throw usage(`${opt('maxDriftCosine')} sets the drift gate, which ${opt('gate', false)} turns off`);
   }
 }
 

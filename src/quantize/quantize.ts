@@ -1,13 +1,23 @@
-import { compareModels } from '../accuracy/check.js';
+/**
+ * `quantize`: convert a float32 model to FP16 or INT8, then measure the drift. The conversion
+ * rewrites the loaded model, streaming tensors one at a time through a scratch folder beside the
+ * output so that memory stays bounded by the largest tensor; the result is staged there under its
+ * final names, measured against the original, and only then renamed into place. A model whose
+ * drift cannot be measured leaves whatever was at the destination.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type ModelRef, runnable } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
 import { readDataSets } from '../accuracy/reference.js';
 import { InputError } from '../errors.js';
-import { removeIfFails } from '../io/atomic.js';
+import { OutputSet } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
 import { keepIrVersion } from '../onnx/ir-version.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
+import { opt } from '../option-ref.js';
 import { type Progress, silent } from '../progress.js';
 import { onnxFromDtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
@@ -15,24 +25,20 @@ import { collectStats } from './calibration/collect.js';
 import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
 import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
+import { measureDrift } from './drift.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
-import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { convertToFloat16 } from './fp16/convert.js';
+import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { allNodes, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
-import { type Int8Mode, type QuantizeOptions, checkOptions } from './options.js';
-import type { BlockedNode, QuantizeReport } from './report.js';
+import { type QuantizeOptions, quantizeOptions } from './options.js';
+import { QUANTIZED_OPS } from './precision.js';
+import type { BlockedNode, QuantizeReport } from './result.js';
 import { type ScratchSpace, openScratch } from './store.js';
+import type { Int8Mode } from './targets.js';
 import { inferTypes } from './types.js';
-
-/** Ops that only a quantized model has: quantizing it again would stack errors, not save bytes. */
-const QUANTIZED_OPS = new Set([
-  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearMatMul', 'QLinearConv',
-  'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QAttention', 'QGemm', 'QLinearAdd', 'QLinearMul', 'QEmbedLayerNormalization',
-  'DynamicQuantizeLSTM', 'MatMulNBits', 'MatMulBnb4', 'GatherBlockQuantized',
-]);
 
 const FLOAT16 = onnxFromDtype('float16');
 
@@ -43,92 +49,98 @@ interface Conversion {
   fused: Record<string, number>;
 }
 
+/** The data a quantize run reads, each source read and checked against the model once. */
+interface InputData {
+  /** calibration batches, for static INT8 ranges */
+  calibration?: TensorMap[];
+  /** what the models are run on (the drift, the float16 overflow search): `inputs`, else the calibration data, else generated inputs */
+  run: TensorMap[];
+  /** where `run` comes from, for notes */
+  source: string;
+  notes: string[];
+}
+
 interface Job {
   model: OnnxModel;
   options: QuantizeOptions;
   scratch: ScratchSpace;
-  /** calibration batches, else --inputs, else generated inputs */
-  data: TensorMap[];
+  data: InputData;
   notes: string[];
   progress: Progress;
 }
 
-/**
- * Quantizes an ONNX model to FP16 or INT8 and writes it to `options.output` (with external data
- * when the source had it or the result is large). The rewrite streams tensors one at a time
- * through a scratch file beside the output, so memory stays bounded by the largest tensor.
- */
-export async function quantize(modelPath: string, options: QuantizeOptions, progress: Progress = silent): Promise<QuantizeReport> {
-  checkOptions(options);
+export async function quantize(modelPath: string, given: QuantizeOptions, progress: Progress = silent): Promise<QuantizeReport> {
+  const options = quantizeOptions(given);
   progress({ kind: 'phase', phase: 'loading model' });
   const model = await loadModel(modelPath);
   refuseOverwrite(model, options.output);
   refuseQuantized(model);
   checkNames(model, options);
-  const notes: string[] = [];
-  const data = await inputData(signature(model.proto), options, notes);
+  // Before the conversion rewrites the model in place.
+  const original: ModelRef = { path: model.path, label: modelPath, signature: runnable(signature(model.proto), modelPath) };
+  const data = await inputData(original.signature, options);
   const sizeBefore = model.sizeBytes;
   const external = hasExternalData(model);
   const sourceIr = model.proto.irVersion;
   const scratch = await openScratch(model, options.output);
-  let conversion: Conversion;
-  let saved: SavedModel;
   try {
-    const job: Job = { model, options, scratch, data: data.calibration ?? data.given ?? data.generated!, notes, progress };
-    conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const notes = [...data.notes];
+    const job: Job = { model, options, scratch, data, notes, progress };
+    const conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
     const raised = keepIrVersion(sourceIr, model.proto);
     if (raised) notes.push(`IR version raised to ${raised.version}: the output uses ${raised.reason}`);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
-    saved = await saveModel(model, options.output, { externalData: external ? 'always' : 'auto' });
+    const staged = await stage(model, scratch, options.output, external);
+    const quantized: ModelRef = { path: staged.path, label: options.output, signature: signature(model.proto) };
+    const drift = await measureDrift(original, quantized, data.run, options, progress);
+    const saved = await commit(staged, options.output);
+    return {
+      output: options.output,
+      to: options.to,
+      mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
+      sizeBefore,
+      sizeAfter: saved.sizeBytes,
+      ...conversion,
+      drift,
+      notes,
+    };
   } finally {
     await scratch.dispose();
   }
-  progress({ kind: 'phase', phase: 'measuring drift' });
-  const gate = { atol: Infinity, rtol: 0, minCosine: options.maxDriftCosine };
-  const drift = await removeIfFails(
-    compareModels(modelPath, options.output, data.given ?? data.calibration ?? data.generated!, gate, options.session, progress),
-    [saved.path, saved.dataFile],
-  );
-  drift.notes.push(options.maxDriftCosine === undefined
-    ? 'no drift gate: the errors are reported, not judged (--max-drift-cosine C fails on a cosine below C)'
-    : `drift gate: cosine >= ${options.maxDriftCosine} on every output (--max-drift-cosine)`);
-  return {
-    output: options.output,
-    to: options.to,
-    mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
-    sizeBefore,
-    sizeAfter: saved.sizeBytes,
-    ...conversion,
-    drift,
-    notes,
-  };
-}
-
-interface InputData {
-  calibration?: TensorMap[];
-  given?: TensorMap[];
-  /** generated as `check` generates them, when neither --calibration nor --inputs was given */
-  generated?: TensorMap[];
 }
 
 /**
- * The data the command runs the model on: calibration batches, --inputs, or generated inputs.
- * Calibration and --auto-block prefer the calibration data; the drift report prefers --inputs.
+ * The model written inside the scratch folder under the output's own file name, so that its
+ * external-data file is already the one the model names.
  */
-async function inputData(sig: ModelSignature, options: QuantizeOptions, notes: string[]): Promise<InputData> {
-  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
-  const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
-  const generated = calibration || given ? undefined : generatedSets(sig, options.shapes, options.seed, options.intRange);
-  for (const source of [calibration, given, generated]) notes.push(...(source?.notes ?? []));
-  return {
-    calibration: calibration?.batches,
-    given: given?.sets.map((s) => s.inputs),
-    generated: generated?.sets.map((s) => s.inputs),
-  };
+async function stage(model: OnnxModel, scratch: ScratchSpace, output: string, external: boolean): Promise<SavedModel> {
+  const dir = path.join(scratch.dir, 'staged');
+  await fs.promises.mkdir(dir);
+  return saveModel(model, path.join(dir, path.basename(output)), { externalData: external ? 'always' : 'auto' });
 }
 
-function dataName(job: Job): string {
-  return job.options.calibration ? 'the calibration data' : job.options.inputs ? job.options.inputs : 'generated inputs';
+/**
+ * Renames the staged files into place together. An OutputSet commits its files in the reverse
+ * order it was given them: the data file is given last, so it is in place before the model that
+ * points at it.
+ */
+async function commit(staged: SavedModel, output: string): Promise<SavedModel> {
+  const dataFile = staged.dataFile && path.join(path.dirname(path.resolve(output)), path.basename(staged.dataFile));
+  await new OutputSet().run(async (set) => {
+    await fs.promises.rename(staged.path, await set.temp(output));
+    if (staged.dataFile) await fs.promises.rename(staged.dataFile, await set.temp(dataFile!));
+  });
+  return { path: path.resolve(output), dataFile, sizeBytes: staged.sizeBytes };
+}
+
+/** Reads each source once, in one order of preference for running the models: `inputs`, the calibration data, generated inputs. */
+async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
+  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
+  const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
+  if (given) return { calibration: calibration?.batches, run: given.sets.map((s) => s.inputs), source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
+  if (calibration) return { calibration: calibration.batches, run: calibration.batches, source: 'the calibration data', notes: calibration.notes };
+  const generated = generatedSets(sig, options.shapes, options.seed, options.intRange);
+  return { run: generated.sets.map((s) => s.inputs), source: 'generated inputs', notes: generated.notes };
 }
 
 /** The output (or its external-data file) replacing the model or its weights would destroy the input mid-run. */
@@ -137,7 +149,7 @@ function refuseOverwrite(model: OnnxModel, output: string): void {
   const overwritten = overwrittenInput([output, `${output}.data`], inputs);
   if (overwritten === undefined) return;
   const what = overwritten === inputs[0] ? 'the model being quantized' : `${overwritten}, which holds the weights of the model being quantized`;
-  throw new InputError(`the output would overwrite ${what}`, { kind: 'usage', hint: 'give -o another file name' });
+  throw new InputError(`the output would overwrite ${what}`, { kind: 'usage', hint: `give ${opt('output')} another file name` });
 }
 
 /** Looks into subgraphs and Constant nodes too: an FP16 export may hold its weights in Constants. */
@@ -155,14 +167,15 @@ function refuseQuantized(model: OnnxModel): void {
   }
 }
 
-/** --block-node, --exclude-node and --block-op must name something the model has: a typo would silently do nothing. */
+/** Node names and op types to keep in float32 must name something the model has: a typo would silently do nothing. */
 function checkNames(model: OnnxModel, options: QuantizeOptions): void {
   const nodes = model.proto.graph!.node;
   const names = new Set(nodes.map((n) => n.name));
   const ops = new Set(nodes.map((n) => n.opType));
-  for (const [flag, list, known] of [['--block-node', options.blockNodes, names], ['--exclude-node', options.excludeNodes, names], ['--block-op', options.blockOps, ops]] as const) {
+  const lists = [['blockNodes', options.blockNodes, names, 'node named'], ['excludeNodes', options.excludeNodes, names, 'node named'], ['blockOps', options.blockOps, ops, 'node of op type']] as const;
+  for (const [key, list, known, what] of lists) {
     for (const name of list ?? []) {
-      if (!known.has(name)) throw new InputError(`${flag} ${name}: the model has no ${flag === '--block-op' ? 'node of op type' : 'node named'} '${name}'`, { kind: 'usage' });
+      if (!known.has(name)) throw new InputError(`${opt(key, name)}: the model has no ${what} '${name}'`, { kind: 'usage' });
     }
   }
 }
@@ -172,9 +185,9 @@ async function toFloat16(job: Job): Promise<Conversion> {
   progress({ kind: 'phase', phase: 'inferring types' });
   const types = await inferTypes(model.proto, model.path);
   const auto = options.autoBlock
-    ? await findFloat16Hazards(model, types, job.data, job.scratch, options.session, progress)
+    ? await findFloat16Hazards(model, types, job.data.run, job.scratch, options.session, progress)
     : new Map<string, string>();
-  if (options.autoBlock) job.notes.push(`--auto-block ran the float32 model on ${dataName(job)}: ${auto.size} node(s) kept in float32`);
+  if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${auto.size} node(s) kept in float32`);
   progress({ kind: 'phase', phase: 'converting to float16' });
   const result = await convertToFloat16(model, types, {
     keepIoTypes: options.keepIoTypes ?? false,
@@ -192,12 +205,12 @@ async function toInt8(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   const mode = options.mode ?? 'dynamic';
   const opset = opsetVersion(model.proto) ?? 1;
-  if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again with --opset 13 or later' });
+  if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again at opset 13 or later' });
   const cpu = cpuProfile();
   const reduceRange = options.reduceRange ?? cpu.reduceRange;
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
-    : `${reduceRange ? '7' : '8'}-bit weights (--${reduceRange ? '' : 'no-'}reduce-range)`);
+    : `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`);
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
@@ -208,9 +221,10 @@ async function toInt8(job: Job): Promise<Conversion> {
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
   if (mode === 'static') {
     const method = options.method ?? 'minmax';
-    const stats = await collectStats(model, plan.activations, job.data, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
+    const batches = job.data.calibration!;
+    const stats = await collectStats(model, plan.activations, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
     for (const [name, s] of stats) ctx.ranges.set(name, calibratedRange(s, method, { percentile: options.percentile ?? 99.99 }));
-    job.notes.push(`activation ranges: ${method}${method === 'percentile' ? ` ${options.percentile ?? 99.99}` : ''} over ${job.data.length} calibration batch(es)`);
+    job.notes.push(`activation ranges: ${method}${method === 'percentile' ? ` ${options.percentile ?? 99.99}` : ''} over ${batches.length} calibration batch(es)`);
   }
   progress({ kind: 'phase', phase: `quantizing to int8 (${mode})` });
   await applyInt8(ctx, plan);
@@ -220,15 +234,15 @@ async function toInt8(job: Job): Promise<Conversion> {
 /**
  * Dynamic mode fuses first (fusion/fuse.ts), so the quantizers see the fused ops. Static mode
  * does not: its QDQ model is for TensorRT, which has no com.microsoft ops. A fused attention
- * only pays when it is quantized too, so --op-types without Attention turns fusion off.
+ * only pays when it is quantized too, so op types without Attention turn fusion off.
  */
 async function fuseForInt8(job: Job, mode: Int8Mode, opTypes: string[]): Promise<Record<string, number>> {
   if (!(job.options.fuse ?? mode === 'dynamic')) {
-    if (job.options.fuse === false) job.notes.push('no fusion (--no-fuse)');
+    if (job.options.fuse === false) job.notes.push(`no fusion (${opt('fuse', false)})`);
     return {};
   }
   if (!opTypes.includes('Attention')) {
-    job.notes.push('no fusion: --op-types leaves Attention out, and a fused attention would stay float32');
+    job.notes.push(`no fusion: ${opt('opTypes')} leaves Attention out, and a fused attention would stay float32`);
     return {};
   }
   job.progress({ kind: 'phase', phase: 'fusing' });

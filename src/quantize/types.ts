@@ -3,15 +3,13 @@ import ort from 'onnxruntime-node';
 import { type ModelProto, ModelProtoSchema, ValueInfoProtoSchema } from '../onnx/gen/onnx_pb.js';
 import type { Dim } from '../onnx/signature.js';
 import { ortError } from '../runtime/ort-errors.js';
-import { type Dtype, DTYPES, dtypeInfo, onnxFromDtype } from '../tensor/dtype.js';
+import { type Dtype, dtypeFromOrt, onnxFromDtype } from '../tensor/dtype.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
 
 export interface ValueType {
   dtype: Dtype;
   shape: Dim[];
 }
-
-const byOrtType = new Map(DTYPES.filter((d) => dtypeInfo(d).ort).map((d) => [dtypeInfo(d).ort as string, d]));
 
 /**
  * The element type (and shape, where it is known) of every value of the main graph, as ONNX
@@ -46,7 +44,7 @@ export async function inferTypes(proto: ModelProto, where: string): Promise<Map<
   try {
     for (const meta of [...session.inputMetadata, ...session.outputMetadata]) {
       if (!meta.isTensor || types.has(meta.name)) continue;
-      const dtype = byOrtType.get(meta.type);
+      const dtype = dtypeFromOrt(meta.type);
       if (dtype) types.set(meta.name, { dtype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) });
     }
   } finally {

@@ -1,14 +1,20 @@
 import type { CheckReport } from '../accuracy/check.js';
-import { type OutputComparison, type Tolerance, type WorstElement, elementExcess } from '../accuracy/compare.js';
+import { type OutputComparison, type Tolerance, type WorstElement, DEFAULT_GATE, elementExcess } from '../accuracy/compare.js';
+import { formatAtol } from '../accuracy/gates.js';
+import type { ReportDocument } from './document.js';
 import { type Cell, formatCosine, formatNumber, formatTolerance, keyValues, table } from './format.js';
+
+export function checkDocument(report: CheckReport): ReportDocument<CheckReport> {
+  return { title: 'tdeploy check', data: report, notes: report.notes, text: () => checkTable(report) };
+}
 
 /**
  * The one human rendering of a CheckReport: every output with its metrics and verdict, the worst
- * elements of each failing output, the notes, and a last line that says PASSED or FAILED.
- * convert, quantize and run print their drift reports with it too.
+ * elements of each failing output, and a last line that says PASSED, FAILED, or that nothing was
+ * judged. convert and quantize print their comparisons with it too.
  */
 export function checkTable(report: CheckReport): string {
-  const q = `p${+(report.gate.quantile * 100).toPrecision(6)} abs`;
+  const q = `p${+((report.gate?.quantile ?? DEFAULT_GATE.quantile) * 100).toPrecision(6)} abs`;
   const rows = report.outputs.map((o): Cell[] => [
     o.name,
     `[${o.shape.join(', ')}]`,
@@ -20,13 +26,16 @@ export function checkTable(report: CheckReport): string {
     o.quantileError,
     o.top1Agreement,
     `${formatNumber(o.mismatches)} / ${formatNumber(o.elements)}`,
-    o.passed ? 'pass' : 'FAIL',
+    o.passed === null ? '-' : o.passed ? 'pass' : 'FAIL',
   ]);
-  const failing = report.outputs.filter((o) => !o.passed);
+  const failing = report.outputs.filter((o) => o.passed === false);
   const sets = `${report.sets} input set${report.sets === 1 ? '' : 's'}`;
-  const verdict = failing.length
-    ? `FAILED: ${failing.length} of ${report.outputs.length} outputs beyond tolerance (${failing.map((o) => o.name).join(', ')}) over ${sets}`
-    : `PASSED: ${report.outputs.length} output${report.outputs.length === 1 ? '' : 's'} within tolerance over ${sets}`;
+  const outputs = `${report.outputs.length} output${report.outputs.length === 1 ? '' : 's'}`;
+  const verdict = report.passed === null
+    ? `NOT JUDGED: ${outputs} compared over ${sets}, without a gate`
+    : failing.length
+      ? `FAILED: ${failing.length} of ${report.outputs.length} outputs beyond tolerance (${failing.map((o) => o.name).join(', ')}) over ${sets}`
+      : `PASSED: ${outputs} within tolerance over ${sets}`;
   return [
     keyValues([
       ['model', report.model],
@@ -40,21 +49,22 @@ export function checkTable(report: CheckReport): string {
       ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     ),
     ...failing.map(failureText),
-    ...report.notes.map((n) => `note: ${n}`),
     verdict,
   ].join('\n');
 }
 
 /** The tolerances in force: the gate's, the outputs with their own, the outputs compared exactly. */
 function tolerances(report: CheckReport): string {
+  const { gate } = report;
+  if (!gate) return 'none: the errors are reported, not judged';
   const text = (t: Partial<Tolerance>) => {
-    const atol = t.atol ?? report.gate.atol;
-    // An infinite atol is a comparison that only reports element errors (quantize's drift).
+    const atol = t.atol ?? gate.atol;
+    // An infinite atol judges outputs as a whole (cosine), not element by element.
     if (atol === Infinity) return 'none on elements';
-    return `atol ${formatTolerance(atol)}, rtol ${formatTolerance(t.rtol ?? report.gate.rtol)}`;
+    return `atol ${formatAtol(atol)}, rtol ${formatTolerance(t.rtol ?? gate.rtol)}`;
   };
-  const cosine = report.gate.minCosine === undefined ? [] : [`cosine >= ${report.gate.minCosine}`];
-  const own = Object.entries(report.gate.perOutput ?? {}).map(([name, t]) => `${name}: ${text(t)}`);
+  const cosine = gate.minCosine === undefined ? [] : [`cosine >= ${gate.minCosine}`];
+  const own = Object.entries(gate.perOutput ?? {}).map(([name, t]) => `${name}: ${text(t)}`);
   const exact = report.outputs.filter((o) => o.exact).map((o) => o.name);
   return [text({}), ...cosine, ...own, ...(exact.length ? [`exact: ${exact.join(', ')}`] : [])].join('; ');
 }
@@ -77,9 +87,10 @@ function value(v: number | string): string {
   return typeof v === 'number' ? (Number.isFinite(v) ? String(+v.toPrecision(9)) : String(v)) : JSON.stringify(v);
 }
 
-/** How many times its tolerance the element is off (above 1 fails); exact types have no tolerance to scale by. */
+/** How many times its tolerance the element is off (above 1 fails); exact types and outputs judged as a whole have no tolerance to scale by. */
 function allowed(w: WorstElement, o: OutputComparison): Cell {
-  return o.exact ? 'differs' : `${formatNumber(elementExcess(w, o))}x`;
+  if (o.exact) return 'differs';
+  return o.atol === Infinity ? '-' : `${formatNumber(elementExcess(w, o))}x`;
 }
 
 function difference(w: WorstElement): Cell {

@@ -1,7 +1,12 @@
 import { formatShape } from '../onnx/signature.js';
 import type { ConvertReport } from '../torch/convert.js';
 import { checkTable } from './check.js';
+import type { ReportDocument } from './document.js';
 import { keyValues, table } from './format.js';
+
+export function convertDocument(report: ConvertReport): ReportDocument<ConvertReport> {
+  return { title: 'tdeploy convert', data: report, notes: [...report.notes, ...(report.check?.notes ?? [])], text: () => convertText(report) };
+}
 
 /** The human report of `convert`: the files written, the versions used, the tensors, and the check against torch. */
 export function convertText(r: ConvertReport): string {

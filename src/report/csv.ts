@@ -1,15 +1,15 @@
-import { type ReportDocument, columnsFor } from './document.js';
+import { type TabularDocument, fieldsFor } from './document.js';
 import type { Cell } from './format.js';
 
 /**
- * `--format csv` (RFC 4180): one header row of column keys, one row per record, raw values
+ * `csv` (RFC 4180): one header row of column keys, one row per record, raw values
  * (numbers at full precision, empty for none), fields quoted when they hold a comma, quote or
  * line break. Lines end with LF rather than the RFC's CRLF: spreadsheets and pandas read both,
  * and LF keeps the output usable with Unix tools and `>>`.
  */
-export function renderCsv<Row>(doc: ReportDocument<Row>): string {
-  const columns = columnsFor(doc, 'csv');
-  const lines = [columns.map((c) => field(c.key)), ...doc.rows.map((row) => columns.map((c) => field(c.value(row))))];
+export function renderCsv(doc: TabularDocument): string {
+  const shown = fieldsFor(doc.records, 'csv');
+  const lines = [shown.map(({ field: f }) => field(f.key)), ...doc.records.rows.map((row) => shown.map(({ index }) => field(row.raw[index])))];
   return lines.map((cells) => `${cells.join(',')}\n`).join('');
 }
 

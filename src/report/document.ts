@@ -1,38 +1,74 @@
-import type { Cell } from './format.js';
-
 /**
- * A report as every renderer sees it: the machine-readable data (JSON), rows and the columns
- * that describe them (table, Markdown, CSV), and lines of text that go with the table. A
- * command builds one document; `render` turns it into any format.
+ * What a command reports, as every renderer sees it. Each command builds one document from its
+ * result: `data` is its JSON document (its notes included), `notes` are told to people on
+ * stderr, `text` is what they read on stdout, and `records` lists rows for the formats that
+ * tabulate them (Markdown, CSV).
  */
-export interface Column<Row> {
+import { type Cell, formatNumber } from './format.js';
+
+export interface ReportDocument<Data = unknown> {
+  /** the heading in Markdown */
+  title: string;
+  data: Data;
+  /** defaults taken, fallbacks, what was done: for people, and in `data` for machines */
+  notes: string[];
+  text(): string;
+  records?: Records;
+}
+
+/** A document with records, which every format can render. */
+export type TabularDocument<Data = unknown> = ReportDocument<Data> & { records: Records };
+
+/** Rows as plain cells: each with its raw value (CSV keeps full precision) and the text people see. */
+export interface Records {
+  fields: Field[];
+  rows: { raw: Cell[]; human: string[] }[];
+  /** lines shown before the table in human formats (a verdict) */
+  headline: string[];
+  /** lines shown after the table in human formats (environment, settings) */
+  footer: string[];
+}
+
+export interface Field {
   /** the name in CSV, which matches the JSON key where there is one */
   key: string;
   /** the heading in the table and in Markdown */
   header: string;
-  /** the raw value: numbers unformatted (CSV keeps full precision) */
-  value: (row: Row) => Cell;
-  /** how people see the value, where it differs from the formatted raw value */
-  text?: (row: Row) => string;
-  align?: 'left' | 'right';
+  align: 'left' | 'right';
   /** limits a column to human formats (table, Markdown) or to CSV */
   only?: 'human' | 'csv';
 }
 
-export interface ReportDocument<Row = unknown> {
-  title: string;
-  data: unknown;
-  columns: Column<Row>[];
-  rows: Row[];
-  /** lines shown before the table in human formats (a verdict) */
-  headline?: string[];
-  /** lines shown after the table in human formats (environment, settings) */
-  notes?: string[];
+/** How a column of a document's records is read from one row. */
+export interface Column<Row> extends Omit<Field, 'align'> {
+  /** the raw value: numbers unformatted */
+  value: (row: Row) => Cell;
+  /** how people see the value, where it differs from the formatted raw value */
+  text?: (row: Row) => string;
+  align?: 'left' | 'right';
+}
+
+export function records<Row>(columns: Column<Row>[], rows: Row[], lines: { headline?: string[]; footer?: string[] } = {}): Records {
+  return {
+    fields: columns.map(({ key, header, align = 'left', only }) => ({ key, header, align, ...(only ? { only } : {}) })),
+    rows: rows.map((row) => ({ raw: columns.map((c) => c.value(row)), human: columns.map((c) => humanCell(c, row)) })),
+    headline: lines.headline ?? [],
+    footer: lines.footer ?? [],
+  };
+}
+
+/** A cell as people read it: the column's own text, or the formatted value. */
+function humanCell<Row>(column: Column<Row>, row: Row): string {
+  if (column.text) return column.text(row);
+  const value = column.value(row);
+  if (value === null || value === undefined) return '-';
+  return typeof value === 'number' ? formatNumber(value) : String(value);
 }
 
 export const FORMATS = ['table', 'json', 'markdown', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
 
-export function columnsFor<Row>(doc: ReportDocument<Row>, kind: 'human' | 'csv'): Column<Row>[] {
-  return doc.columns.filter((c) => c.only === undefined || c.only === kind);
+/** The fields a kind of format shows, with their positions in each row. */
+export function fieldsFor(records: Records, kind: 'human' | 'csv'): { field: Field; index: number }[] {
+  return records.fields.map((field, index) => ({ field, index })).filter(({ field }) => field.only === undefined || field.only === kind);
 }

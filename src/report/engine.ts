@@ -1,12 +1,17 @@
 import type { EngineReport } from '../trt/engine.js';
 import { formatDims } from '../trt/profiles.js';
 import type { StatsKey } from '../trt/summary.js';
+import type { ReportDocument } from './document.js';
 import { formatNumber, keyValues, table } from './format.js';
 
 const MEASURES: [StatsKey, string][] = [
   ['latencyMs', 'latency'], ['gpuComputeMs', 'GPU compute'], ['enqueueMs', 'enqueue'], ['h2dMs', 'H2D'], ['d2hMs', 'D2H'],
 ];
 const MAX_WARNINGS = 10;
+
+export function engineDocument(report: EngineReport): ReportDocument<EngineReport> {
+  return { title: 'tdeploy engine', data: report, notes: report.notes, text: () => engineText(report) };
+}
 
 /** The human report of `engine`: the build, its optimization profiles, the timings, warnings and any failure. */
 export function engineText(r: EngineReport): string {
@@ -27,7 +32,7 @@ export function engineText(r: EngineReport): string {
     parts.push(table(['ms', ...columns], measured.map(([key, label]) => [label, ...columns.map((c) => r.summary![key]![c])]), ['left', ...columns.map(() => 'right' as const)]));
   }
   if (r.warnings.length) {
-    const more = r.warnings.length > MAX_WARNINGS ? [`... and ${r.warnings.length - MAX_WARNINGS} more (all in --json and the log)`] : [];
+    const more = r.warnings.length > MAX_WARNINGS ? [`... and ${r.warnings.length - MAX_WARNINGS} more (all in the JSON report and the log)`] : [];
     parts.push(['warnings:', ...r.warnings.slice(0, MAX_WARNINGS).map((w) => `  ${w}`), ...more].join('\n'));
   }
   if (r.failure) parts.push([`failure (${r.failure.kind}):`, ...r.failure.message.split('\n').map((l) => `  ${l}`), `hint: ${r.failure.hint}`].join('\n'));

@@ -1,6 +1,6 @@
+/** Renderers shared by every command's human output: plain tables (no colour, so NO_COLOR holds trivially). */
 import Table from 'cli-table3';
 
-/** Renderers shared by every command's human output: plain tables (no colour, so NO_COLOR holds trivially). */
 export type Cell = string | number | boolean | null | undefined;
 
 export function table(head: string[], rows: Cell[][], align?: ('left' | 'right')[]): string {
@@ -53,4 +53,9 @@ export function formatCosine(value: number): string {
 /** A tolerance as people write it: 1e-5, 0.05, 2. */
 export function formatTolerance(value: number): string {
   return value !== 0 && Math.abs(value) < 0.01 ? value.toExponential() : String(value);
+}
+
+/** `value` to `digits` decimals, for figures whose further digits are noise. */
+export function round(value: number, digits: number): number {
+  return Math.round(value * 10 ** digits) / 10 ** digits;
 }

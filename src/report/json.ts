@@ -12,7 +12,7 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, jsonReplacer, 2)}\n`;
 }
 
-/** `--format json`: the document's data, exactly what `--json` prints. */
-export function renderJson<Row>(doc: ReportDocument<Row>): string {
+/** `json`: the document's data, notes included. */
+export function renderJson(doc: ReportDocument): string {
   return toJson(doc.data);
 }

@@ -1,27 +1,19 @@
-import { type Column, type ReportDocument, columnsFor } from './document.js';
-import { type Cell, formatNumber } from './format.js';
+import { type TabularDocument, fieldsFor } from './document.js';
 
-/** `--format markdown`: a GitHub-flavoured section ready for `$GITHUB_STEP_SUMMARY` or a PR comment. */
-export function renderMarkdown<Row>(doc: ReportDocument<Row>): string {
-  const columns = columnsFor(doc, 'human');
+/** `markdown`: a GitHub-flavoured section ready for `$GITHUB_STEP_SUMMARY` or a PR comment. */
+export function renderMarkdown(doc: TabularDocument): string {
+  const { records } = doc;
+  const shown = fieldsFor(records, 'human');
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const parts = [`### ${doc.title}`, ''];
-  if (doc.headline?.length) parts.push(...doc.headline, '');
+  if (records.headline.length) parts.push(...records.headline, '');
   parts.push(
-    line(columns.map((c) => escape(c.header))),
-    line(columns.map((c) => (c.align === 'right' ? '---:' : '---'))),
-    ...doc.rows.map((row) => line(columns.map((c) => escape(humanCell(c, row))))),
+    line(shown.map(({ field }) => escape(field.header))),
+    line(shown.map(({ field }) => (field.align === 'right' ? '---:' : '---'))),
+    ...records.rows.map((row) => line(shown.map(({ index }) => escape(row.human[index])))),
   );
-  if (doc.notes?.length) parts.push('', ...doc.notes.map((n) => `- ${n}`));
+  if (records.footer.length) parts.push('', ...records.footer.map((n) => `- ${n}`));
   return `${parts.join('\n')}\n`;
-}
-
-/** A cell as people read it: the column's own text, or the formatted value. */
-export function humanCell<Row>(column: Column<Row>, row: Row): string {
-  if (column.text) return column.text(row);
-  const value: Cell = column.value(row);
-  if (value === null || value === undefined) return '-';
-  return typeof value === 'number' ? formatNumber(value) : String(value);
 }
 
 /** Backslashes too: `a\|b` was written `a\\|b`, whose `\|` GitHub reads as an escaped pipe, showing `a|b`. */

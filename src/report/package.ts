@@ -1,8 +1,17 @@
 import type { PackageResult, TensorRow } from '../triton/package.js';
 import type { VerifyReport } from '../triton/verify.js';
+import type { ReportDocument } from './document.js';
 import { keyValues, table } from './format.js';
 
 const dims = (t: TensorRow) => `[${t.dims.join(', ')}]`;
+
+export function packageDocument(report: PackageResult): ReportDocument<PackageResult> {
+  return { title: 'tdeploy package', data: report, notes: report.notes, text: () => packageText(report) };
+}
+
+export function verifyDocument(report: VerifyReport): ReportDocument<VerifyReport> {
+  return { title: 'tdeploy package: repository verification', data: report, notes: report.notes, text: () => verifyText(report) };
+}
 
 /** The human report of `package`: the repository, each model's tensors, the files written. */
 export function packageText(r: PackageResult): string {
@@ -16,7 +25,7 @@ export function packageText(r: PackageResult): string {
       ['version', r.version],
       ...r.models.map((m): [string, string] => [m.name, `${m.role}, ${m.platform}, max_batch_size ${m.maxBatchSize}`]),
       ...(r.replaced.length ? [['replaced', r.replaced.join(', ')] as [string, string]] : []),
-      ['triton', `${r.triton.release}${r.triton.byDefault ? ' (newest known; --triton YY.MM)' : ''}: onnxruntime ${r.triton.onnxruntime ?? 'not found'}, TensorRT ${r.triton.tensorrt ?? 'not found'}, Python ${r.triton.python ?? 'not found'}`],
+      ['triton', `${r.triton.release}${r.triton.byDefault ? ' (the newest known)' : ''}: onnxruntime ${r.triton.onnxruntime ?? 'not found'}, TensorRT ${r.triton.tensorrt ?? 'not found'}, Python ${r.triton.python ?? 'not found'}`],
       ['serve', r.triton.docker],
     ]),
     table(['model', '', 'tensor', 'data_type', 'dims'], rows),
@@ -25,7 +34,7 @@ export function packageText(r: PackageResult): string {
   ].join('\n');
 }
 
-/** The human report of `package --verify`: ok, or every problem by model, file and field. */
+/** The human report of verifying a repository: ok, or every problem by model, file and field. */
 export function verifyText(r: VerifyReport): string {
   const problems = r.models.flatMap((m) => m.problems.map((p) => [m.name, p.file, p.field || '-', p.message]));
   const names = r.models.map((m) => m.name).join(', ');

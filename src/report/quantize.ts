@@ -1,6 +1,11 @@
-import type { QuantizeReport } from '../quantize/report.js';
+import type { QuantizeReport } from '../quantize/result.js';
 import { checkTable } from './check.js';
+import type { ReportDocument } from './document.js';
 import { formatBytes, keyValues, table } from './format.js';
+
+export function quantizeDocument(report: QuantizeReport): ReportDocument<QuantizeReport> {
+  return { title: 'tdeploy quantize', data: report, notes: [...report.notes, ...report.drift.notes], text: () => quantizeText(report) };
+}
 
 /** The human report of `quantize`: what was written, how much smaller, what stayed float32 and why, and the drift. */
 export function quantizeText(r: QuantizeReport): string {
@@ -27,7 +32,6 @@ export function quantizeText(r: QuantizeReport): string {
       g.op, g.nodes.length === 1 ? g.nodes[0] : `${g.nodes.length} (${g.nodes[0]}, …)`, g.reason,
     ])));
   }
-  parts.push(...r.notes.map((n) => `note: ${n}`));
   parts.push('', 'drift against the original model:', checkTable(r.drift));
   return parts.join('\n');
 }

@@ -1,24 +1,29 @@
 import { renderCsv } from './csv.js';
-import { type Format, type ReportDocument, columnsFor } from './document.js';
+import { type Format, type Records, type ReportDocument, type TabularDocument, fieldsFor } from './document.js';
 import { table } from './format.js';
 import { renderJson } from './json.js';
-import { humanCell, renderMarkdown } from './markdown.js';
+import { renderMarkdown } from './markdown.js';
 
-/** `--format table`: what people read in a terminal. */
-export function renderTable<Row>(doc: ReportDocument<Row>): string {
-  const columns = columnsFor(doc, 'human');
-  const body = table(columns.map((c) => c.header), doc.rows.map((row) => columns.map((c) => humanCell(c, row))), columns.map((c) => c.align ?? 'left'));
-  return `${[...(doc.headline ?? []), body, ...(doc.notes ?? [])].join('\n')}\n`;
+/** Records as people read them in a terminal: the headline, a table, the footer. */
+export function recordsTable(records: Records): string {
+  const shown = fieldsFor(records, 'human');
+  const body = table(shown.map(({ field }) => field.header), records.rows.map((row) => shown.map(({ index }) => row.human[index])), shown.map(({ field }) => field.align));
+  return [...records.headline, body, ...records.footer].join('\n');
 }
 
-/** One renderer per format, shared by every command that reports rows. */
-export const renderers: Record<Format, <Row>(doc: ReportDocument<Row>) => string> = {
-  table: renderTable,
+/** `table`: what people read in a terminal. */
+export function renderText(doc: ReportDocument): string {
+  return `${doc.text().trimEnd()}\n`;
+}
+
+/** One renderer per format, shared by every command. */
+export const renderers: Record<Format, (doc: TabularDocument) => string> = {
+  table: renderText,
   json: renderJson,
   markdown: renderMarkdown,
   csv: renderCsv,
 };
 
-export function render<Row>(format: Format, doc: ReportDocument<Row>): string {
+export function render(format: Format, doc: TabularDocument): string {
   return renderers[format](doc);
 }

@@ -1,6 +1,11 @@
 import path from 'node:path';
 import type { RunReport } from '../pipeline/run.js';
+import type { ReportDocument } from './document.js';
 import { formatBytes, formatCosine, formatNumber, table } from './format.js';
+
+export function runDocument(report: RunReport): ReportDocument<RunReport> {
+  return { title: 'tdeploy run', data: report, notes: report.notes, text: () => runTable(report) };
+}
 
 /** The human summary of `tdeploy run`: each step, then each artifact with size, accuracy and speed. */
 export function runTable(r: RunReport): string {
@@ -12,7 +17,7 @@ export function runTable(r: RunReport): string {
       a.name,
       rel(a.path),
       formatBytes(a.sizeBytes),
-      a.accuracy ? (a.accuracy.passed ? 'pass' : 'FAIL') : '-',
+      verdict(a.accuracy?.passed),
       a.accuracy?.minCosine == null ? '-' : formatCosine(a.accuracy.minCosine),
       a.accuracy ? formatNumber(a.accuracy.maxAbsError) : '-',
       a.p50Ms,
@@ -20,7 +25,12 @@ export function runTable(r: RunReport): string {
     ]),
   );
   const lines = [steps, artifacts];
-  if (r.outputs.repository) lines.push(`Triton repository: ${rel(r.outputs.repository)}  (tdeploy package --verify ${rel(r.outputs.repository)})`);
+  if (r.outputs.repository) lines.push(`Triton repository: ${rel(r.outputs.repository)} (verified)`);
   lines.push(r.passed ? 'pipeline passed' : `pipeline stopped: the ${r.failedStep} step failed`);
   return lines.join('\n');
+}
+
+function verdict(passed: boolean | null | undefined): string {
+  if (passed === undefined) return '-';
+  return passed === null ? 'not judged' : passed ? 'pass' : 'FAIL';
 }

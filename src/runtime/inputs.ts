@@ -3,6 +3,7 @@ import { type TensorInfo, formatShape } from '../onnx/signature.js';
 import { dtypeInfo, integerRange } from '../tensor/dtype.js';
 import { Random } from '../tensor/random.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, zeros } from '../tensor/tensor.js';
+import { opt } from '../option-ref.js';
 
 export interface GenerateOptions {
   seed?: number;
@@ -43,7 +44,7 @@ export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[
   const out: TensorMap = new Map();
   for (const input of inputs) {
     const info = dtypeInfo(input.dtype);
-    if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with --inputs`);
+    if (info.bits > 0 && info.bits < 8) throw new InputError(`cannot generate ${input.dtype} input '${input.name}'; give it with ${opt('inputs')}`);
     const shape = shapes.get(input.name)!;
     const tensor = zeros(input.dtype, shape);
     const n = elementCount(shape);
@@ -86,7 +87,7 @@ export function generateInputs(inputs: TensorInfo[], shapes: Map<string, number[
 function checkIntRange(input: TensorInfo, lo: number, hi: number): void {
   const [min, max] = integerRange(input.dtype);
   if (BigInt(lo) < min || BigInt(hi - 1) > max) {
-    throw new InputError(`--int-range ${lo}..${hi} does not fit ${input.dtype} input '${input.name}' (${min}..${max + 1n})`, { kind: 'usage' });
+    throw new InputError(`${opt('intRange', `${lo}..${hi}`)} does not fit ${input.dtype} input '${input.name}' (${min}..${max + 1n})`, { kind: 'usage' });
   }
 }
 

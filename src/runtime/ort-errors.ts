@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { opt } from '../option-ref.js';
 
 /**
  * What onnxruntime's error text means, in one table: each row turns a message into a kind, a
@@ -23,7 +24,7 @@ const RULES: OrtErrorRule[] = [
     when: (m) => Number(m[2]) < OLDEST_IMPLEMENTED_OPSET,
     kind: 'unsupported-opset',
     reason: (m) => `the model uses ${m[1]} as defined in opset ${m[2]}, which ONNX Runtime no longer implements (it runs opset ${OLDEST_IMPLEMENTED_OPSET} and later)`,
-    hint: () => "upgrade the model's opset (tdeploy check --upgrade-opset checks a copy upgraded to opset 7; onnx.version_converter.convert_version(model, 13) converts the file), or re-export it",
+    hint: () => `upgrade the model's opset (tdeploy check ${opt('upgradeOpset')} checks a copy upgraded to opset 7; onnx.version_converter.convert_version(model, 13) converts the file), or re-export it`,
   },
   {
     pattern: /Could not find an implementation for (\w+)\((\d+)\)/,

@@ -1,7 +1,6 @@
 import ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
-import { type Progress, silent } from '../progress.js';
-import { type Dtype, DTYPES, dtypeInfo } from '../tensor/dtype.js';
+import { dtypeFromOrt, dtypeInfo } from '../tensor/dtype.js';
 import { firstLine, ortError } from './ort-errors.js';
 import type { Tensor, TensorMap } from '../tensor/tensor.js';
 
@@ -35,7 +34,7 @@ export interface Session {
 // load, a model it rejects) to stderr in colour; tdeploy reports them itself, once, classified.
 ort.env.logLevel = 'fatal';
 
-export async function openSession(modelPath: string, options: SessionOptions = {}, progress: Progress = silent): Promise<Session> {
+export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<Session> {
   const requested = options.provider ?? 'cpu';
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimization ?? 'all',
@@ -49,7 +48,6 @@ export async function openSession(modelPath: string, options: SessionOptions = {
   } catch (error) {
     if (requested === 'cpu') throw ortError('load', modelPath, error);
     fallback = `the ${requested} execution provider is not available (${firstLine(error)}); running on CPU`;
-    progress({ kind: 'note', message: fallback });
     try {
       session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
     } catch (cpuError) {
@@ -83,10 +81,8 @@ export function toOrt(tensor: Tensor, name: string): ort.Tensor {
   return new ort.Tensor(type, tensor.data as ort.Tensor.DataType, tensor.shape);
 }
 
-const byOrtType = new Map(DTYPES.filter((d) => dtypeInfo(d).ort).map((d) => [dtypeInfo(d).ort as string, d]));
-
 export function fromOrt(value: ort.Tensor, name: string): Tensor {
-  const dtype: Dtype | undefined = byOrtType.get(value?.type);
+  const dtype = dtypeFromOrt(value?.type);
   if (!dtype) throw new InputError(`output '${name}' has a type onnxruntime-node cannot return to JavaScript (${value?.type ?? 'not a tensor'})`);
   return { dtype, shape: [...value.dims], data: value.data as Tensor['data'] };
 }

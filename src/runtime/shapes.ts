@@ -1,9 +1,10 @@
 import { InputError } from '../errors.js';
 import { type TensorInfo, formatShape } from '../onnx/signature.js';
+import { opt } from '../option-ref.js';
 
 /**
- * Shapes as the user gave them, with the same meaning in every command: `--shape name:2x16`
- * fixes one input's shape; `--dim name=16` fixes a symbolic dimension wherever it appears.
+ * Shapes as the user gave them, with the same meaning in every command: `shapes` fixes whole
+ * input shapes by input name; `dims` fixes a symbolic dimension wherever it appears.
  * A dim may carry several values: a sweep in `bench`, min/opt/max in `engine`.
  */
 export interface ShapeSpec {
@@ -42,7 +43,7 @@ export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, o
       continue;
     }
     if (!input.shape) {
-      throw new InputError(`input '${input.name}' has no shape in the model`, { hint: `give one with --shape ${input.name}:DIMSxDIMS` });
+      throw new InputError(`input '${input.name}' has no shape in the model`, { hint: `give one with ${opt('shapes', `${input.name}:DIMSxDIMS`)}` });
     }
     shapes.set(input.name, input.shape.map((d, axis) => {
       if (typeof d === 'number' && d >= 0) return d;
@@ -57,26 +58,26 @@ export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, o
   return { shapes, defaulted: [...defaulted] };
 }
 
-/** Every --shape must name an input and match its rank and fixed dims; every --dim must name a symbolic dim. */
+/** Every shape must name an input and match its rank and fixed dims; every dim must name a symbolic dim. */
 export function checkSpec(inputs: TensorInfo[], spec: ShapeSpec): void {
   const names = inputs.map((i) => i.name);
   for (const [name, shape] of Object.entries(spec.shapes)) {
     const input = inputs.find((i) => i.name === name);
-    if (!input) throw new InputError(`--shape names '${name}', which is not an input of the model`, { hint: `the inputs are ${names.join(', ')}` });
+    if (!input) throw new InputError(`${opt('shapes')} names '${name}', which is not an input of the model`, { hint: `the inputs are ${names.join(', ')}` });
     if (!input.shape) continue;
     if (input.shape.length !== shape.length) {
-      throw new InputError(`--shape ${name}: rank ${shape.length} but the model's input is ${formatShape(input.shape)} (rank ${input.shape.length})`);
+      throw new InputError(`${opt('shapes', name)}: rank ${shape.length} but the model's input is ${formatShape(input.shape)} (rank ${input.shape.length})`);
     }
     input.shape.forEach((d, axis) => {
       if (typeof d === 'number' && d >= 0 && d !== shape[axis]) {
-        throw new InputError(`--shape ${name}: dim ${axis} is fixed to ${d} in the model, not ${shape[axis]}`);
+        throw new InputError(`${opt('shapes', name)}: dim ${axis} is fixed to ${d} in the model, not ${shape[axis]}`);
       }
     });
   }
   const symbolic = new Set(inputs.flatMap((i) => (i.shape ?? []).filter((d): d is string => typeof d === 'string')));
   for (const name of Object.keys(spec.dims)) {
     if (!symbolic.has(name)) {
-      throw new InputError(`--dim ${name}: the model has no symbolic dimension '${name}'`, {
+      throw new InputError(`${opt('dims', name)}: the model has no symbolic dimension '${name}'`, {
         hint: symbolic.size ? `its symbolic dims are ${[...symbolic].join(', ')}` : 'all its input dims are fixed',
       });
     }

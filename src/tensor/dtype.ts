@@ -75,6 +75,7 @@ const TABLE: DtypeInfo[] = [
 
 const byName = new Map(TABLE.map((r) => [r.dtype, r]));
 const byOnnx = new Map(TABLE.map((r) => [r.onnx, r]));
+const byOrt = new Map<string, DtypeInfo>(TABLE.filter((r) => r.ort).map((r) => [r.ort!, r]));
 
 export function dtypeInfo(dtype: Dtype): DtypeInfo {
   return byName.get(dtype)!;
@@ -91,6 +92,11 @@ export function dtypeFromOnnx(code: number): Dtype | undefined {
 
 export function onnxFromDtype(dtype: Dtype): number {
   return dtypeInfo(dtype).onnx;
+}
+
+/** The dtype of an onnxruntime-node tensor type ('float32', 'int64', ...), or undefined for one tdeploy does not exchange. */
+export function dtypeFromOrt(type: string | undefined): Dtype | undefined {
+  return type === undefined ? undefined : byOrt.get(type)?.dtype;
 }
 
 export function dtypeFromTriton(type: string): Dtype | undefined {

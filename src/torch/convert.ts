@@ -14,6 +14,7 @@ import { type InputSpec, asTensorInfo, checkName, checkSpecs, exampleShapes, gen
 import { CONVERT_GATE } from './gate.js';
 import { choosePython } from './python.js';
 import { resolveSource } from './source.js';
+import { opt } from '../option-ref.js';
 
 export interface ConvertOptions {
   /** the ONNX file to write, `<out>.onnx`; the reference data goes to `<out>.reference.npz` */
@@ -48,6 +49,8 @@ export interface ConvertReport {
   /** the check of the written model against torch's outputs; null with check: false */
   check: CheckReport | null;
   seconds: number;
+  /** example dims that tracing may freeze, inputs torch dropped */
+  notes: string[];
 }
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
@@ -62,28 +65,28 @@ export async function convert(source: string, options: ConvertOptions, progress:
   const started = performance.now();
   // Paths are reported as the user gave them, like check reports them.
   const output = options.output;
-  if (!output.endsWith('.onnx')) throw new InputError(`-o ${output}: the output file must end with .onnx`, { kind: 'usage' });
+  if (!output.endsWith('.onnx')) throw new InputError(`${opt('output', output)}: the output file must end with .onnx`, { kind: 'usage' });
   const reference = output.replace(/\.onnx$/, '.reference.npz');
   const from = resolveSource(source);
   checkSpecs(options.inputs ?? []);
   for (const [index, name] of (options.outputNames ?? []).entries()) {
-    checkName(name, '--output-names');
+    checkName(name, opt('outputNames'));
     // torch would rename the second copy, and the check would then miss it after the files were written.
-    if (options.outputNames!.indexOf(name) < index) throw new InputError(`--output-names: '${name}' is given twice`, { kind: 'usage' });
+    if (options.outputNames!.indexOf(name) < index) throw new InputError(`${opt('outputNames')}: '${name}' is given twice`, { kind: 'usage' });
   }
   if (options.exampleInputs && Object.keys(options.exampleDims ?? {}).length > 0) {
-    throw new InputError('--example-dim sets the size of generated inputs; it cannot apply to --example-inputs', { kind: 'usage' });
+    throw new InputError(`${opt('exampleDims')} sets the size of generated inputs; it cannot apply to ${opt('exampleInputs')}`, { kind: 'usage' });
   }
   const python = choosePython(options.python);
 
   // The work folder sits beside the destination so that moving the model into place is a rename.
   // It is never committed: abort() removes it, and so does Ctrl-C.
   const scratch = new OutputSet();
-  let written: { exported: ExportResult; delivered: Delivered; after: typeof import('./deliver.js') };
+  let written: { exported: ExportResult; delivered: Delivered; after: typeof import('./deliver.js'); notes: string[] };
   try {
     const work = await scratch.temp(path.join(path.dirname(output), `${path.basename(output)}.export`));
     await fs.promises.mkdir(work);
-    const { specs, examples } = await prepareExamples(options, work, progress);
+    const { specs, examples, notes } = await prepareExamples(options, work, progress);
     const onnx = path.join(work, 'model.onnx');
     written = await new OutputSet().run(async (set) => {
       progress({ kind: 'phase', phase: `exporting with ${python.command}` });
@@ -99,22 +102,22 @@ export async function convert(source: string, options: ConvertOptions, progress:
       const opsets = exported.opsets ? ` of ${exported.opsets.join('-')}` : '';
       progress({ kind: 'log', line: `${versions} (${exported.python}), ${exported.format}, opset ${exported.opset ?? 'torch default'}${opsets}: ${steps}` });
       const after = await delivering;
-      return { exported, delivered: await after.deliver(onnx, output, set, specs, progress), after };
+      return { exported, delivered: await after.deliver(onnx, output, set, specs, progress), after, notes };
     });
   } finally {
     await scratch.abort();
   }
-  const { exported, delivered, after } = written;
+  const { exported, delivered, after, notes } = written;
   const gate = options.check ?? CONVERT_GATE;
   const checked = gate ? await removeIfFails(after.checkConverted(output, reference, gate, progress), [output, reference, delivered.dataFile]) : null;
   return {
     output, reference, opset: delivered.opset ?? exported.opset ?? 0, torch: exported.torch, python: exported.python,
     inputs: delivered.inputs, outputs: delivered.outputs, ...(delivered.dataFile ? { dataFile: path.join(path.dirname(output), path.basename(delivered.dataFile)) } : {}),
-    check: checked, seconds: (performance.now() - started) / 1000,
+    check: checked, seconds: (performance.now() - started) / 1000, notes: [...notes, ...delivered.notes],
   };
 }
 
-async function prepareExamples(options: ConvertOptions, work: string, progress: Progress): Promise<{ specs: InputSpec[]; examples: string }> {
+async function prepareExamples(options: ConvertOptions, work: string, progress: Progress): Promise<{ specs: InputSpec[]; examples: string; notes: string[] }> {
   let specs = options.inputs ?? [];
   let shapes: Map<string, number[]>;
   let examples: string;
@@ -133,8 +136,6 @@ async function prepareExamples(options: ConvertOptions, work: string, progress: 
     progress({ kind: 'log', line: `generated example inputs: ${sizes}${roles.length ? ` (${roles.join(', ')})` : ''}` });
   }
   const ones = new Set(specs.flatMap((s) => s.dims.filter((d, axis) => typeof d === 'string' && shapes.get(s.name)![axis] === 1)));
-  for (const dim of ones) {
-    progress({ kind: 'note', message: `the example has ${dim}=1: tracing may fix that dim to 1 in the model; export with 2 or more` });
-  }
-  return { specs, examples };
+  const notes = [...ones].map((dim) => `the example has ${dim}=1: tracing may fix that dim to 1 in the model; export with 2 or more`);
+  return { specs, examples, notes };
 }

@@ -8,12 +8,15 @@ import type { Progress } from '../progress.js';
 import { openSession } from '../runtime/session.js';
 import type { InputSpec } from './inputs.js';
 import { placeModel } from './place.js';
+import { opt } from '../option-ref.js';
 
 export interface Delivered {
   opset: number | undefined;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   dataFile?: string;
+  /** inputs torch left out of the graph */
+  notes: string[];
 }
 
 /**
@@ -32,15 +35,13 @@ export async function deliver(onnx: string, output: string, set: OutputSet, spec
   } catch (error) {
     const reason = (error as Error).message.replace(/^onnxruntime cannot load \S+: /, '');
     throw new ToolError(`torch exported a model that ${model ? 'onnxruntime cannot load' : 'is not valid ONNX'}: ${reason}`, {
-      kind: 'invalid-export', hint: 'try another --opset', cause: error,
+      kind: 'invalid-export', hint: `try another ${opt('opset')}`, cause: error,
     });
   }
   const { inputs, outputs } = signature(model.proto);
-  for (const spec of specs) {
-    if (!inputs.some((i) => i.name === spec.name)) progress({ kind: 'note', message: `torch dropped input '${spec.name}': the model does not use it` });
-  }
+  const notes = specs.filter((spec) => !inputs.some((i) => i.name === spec.name)).map((spec) => `torch dropped input '${spec.name}': the model does not use it`);
   const dataFile = await placeModel(model, output, set);
-  return { opset: opsetVersion(model.proto), inputs, outputs, ...(dataFile ? { dataFile } : {}) };
+  return { opset: opsetVersion(model.proto), inputs, outputs, ...(dataFile ? { dataFile } : {}), notes };
 }
 
 /**

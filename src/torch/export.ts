@@ -4,6 +4,7 @@ import { runTool } from '../process/runner.js';
 import { type Progress, silent } from '../progress.js';
 import type { InputSpec } from './inputs.js';
 import { type PythonChoice, TORCH_INSTALL, pythonsWithTorch } from './python.js';
+import { opt } from '../option-ref.js';
 
 /** What templates/export_onnx.py is asked to do (passed as one JSON argument). */
 export interface ExportRequest {
@@ -88,14 +89,14 @@ export async function runExport(python: PythonChoice, request: ExportRequest, ru
   });
   if (result.timedOut) {
     throw new ToolError(`the export did not finish within ${Math.round(run.timeoutMs / 1000)} s and was stopped`, {
-      kind: 'timeout', hint: 'give it longer with --timeout SECONDS',
+      kind: 'timeout', hint: `give it longer with ${opt('timeoutMs')}`,
     });
   }
   const reply = parseReply(result.stdout);
   if (!reply) {
     const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
     const last = result.stderr.trim().split('\n').pop() || 'no output';
-    throw new ToolError(`${python.command} ${how} without a result: ${last}`, { kind: 'python-crashed', hint: 'run with --verbose to see its output' });
+    throw new ToolError(`${python.command} ${how} without a result: ${last}`, { kind: 'python-crashed', hint: `run with ${opt('verbose')} to see its output` });
   }
   if (!reply.ok) throw await failureError(reply, python);
   const { ok: _, ...exported } = reply;
@@ -106,7 +107,7 @@ export async function runExport(python: PythonChoice, request: ExportRequest, ru
 async function torchHint(tried: string, what: string): Promise<string> {
   const [other] = await pythonsWithTorch(tried);
   const install = `install ${what}: ${TORCH_INSTALL}`;
-  return other ? `${other} has torch: pass --python ${other} (or set TDEPLOY_PYTHON); or ${install}` : install;
+  return other ? `${other} has torch: pass ${opt('python', other)} (or set TDEPLOY_PYTHON); or ${install}` : install;
 }
 
 function parseReply(stdout: string): Reply | undefined {

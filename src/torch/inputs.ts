@@ -4,9 +4,10 @@ import { generateInputs, checkInputs } from '../runtime/inputs.js';
 import { isBatchLike } from '../runtime/shapes.js';
 import type { Dtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
+import { opt } from '../option-ref.js';
 
 /**
- * The model inputs a convert declares: `--input input_ids:int64:batch,seq`. Each dim is a size or
+ * The model inputs a convert declares: `input_ids:int64:batch,seq`. Each dim is a size or
  * a symbolic name; symbolic names become the ONNX model's dynamic axes.
  */
 export interface InputSpec {
@@ -31,17 +32,17 @@ export function checkName(name: string, where: string): void {
 /** Parses `name:dtype:dims` (dims comma-separated; empty for a scalar). */
 export function parseInputSpec(text: string): InputSpec {
   const parts = text.split(':');
-  const usage = { kind: 'usage', hint: 'e.g. --input input_ids:int64:batch,seq or --input image:float32:batch,3,224,224' };
-  if (parts.length !== 3) throw new InputError(`--input ${text}: expected name:dtype:dims`, usage);
+  const usage = { kind: 'usage', hint: `e.g. ${opt('inputs', 'input_ids:int64:batch,seq')} or ${opt('inputs', 'image:float32:batch,3,224,224')}` };
+  if (parts.length !== 3) throw new InputError(`${opt('inputs', text)}: expected name:dtype:dims`, usage);
   const [name, dtype, dimText] = parts;
-  checkName(name, `--input ${text}`);
+  checkName(name, opt('inputs', text));
   if (!(CONVERT_DTYPES as readonly string[]).includes(dtype)) {
-    throw new InputError(`--input ${text}: dtype '${dtype}' is not one of ${CONVERT_DTYPES.join(', ')}`, { kind: 'usage' });
+    throw new InputError(`${opt('inputs', text)}: dtype '${dtype}' is not one of ${CONVERT_DTYPES.join(', ')}`, { kind: 'usage' });
   }
   const dims = dimText === '' ? [] : dimText.split(',').map((d) => {
     if (/^\d+$/.test(d) && Number(d) > 0) return Number(d);
     if (SYMBOL.test(d)) return d;
-    throw new InputError(`--input ${text}: dim '${d}' is neither a positive size nor a symbolic name`, usage);
+    throw new InputError(`${opt('inputs', text)}: dim '${d}' is neither a positive size nor a symbolic name`, usage);
   });
   return { name, dtype: dtype as Dtype, dims };
 }
@@ -49,7 +50,7 @@ export function parseInputSpec(text: string): InputSpec {
 export function checkSpecs(specs: InputSpec[]): void {
   const seen = new Set<string>();
   for (const spec of specs) {
-    if (seen.has(spec.name)) throw new InputError(`--input ${spec.name} is declared twice`, { kind: 'usage' });
+    if (seen.has(spec.name)) throw new InputError(`${opt('inputs', spec.name)} is declared twice`, { kind: 'usage' });
     seen.add(spec.name);
   }
 }
@@ -61,12 +62,12 @@ export function exampleDimDefault(name: string): number {
   return isBatchLike(name) ? 2 : 8;
 }
 
-/** The concrete example shapes: `--example-dim` values, else the defaults above. */
+/** The concrete example shapes: `dims` values, else the defaults above. */
 export function exampleShapes(specs: InputSpec[], dims: Record<string, number>): Map<string, number[]> {
   const symbols = new Set(specs.flatMap((s) => s.dims.filter((d): d is string => typeof d === 'string')));
   for (const name of Object.keys(dims)) {
     if (!symbols.has(name)) {
-      throw new InputError(`--example-dim ${name}: no --input has a symbolic dim '${name}'`, {
+      throw new InputError(`${opt('exampleDims', name)}: no ${opt('inputs')} has a symbolic dim '${name}'`, {
         kind: 'usage', hint: symbols.size ? `the symbolic dims are ${[...symbols].join(', ')}` : 'every declared dim is fixed',
       });
     }
@@ -85,13 +86,13 @@ export function generateExamples(specs: InputSpec[], dims: Record<string, number
  */
 export function specsFromExamples(specs: InputSpec[], tensors: TensorMap, file: string): InputSpec[] {
   if (specs.length > 0) {
-    checkInputs(specs.map(asTensorInfo), tensors, `--example-inputs ${file}`);
+    checkInputs(specs.map(asTensorInfo), tensors, opt('exampleInputs', file));
     return specs;
   }
   return [...tensors].map(([name, tensor]) => {
-    checkName(name, `--example-inputs ${file}`);
+    checkName(name, opt('exampleInputs', file));
     if (!CONVERT_DTYPES.includes(tensor.dtype)) {
-      throw new InputError(`--example-inputs ${file}: '${name}' is ${tensor.dtype}, not one of ${CONVERT_DTYPES.join(', ')}`);
+      throw new InputError(`${opt('exampleInputs', file)}: '${name}' is ${tensor.dtype}, not one of ${CONVERT_DTYPES.join(', ')}`);
     }
     return { name, dtype: tensor.dtype, dims: tensor.shape };
   });

@@ -2,22 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isExecutable } from '../process/executable.js';
 import { runTool } from '../process/runner.js';
+import { opt } from '../option-ref.js';
 
 /**
- * Which Python runs the export: `--python PATH`, else `TDEPLOY_PYTHON`, else `python3` on PATH.
+ * Which Python runs the export: the `python` option, else `TDEPLOY_PYTHON`, else `python3` on PATH.
  * The first python3 on PATH is often a pyenv or venv interpreter without torch while the system one
  * has it, so a missing torch is answered with the interpreters that do have it.
  */
 export interface PythonChoice {
   command: string;
   /** how the interpreter was chosen, for messages */
-  chosenBy: '--python' | 'TDEPLOY_PYTHON' | 'python3 on PATH';
+  chosenBy: string;
 }
 
 export const TORCH_INSTALL = 'apt-get install python3-torch, or pip install torch';
 
 export function choosePython(flag?: string, env: NodeJS.ProcessEnv = process.env): PythonChoice {
-  if (flag) return { command: flag, chosenBy: '--python' };
+  if (flag) return { command: flag, chosenBy: opt('python') };
   if (env.TDEPLOY_PYTHON) return { command: env.TDEPLOY_PYTHON, chosenBy: 'TDEPLOY_PYTHON' };
   return { command: 'python3', chosenBy: 'python3 on PATH' };
 }

@@ -1,3 +1,7 @@
+/**
+ * A model's config.pbtxt derived from the model itself: tensor names, TYPE_* and dims from its
+ * signature, and the serving options on top.
+ */
 import { create } from '@bufbuild/protobuf';
 import { InputError } from '../errors.js';
 import { type ModelSignature, type TensorInfo, formatShape } from '../onnx/signature.js';
@@ -12,13 +16,9 @@ import {
 } from './gen/model_config_pb.js';
 import type { ServingOptions, VersionPolicy } from './options.js';
 import type { SourceKind } from './platforms.js';
+import { opt } from '../option-ref.js';
 
-/**
- * A model's config.pbtxt derived from the model itself: tensor names, TYPE_* and dims from its
- * signature, and the serving options on top.
- */
-
-/** Triton's default max_batch_size when it auto-completes a config (--backend-config default-max-batch-size). */
+/** Triton's default max_batch_size when it auto-completes a config (tritonserver's backend config default-max-batch-size). */
 const TRITON_DEFAULT_MAX_BATCH = 4;
 
 export function tritonType(dtype: Dtype): DataType | undefined {
@@ -64,7 +64,7 @@ export function modelConfig(name: string, kind: SourceKind, signature: ModelSign
   applyInstances(config, kind, serving);
   if (serving.warmup !== undefined) config.modelWarmup = [warmup(signature, kind, maxBatchSize, serving, notes)];
   else if (Object.keys(serving.shapes.dims).length + Object.keys(serving.shapes.shapes).length > 0) {
-    throw new InputError('--dim and --shape set the shapes of the warm-up request: give --warmup N too');
+    throw new InputError(`${opt('dims')} and ${opt('shapes')} set the shapes of the warm-up request: give ${opt('warmup', 'N')} too`);
   }
   if (serving.versionPolicy) config.versionPolicy = versionPolicy(serving.versionPolicy);
   return { config, notes };
@@ -74,8 +74,8 @@ function resolveMaxBatchSize(signature: ModelSignature, serving: ServingOptions,
   const blocker = batchBlocker(signature);
   const asked = serving.maxBatchSize;
   if (asked !== undefined && asked > 0 && blocker) {
-    throw new InputError(`--max-batch-size ${asked} needs every input and output to have a dynamic leading (batch) dimension, but ${blocker}`, {
-      hint: 'use --max-batch-size 0 (Triton then takes whole shapes and does not batch), or export the model with a dynamic batch axis',
+    throw new InputError(`${opt('maxBatchSize', asked)} needs every input and output to have a dynamic leading (batch) dimension, but ${blocker}`, {
+      hint: `use ${opt('maxBatchSize', 0)} (Triton then takes whole shapes and does not batch), or export the model with a dynamic batch axis`,
     });
   }
   if (asked !== undefined) return asked;
@@ -84,7 +84,7 @@ function resolveMaxBatchSize(signature: ModelSignature, serving: ServingOptions,
     return 0;
   }
   const value = Math.max(TRITON_DEFAULT_MAX_BATCH, ...(serving.preferredBatchSize ?? []));
-  notes.push(`max_batch_size ${value}, Triton's default for a model that batches (set it with --max-batch-size)`);
+  notes.push(`max_batch_size ${value}, Triton's default for a model that batches (set it with ${opt('maxBatchSize')})`);
   return value;
 }
 
@@ -107,7 +107,7 @@ function tensorDims(t: TensorInfo, batched: boolean): Pick<ModelInput, 'dims' | 
   const dims = shape.map((d) => (typeof d === 'number' ? BigInt(d) : -1n));
   if (dims.length > 0) return { dims };
   if (!batched) {
-    throw new InputError(`'${t.name}' is a scalar; Triton serves scalars only in batches`, { hint: 'package with --max-batch-size N, if the other tensors have a batch axis' });
+    throw new InputError(`'${t.name}' is a scalar; Triton serves scalars only in batches`, { hint: `package with ${opt('maxBatchSize', 'N')}, if the other tensors have a batch axis` });
   }
   return { dims: [1n], reshape: create(ModelTensorReshapeSchema, { shape: [] }) };
 }
@@ -128,15 +128,15 @@ function labelOutput(outputs: ModelOutput[], signature: ModelSignature, labels: 
   if (!chosen) {
     const names = classifiers.map((t) => t.name);
     throw new InputError(
-      labels.output !== undefined ? `--label-file: the model has no output '${labels.output}'` : `--label-file: ${names.length ? `several outputs could be classifiers (${names.join(', ')})` : 'no output looks like a classifier ([batch, classes])'}`,
-      { hint: 'name the output: --label-file OUTPUT=FILE' },
+      labels.output !== undefined ? `${opt('labelFile')}: the model has no output '${labels.output}'` : `${opt('labelFile')}: ${names.length ? `several outputs could be classifiers (${names.join(', ')})` : 'no output looks like a classifier ([batch, classes])'}`,
+      { hint: `name the output: ${opt('labelFile', 'OUTPUT=FILE')}` },
     );
   }
   const classes = classCount(chosen);
-  if (classes === undefined) throw new InputError(`--label-file: output '${chosen.name}' ${formatShape(chosen.shape)} is not [batch, classes]`);
+  if (classes === undefined) throw new InputError(`${opt('labelFile')}: output '${chosen.name}' ${formatShape(chosen.shape)} is not [batch, classes]`);
   if (classes !== labels.lines) {
     const lines = `${labels.lines} line${labels.lines === 1 ? '' : 's'}`;
-    throw new InputError(`--label-file ${labels.fileName} has ${lines} but output '${chosen.name}' has ${classes} classes`, { hint: 'one label per line, in class order' });
+    throw new InputError(`${opt('labelFile', labels.fileName)} has ${lines} but output '${chosen.name}' has ${classes} classes`, { hint: 'one label per line, in class order' });
   }
   return outputs.find((o) => o.name === chosen.name)!;
 }
@@ -145,11 +145,11 @@ function applyScheduler(config: ModelConfig, serving: ServingOptions): void {
   const { dynamicBatching, preferredBatchSize, maxQueueDelayUs } = serving;
   if (!dynamicBatching && preferredBatchSize === undefined && maxQueueDelayUs === undefined) return;
   if (config.maxBatchSize === 0) {
-    throw new InputError('dynamic batching needs max_batch_size > 0', { hint: 'give --max-batch-size N (the model must have a dynamic batch axis)' });
+    throw new InputError('dynamic batching needs max_batch_size > 0', { hint: `give ${opt('maxBatchSize', 'N')} (the model must have a dynamic batch axis)` });
   }
   const tooLarge = (preferredBatchSize ?? []).filter((n) => n > config.maxBatchSize);
   if (tooLarge.length > 0) {
-    throw new InputError(`--preferred-batch-size ${tooLarge.join(',')} is larger than max_batch_size ${config.maxBatchSize}`, { hint: 'raise --max-batch-size or lower the preferred sizes' });
+    throw new InputError(`${opt('preferredBatchSize', tooLarge.join(','))} is larger than max_batch_size ${config.maxBatchSize}`, { hint: `raise ${opt('maxBatchSize')} or lower the preferred sizes` });
   }
   config.schedulingChoice = {
     case: 'dynamicBatching',
@@ -160,13 +160,13 @@ function applyScheduler(config: ModelConfig, serving: ServingOptions): void {
 const INSTANCE_KINDS = { gpu: ModelInstanceGroup_Kind.GPU, cpu: ModelInstanceGroup_Kind.CPU, auto: ModelInstanceGroup_Kind.AUTO };
 
 function applyInstances(config: ModelConfig, kind: SourceKind, serving: ServingOptions): void {
-  if (serving.kind === 'cpu' && kind.gpuOnly) throw new InputError(`--kind cpu: ${kind.platform} models run on GPUs only`);
+  if (serving.kind === 'cpu' && kind.gpuOnly) throw new InputError(`${opt('kind', 'cpu')}: ${kind.platform} models run on GPUs only`);
   if (serving.instances !== undefined || serving.kind !== undefined) {
     config.instanceGroup = [create(ModelInstanceGroupSchema, { count: serving.instances, kind: INSTANCE_KINDS[serving.kind ?? 'auto'] })];
   }
   if (serving.trtAccelerator === undefined) return;
-  if (kind.platform !== 'onnxruntime_onnx') throw new InputError(`--trt-accelerator is ONNX Runtime's TensorRT accelerator; a ${kind.platform} model is already an engine`);
-  if (serving.kind === 'cpu') throw new InputError('--trt-accelerator runs on GPU instances, not with --kind cpu');
+  if (kind.platform !== 'onnxruntime_onnx') throw new InputError(`${opt('trtAccelerator')} is ONNX Runtime's TensorRT accelerator; a ${kind.platform} model is already an engine`);
+  if (serving.kind === 'cpu') throw new InputError(`${opt('trtAccelerator')} runs on GPU instances, not with ${opt('kind', 'cpu')}`);
   config.optimization = create(ModelOptimizationPolicySchema, {
     executionAccelerators: {
       gpuExecutionAccelerator: [{ name: 'tensorrt', parameters: { precision_mode: serving.trtAccelerator.toUpperCase() } }],
@@ -175,22 +175,22 @@ function applyInstances(config: ModelConfig, kind: SourceKind, serving: ServingO
 }
 
 /**
- * One warm-up sample of `--warmup N` requests. Triton fills `random_data` with random bytes
+ * One warm-up sample of `warmup` requests (the batch size). Triton fills `random_data` with random bytes
  * (core GenerateWarmupData), which for integer inputs means token ids far outside any vocabulary
  * and a model that fails to load; integer and bool inputs therefore get zeros.
  */
 function warmup(signature: ModelSignature, kind: SourceKind, maxBatchSize: number, serving: ServingOptions, notes: string[]): ModelWarmup {
   const batch = serving.warmup!;
-  if (maxBatchSize > 0 && batch > maxBatchSize) throw new InputError(`--warmup ${batch} is larger than max_batch_size ${maxBatchSize}`);
+  if (maxBatchSize > 0 && batch > maxBatchSize) throw new InputError(`${opt('warmup', batch)} is larger than max_batch_size ${maxBatchSize}`);
   if (maxBatchSize === 0 && batch !== 1) {
-    throw new InputError(`--warmup ${batch}: without batching (max_batch_size 0) a warm-up request takes whole shapes`, { hint: 'use --warmup 1 and set the batch dim with --dim' });
+    throw new InputError(`${opt('warmup', batch)}: without batching (max_batch_size 0) a warm-up request takes whole shapes`, { hint: `use ${opt('warmup', 1)} and set the batch dim with ${opt('dims')}` });
   }
   const batched = maxBatchSize > 0;
   // With batching the leading dim is Triton's own; only the other symbolic dims need values.
   const leading = batched ? signature.inputs.map((t) => t.shape?.[0]).filter((d): d is string => typeof d === 'string') : [];
   const dims = { ...Object.fromEntries(leading.map((d) => [d, [1]])), ...serving.shapes.dims };
   const { shapes, defaulted } = resolveShapes(signature.inputs, { shapes: serving.shapes.shapes, dims });
-  if (defaulted.length > 0) notes.push(`warm-up shapes take ${defaulted.join(', ')} (set them with --dim)`);
+  if (defaulted.length > 0) notes.push(`warm-up shapes take ${defaulted.join(', ')} (set them with ${opt('dims')})`);
   const inputs = Object.fromEntries(signature.inputs.map((t) => {
     const shape = batched ? shapes.get(t.name)!.slice(1) : shapes.get(t.name)!;
     const data = dtypeInfo(t.dtype).kind === 'float' ? { case: 'randomData' as const, value: true } : { case: 'zeroData' as const, value: true };

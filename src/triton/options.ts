@@ -1,9 +1,8 @@
-import { z } from 'zod';
-
 /**
  * What `tdeploy package` can be asked for, validated with zod. The same schema takes the CLI's
  * raw strings ("4,8", "latest:2") and typed values from a config file or a library caller.
  */
+import { z } from 'zod';
 
 /** Triton model names: the folder name in the repository, so nothing that could leave it. */
 export const SAFE_NAME = /^[A-Za-z0-9_.-]+$/;

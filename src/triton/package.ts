@@ -1,3 +1,4 @@
+/** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -13,13 +14,12 @@ import { type SourceKind, SOURCE_EXTENSIONS, sourceKind } from './platforms.js';
 import { type FileEntry, type ModelFolder, isVersionName, writeRepository } from './repository.js';
 import { TOKENIZER_FILE, TOKENIZER_TEMPLATE, readTokenizer, tokenizerModels } from './tokenizer.js';
 import { readText } from '../io/read.js';
+import { opt } from '../option-ref.js';
 import { lowerIrVersion } from '../onnx/ir-version.js';
 import { saveModel } from '../onnx/save.js';
 import { type ReleaseFindings, checkOnnxForRelease, modelNeeds } from './release-check.js';
 import { checkEngineForRelease, checkPythonForRelease } from './release-runtimes.js';
 import { type ReleaseTarget, type TargetSummary, releaseTarget, targetSummary, writeTargetFile } from './release-target.js';
-
-/** `tdeploy package`: a Triton model repository for one model, derived from the model itself. */
 
 export interface TensorRow {
   name: string;
@@ -43,7 +43,7 @@ export interface PackageResult {
   models: PackagedModel[];
   /** every file written, relative to the repository */
   files: string[];
-  /** version folders replaced with --force */
+  /** version folders replaced (`force`) */
   replaced: string[];
   /** the tritonserver release the models were checked against, and the checks not made */
   triton: TargetSummary;
@@ -64,7 +64,7 @@ interface Source {
   notes: string[];
   /** what the release check found for the model file */
   findings: ReleaseFindings;
-  /** writes the model rewritten (--ir-version) once the release check has passed, giving its version files */
+  /** writes the model rewritten (`irVersion`) once the release check has passed, giving its version files */
   rewrite?: () => Promise<FileEntry[]>;
   /** the scratch folder the rewrite wrote into, removed after writing */
   scratch?: string;
@@ -84,7 +84,7 @@ export async function packageModel(model: string, options: PackageOptions, progr
 async function packageSource(model: string, source: Source, target: ReleaseTarget, options: PackageOptions, progress: Progress): Promise<PackageResult> {
   const name = options.name ?? path.basename(model, path.extname(model));
   if (!isSafeName(name)) {
-    throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: 'give one with --name: letters, digits, _ . - only' });
+    throw new InputError(`'${name}' (from the file name) is not a safe model name`, { hint: `give one with ${opt('name')}: letters, digits, _ . - only` });
   }
   const labels = options.labelFile ? await readLabels(options.labelFile, source.signature) : undefined;
   const main = modelConfig(name, source.kind, source.signature, options, labels?.labels);
@@ -101,7 +101,7 @@ async function packageSource(model: string, source: Source, target: ReleaseTarge
       { role: 'ensemble', config: front.ensemble, modelFiles: [], versionFiles: [] },
     );
   } else if (options.maxLength !== undefined) {
-    throw new InputError('--max-length applies to the tokenizer step: give --tokenizer too');
+    throw new InputError(`${opt('maxLength')} applies to the tokenizer step: give ${opt('tokenizer')} too`);
   }
   const findings = [source.findings];
   if (options.tokenizer) findings.push(await checkPythonForRelease(TOKENIZER_TEMPLATE, target.release, `${name}_tokenize/model.py`));
@@ -121,12 +121,12 @@ async function readSource(model: string, options: PackageOptions, target: Releas
   if (!kind) throw new InputError(`${model}: tdeploy packages ${SOURCE_EXTENSIONS.join(', ')} files`, { kind: 'usage' });
   requireFile(model, 'model');
   if (kind.platform === 'onnxruntime_onnx') {
-    if (ioFrom) throw new InputError('--io-from is for TensorRT engines; an ONNX model states its own inputs and outputs');
+    if (ioFrom) throw new InputError(`${opt('ioFrom')} is for TensorRT engines; an ONNX model states its own inputs and outputs`);
     const loaded = await loadModel(model);
     const findings = () => checkOnnxForRelease(modelNeeds(loaded.proto), target.release, path.basename(model));
     if (options.irVersion !== undefined) {
       lowerIrVersion(loaded.proto, options.irVersion);
-      const source: Source = { kind, signature: signature(loaded.proto), versionFiles: [], findings: findings(), notes: [`IR version written as ${options.irVersion} (--ir-version)`] };
+      const source: Source = { kind, signature: signature(loaded.proto), versionFiles: [], findings: findings(), notes: [`IR version written as ${options.irVersion} (${opt('irVersion')})`] };
       source.rewrite = async () => {
         const copy = await rewritten(loaded, options.output, kind.file);
         source.scratch = copy.scratch;
@@ -138,16 +138,16 @@ async function readSource(model: string, options: PackageOptions, target: Releas
     const sideFiles = externalDataFiles(loaded).map((file) => ({ name: path.relative(dir, file), from: file }));
     return { kind, signature: signature(loaded.proto), versionFiles: [{ name: kind.file, from: model }, ...sideFiles], findings: findings(), notes: [] };
   }
-  if (options.irVersion !== undefined) throw new InputError('--ir-version rewrites ONNX models; a TensorRT engine has no IR version');
+  if (options.irVersion !== undefined) throw new InputError(`${opt('irVersion')} rewrites ONNX models; a TensorRT engine has no IR version`);
   // `tdeploy engine` keeps the build log beside the engine; it names the bindings.
   const from = ioFrom ?? (fs.existsSync(`${model}.log`) ? `${model}.log` : undefined);
   if (!from) {
     throw new InputError(`${model} is a TensorRT engine, which does not tell tdeploy its inputs and outputs`, {
-      hint: 'give the ONNX model it was built from (--io-from model.onnx) or its trtexec log (--io-from model.plan.log)',
+      hint: `give the ONNX model it was built from (${opt('ioFrom', 'model.onnx')}) or its trtexec log (${opt('ioFrom', 'model.plan.log')})`,
     });
   }
   const read = IO_SOURCES[path.extname(from).toLowerCase()];
-  if (!read) throw new InputError(`--io-from ${from}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
+  if (!read) throw new InputError(`${opt('ioFrom', from)}: expected ${Object.keys(IO_SOURCES).join(', ')}`);
   const log = path.extname(from).toLowerCase() === '.log' ? from : fs.existsSync(`${model}.log`) ? `${model}.log` : undefined;
   const findings = await checkEngineForRelease(log, target.release, path.basename(model));
   return { kind, signature: await read(from), versionFiles: [{ name: kind.file, from: model }], findings, notes: [`inputs and outputs taken from ${from}`] };
@@ -169,13 +169,13 @@ async function readLabels(spec: string, sig: ModelSignature): Promise<{ labels: 
   const output = named && sig.outputs.some((o) => o.name === named[1]) ? named[1] : undefined;
   // Read as a file name only when such a file exists: otherwise 'OUTPUT=FILE' named an output the model lacks.
   if (named && !output && !fs.existsSync(spec)) {
-    throw new InputError(`--label-file ${spec}: the model has no output '${named[1]}'`, { hint: `its outputs are ${sig.outputs.map((o) => o.name).join(', ')}` });
+    throw new InputError(`${opt('labelFile', spec)}: the model has no output '${named[1]}'`, { hint: `its outputs are ${sig.outputs.map((o) => o.name).join(', ')}` });
   }
   const file = output ? named![2] : spec;
   const text = await readText(file, 'label file');
   const fileName = path.basename(file);
   if (!isSafeName(fileName) || fileName === 'config.pbtxt' || isVersionName(fileName)) {
-    throw new InputError(`--label-file: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });
+    throw new InputError(`${opt('labelFile')}: '${fileName}' cannot be a file name in the model folder`, { hint: 'rename it, e.g. labels.txt' });
   }
   const lines = text === '' ? 0 : text.replace(/\r?\n$/, '').split(/\r?\n/).length;
   return { labels: { output, fileName, lines }, file: { name: fileName, from: file } };

@@ -1,6 +1,7 @@
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/gen/onnx_pb.js';
 import { requiredIrVersion } from '../onnx/ir-version.js';
 import { type TritonRelease, tritonReleases } from './releases.js';
+import { opt } from '../option-ref.js';
 
 /**
  * Whether a tritonserver release loads an ONNX model: its onnxruntime's highest IR version and
@@ -109,7 +110,7 @@ const irCheck: Check = (needs, release, file, out) => {
     field: 'ir_version',
     message: `${file} is IR version ${needs.irVersion}; tritonserver ${release.release} (${ortName(release)}) loads IR ${max.value} at most`,
     fix: lowerable
-      ? `package with --ir-version ${max.value} (nothing in the model needs more than IR ${needs.lowestIr.version}), or use ${newer}`
+      ? `package with ${opt('irVersion', max.value)} (nothing in the model needs more than IR ${needs.lowestIr.version}), or use ${newer}`
       : `the model needs IR ${needs.lowestIr.version} for ${needs.lowestIr.reason}: use ${newer}`,
   });
 };
@@ -129,7 +130,7 @@ const opsetCheck: Check = (needs, release, file, out) => {
       field: `opset ${domain}`,
       message: `${file} uses ${domain} opset ${version}; tritonserver ${release.release} (${ortName(release)}) loads up to opset ${max}`,
       fix: domain === 'ai.onnx'
-        ? `export it at opset ${max} or lower (tdeploy convert --opset ${max}; quantize keeps the opset), or use ${newer}`
+        ? `export it at opset ${max} or lower (tdeploy convert ${opt('opset', max)}; quantize keeps the opset), or use ${newer}`
         : `use ${newer}`,
     });
   }
@@ -150,7 +151,7 @@ const contribCheck: Check = (needs, release, file, out) => {
     file,
     field: `op com.microsoft.${missing[0]}`,
     message: `${file} uses com.microsoft ${missing.join(', ')}, which ${ortName(release)} (tritonserver ${release.release}) does not have`,
-    fix: `quantize it with --mode static (QDQ: standard ONNX ops) or export it without onnxruntime fusions, or use ${newer}`,
+    fix: `quantize it with ${opt('mode', 'static')} (QDQ: standard ONNX ops) or export it without onnxruntime fusions, or use ${newer}`,
   });
 };
 

@@ -5,6 +5,7 @@ import { readTrtexecLog } from '../trt/log-parser.js';
 import { formatVersion } from '../trt/version.js';
 import type { ReleaseFindings } from './release-check.js';
 import type { TritonRelease } from './releases.js';
+import { opt } from '../option-ref.js';
 
 /**
  * The parts of a release that are not onnxruntime: the TensorRT version a plan must have been
@@ -20,7 +21,7 @@ export async function checkEngineForRelease(log: string | undefined, release: Tr
     return out;
   }
   if (!log) {
-    out.unchecked.push({ file, field: 'tensorrt', message: `no trtexec log for ${file} tells which TensorRT built it (tdeploy engine keeps <engine>.log; or give --io-from <log>)` });
+    out.unchecked.push({ file, field: 'tensorrt', message: `no trtexec log for ${file} tells which TensorRT built it (tdeploy engine keeps <engine>.log; or give ${opt('ioFrom', '<log>')})` });
     return out;
   }
   const built = (await readTrtexecLog(log, 'engine log')).version;

@@ -4,10 +4,10 @@ import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import type { ReleaseFinding, ReleaseFindings } from './release-check.js';
 import { type TritonRelease, findRelease, newestRelease } from './releases.js';
+import { opt } from '../option-ref.js';
 
 /**
- * The tritonserver release `package` writes for: chosen with --triton (or the config's
- * package.triton), else the newest in tdeploy's table. Its findings decide whether the
+ * The tritonserver release `package` writes for: the `triton` option, else the newest in tdeploy's table. Its findings decide whether the
  * repository is written; it is recorded in <repo>/tdeploy.json with the command that serves it.
  */
 
@@ -45,7 +45,7 @@ export function releaseTarget(asked: string | undefined): ReleaseTarget {
       });
     },
     notes() {
-      const which = target.byDefault ? ' (the newest in tdeploy\'s release table; --triton YY.MM for another)' : '';
+      const which = target.byDefault ? ` (the newest in tdeploy's release table; ${opt('triton', 'YY.MM')} for another)` : '';
       return [
         `checked against tritonserver ${release.release}${which}`,
         ...target.unchecked.map((u) => `not checked for ${release.release}: ${u.message}`),

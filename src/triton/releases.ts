@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { opt } from '../option-ref.js';
 
 /**
  * The tritonserver release table (data/triton/releases.json) joined with what each onnxruntime
@@ -113,7 +114,7 @@ export function findRelease(name: string): TritonRelease {
   const found = tritonReleases().find((r) => r.release === wanted);
   if (found) return found;
   const all = tritonReleases();
-  throw new InputError(`--triton ${name}: not a tritonserver release tdeploy knows`, {
+  throw new InputError(`${opt('triton', name)}: not a tritonserver release tdeploy knows`, {
     hint: `releases ${all[0].release} to ${all[all.length - 1].release}, as YY.MM (e.g. ${newestRelease().release})`,
   });
 }

@@ -6,6 +6,7 @@ import { OutputSet } from '../io/atomic.js';
 import { type ModelConfig, ModelConfigSchema, ModelOutputSchema } from './gen/model_config_pb.js';
 import { isSafeName } from './options.js';
 import { configText, readConfig } from './text.js';
+import { opt } from '../option-ref.js';
 
 /**
  * Writes model folders into a Triton repository. Nothing is written in place: a new repository,
@@ -35,7 +36,7 @@ export interface WrittenRepository {
   version: number;
   /** every file written, relative to the repository */
   files: string[];
-  /** version folders that were replaced (--force) */
+  /** version folders that were replaced (`force`) */
   replaced: string[];
 }
 
@@ -56,7 +57,7 @@ export async function writeRepository(repo: string, folders: ModelFolder[], opti
     if (!isSafeName(config.name)) throw new InputError(`unsafe model name '${config.name}'`, { hint: 'model names may use only letters, digits, _ . - and may not be . or ..' });
     const modelDir = path.join(repository, config.name);
     if (fs.existsSync(modelDir) && !fs.statSync(modelDir).isDirectory()) {
-      throw new InputError(`${modelDir} exists and is not a folder`, { hint: 'the model folder would go there: move that file, or package under another --name' });
+      throw new InputError(`${modelDir} exists and is not a folder`, { hint: `the model folder would go there: move that file, or package under another ${opt('name')}` });
     }
   }
   const version = options.version === 'next'
@@ -101,7 +102,7 @@ async function checkExisting(repository: string, config: ModelConfig, version: n
   const versions = versionsIn(modelDir);
   const clash = versions.includes(version);
   if (clash && !force) {
-    throw new InputError(`${path.join(modelDir, String(version))} already exists`, { hint: 'add --force to replace it, or --model-version next for a new version' });
+    throw new InputError(`${path.join(modelDir, String(version))} already exists`, { hint: `add ${opt('force')} to replace it, or ${opt('modelVersion', 'next')} for a new version` });
   }
   const others = versions.filter((v) => v !== version);
   const configFile = path.join(modelDir, 'config.pbtxt');
@@ -109,7 +110,7 @@ async function checkExisting(repository: string, config: ModelConfig, version: n
     const existing = await readConfig(configFile);
     if (!equals(ModelConfigSchema, tensorsOf(existing), tensorsOf(config))) {
       throw new InputError(`${configFile} describes other inputs/outputs (or max_batch_size) than this model, and versions ${others.join(', ')} still use it`, {
-        hint: 'package under another --name, or remove the old versions first',
+        hint: `package under another ${opt('name')}, or remove the old versions first`,
       });
     }
   }

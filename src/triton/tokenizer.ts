@@ -11,6 +11,7 @@ import {
   type ModelConfig, type ModelInput, DataType, ModelConfigSchema, ModelEnsemblingSchema, ModelEnsembling_StepSchema,
   ModelInputSchema, ModelInstanceGroupSchema, ModelInstanceGroup_Kind, ModelOutputSchema, ModelParameterSchema,
 } from './gen/model_config_pb.js';
+import { opt } from '../option-ref.js';
 
 /**
  * The text front of a model: a Python-backend step `<name>_tokenize` that runs a Hugging Face
@@ -64,9 +65,9 @@ export async function readTokenizer(dir: string): Promise<TokenizerSource> {
   } catch (error) {
     throw fileError(dir, error, 'tokenizer folder');
   }
-  if (!stat.isDirectory()) throw new InputError(`--tokenizer ${dir} is not a folder`, { hint: 'give the Hugging Face tokenizer folder that holds tokenizer.json' });
+  if (!stat.isDirectory()) throw new InputError(`${opt('tokenizer', dir)} is not a folder`, { hint: 'give the Hugging Face tokenizer folder that holds tokenizer.json' });
   if (!fs.existsSync(file)) {
-    throw new InputError(`--tokenizer ${dir} has no ${TOKENIZER_FILE}`, {
+    throw new InputError(`${opt('tokenizer', dir)} has no ${TOKENIZER_FILE}`, {
       hint: "save it with the fast tokenizer: AutoTokenizer.from_pretrained(...).save_pretrained(dir) writes tokenizer.json",
     });
   }
@@ -156,12 +157,12 @@ function roleOf(input: ModelInput, signature: ModelSignature): string {
   const info = signature.inputs.find((t) => t.name === input.name)!;
   const role = ROLES.find((r) => r.pattern.test(input.name.replace(/:\d+$/, '')))?.role;
   if (!role) {
-    throw new InputError(`--tokenizer: cannot tell which tokenizer output feeds the model's input '${input.name}'`, {
+    throw new InputError(`${opt('tokenizer')}: cannot tell which tokenizer output feeds the model's input '${input.name}'`, {
       hint: 'the tokenizer step feeds inputs named input_ids, attention_mask, token_type_ids and position_ids',
     });
   }
-  if (!['int', 'uint'].includes(dtypeInfo(info.dtype).kind)) throw new InputError(`--tokenizer: input '${input.name}' is ${info.dtype}; token inputs are integers`);
-  if (info.shape?.length !== 2) throw new InputError(`--tokenizer: input '${input.name}' has shape [${info.shape?.join(', ') ?? '?'}]; token inputs are [batch, sequence]`);
+  if (!['int', 'uint'].includes(dtypeInfo(info.dtype).kind)) throw new InputError(`${opt('tokenizer')}: input '${input.name}' is ${info.dtype}; token inputs are integers`);
+  if (info.shape?.length !== 2) throw new InputError(`${opt('tokenizer')}: input '${input.name}' has shape [${info.shape?.join(', ') ?? '?'}]; token inputs are [batch, sequence]`);
   return role;
 }
 
@@ -171,16 +172,16 @@ function roleOf(input: ModelInput, signature: ModelSignature): string {
  */
 function sequenceLength(signature: ModelSignature, source: TokenizerSource, asked: number | undefined, notes: string[]): { value?: number; fixed: boolean } {
   const fixed = [...new Set(signature.inputs.map((t) => t.shape?.[1]).filter((d): d is number => typeof d === 'number'))];
-  if (fixed.length > 1) throw new InputError(`--tokenizer: the model's token inputs disagree on the sequence length (${fixed.join(' vs ')})`);
+  if (fixed.length > 1) throw new InputError(`${opt('tokenizer')}: the model's token inputs disagree on the sequence length (${fixed.join(' vs ')})`);
   if (fixed.length === 1) {
-    if (asked !== undefined && asked !== fixed[0]) throw new InputError(`--max-length ${asked}: the model takes exactly ${fixed[0]} tokens`);
+    if (asked !== undefined && asked !== fixed[0]) throw new InputError(`${opt('maxLength', asked)}: the model takes exactly ${fixed[0]} tokens`);
     return { value: fixed[0], fixed: true };
   }
   if (asked !== undefined) return { value: asked, fixed: false };
   if (source.maxLength) {
-    notes.push(`the tokenizer truncates to ${source.maxLength.value} tokens (${source.maxLength.from}; set it with --max-length)`);
+    notes.push(`the tokenizer truncates to ${source.maxLength.value} tokens (${source.maxLength.from}; set it with ${opt('maxLength')})`);
     return { value: source.maxLength.value, fixed: false };
   }
-  notes.push('the tokenizer does not truncate: the model must take any length (set a limit with --max-length)');
+  notes.push(`the tokenizer does not truncate: the model must take any length (set a limit with ${opt('maxLength')})`);
   return { fixed: false };
 }

@@ -1,3 +1,4 @@
+/** Verifying a repository: every problem Triton would refuse it for, found before it does. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, fileError } from '../errors.js';
@@ -14,8 +15,6 @@ import { type ReleaseFinding, type ReleaseFindings, checkOnnxForRelease, modelNe
 import { checkEngineForRelease, checkPythonForRelease } from './release-runtimes.js';
 import type { TritonRelease } from './releases.js';
 import { releaseTarget } from './release-target.js';
-
-/** `tdeploy package --verify`: every problem Triton would refuse a repository for, found before it does. */
 
 export interface Problem {
   /** relative to the repository */

@@ -40,6 +40,8 @@ export interface EngineBenchmark {
   report: TrtexecReport;
   /** one entry per timed inference, in order; null when not asked for */
   samples: TimingSample[] | null;
+  /** what was adapted to the release */
+  notes: string[];
 }
 
 /**
@@ -75,7 +77,6 @@ export async function runEngineBenchmark(plan: string, options: EngineBenchmarkO
       // 11.x leaves the host/device copies out of its timings unless asked; the samples are H2D + compute + D2H in every release
       extra: [...(hasFlag(version, '--includeDataTransfers') ? ['--includeDataTransfers'] : []), ...(options.extra ?? [])],
     });
-    for (const message of notes) progress({ kind: 'note', message });
     const logFile = options.logFile ? await logOut.temp(options.logFile) : undefined;
     const { report } = await runTrtexec(trtexec.path, args, { timeoutMs: options.timeoutMs, logFile, progress });
     await logOut.commit();
@@ -85,7 +86,7 @@ export async function runEngineBenchmark(plan: string, options: EngineBenchmarkO
     }
     // trtexec writes no times file when a profiler is attached (--dumpProfile without --separateProfileRun)
     const times = exportTimes && fs.existsSync(exportTimes) ? parseExportTimes(fs.readFileSync(exportTimes, 'utf8')) : null;
-    return { trtexec: trtexec.path, trtVersion: formatVersion(report.version ?? version), args, report, samples: times };
+    return { trtexec: trtexec.path, trtVersion: formatVersion(report.version ?? version), args, report, samples: times, notes };
   } finally {
     await scratch.abort();
     await logOut.abort();

@@ -9,7 +9,7 @@ import type { ShapeProfile } from './profiles.js';
  *   (`Adding network input: x with dtype: float32, dimensions: (-1, 1, 28, 28)`), and each
  *   output's name (`Marking y_0 as output: y`), without dtype or dims;
  * - the options header: the optimization profile of each input given shapes.
- * A build with --no-inference and without --verbose prints no binding at all.
+ * A build without inference and without trtexec's --verbose prints no binding at all.
  */
 export interface EngineBinding {
   name: string;

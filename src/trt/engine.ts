@@ -9,40 +9,31 @@ import { signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { type ShapeSpec, emptyShapeSpec } from '../runtime/shapes.js';
 import type { Failure } from './failures.js';
-import { type Precision, trtexecArgs } from './flags.js';
+import { type TrtexecRequest, trtexecArgs } from './flags.js';
 import { findTrtexec } from './locate.js';
 import { type Outcome, type TrtexecReport, readTrtexecLog } from './log-parser.js';
 import { type ShapeProfile, engineProfiles } from './profiles.js';
 import { runTrtexec } from './runner.js';
 import type { PerformanceSummary } from './summary.js';
 import { atLeast, detectTrtVersion, formatVersion } from './version.js';
+import { opt } from '../option-ref.js';
 
-export interface EngineOptions {
+/** A build's options: what it asks of trtexec, as the request to any release says it, and where things are. */
+export interface EngineOptions extends Pick<TrtexecRequest, BuildKey> {
   /** the engine file; default: the model's path with .plan. The log goes beside it as <engine>.log */
   output?: string;
   /** trtexec to run; else $TDEPLOY_TRTEXEC, PATH, /usr/src/tensorrt/bin */
   trtexec?: string;
-  precision?: Precision[];
-  stronglyTyped?: boolean;
-  /** INT8 calibration cache */
-  calib?: string;
-  workspaceMiB?: number;
-  /** optimization profiles by input name (`--shapes`) */
-  profiles?: Record<string, ShapeProfile>;
-  /** `--shape` / `--dim name=MIN,OPT,MAX` for the dynamic inputs without a profile */
+  /** shapes, or dims as MIN,OPT,MAX, for the dynamic inputs without a profile */
   shapes?: ShapeSpec;
-  timingCache?: string;
-  builderLevel?: number;
-  /** raw `--flag[=value]` arguments for trtexec */
-  extra?: string[];
-  /** false: build only, no timing run */
-  inference?: boolean;
   timeoutMs?: number;
 }
 
-/** What `tdeploy engine` reports, for a build and for `--from-log` alike. */
+type BuildKey = 'precision' | 'stronglyTyped' | 'calib' | 'workspaceMiB' | 'profiles' | 'timingCache' | 'builderLevel' | 'extra' | 'inference';
+
+/** What `tdeploy engine` reports, for a build and for a log read alike. */
 export interface EngineReport {
-  /** the engine written (a build), or named in the log (--from-log); null when a build wrote none */
+  /** the engine written (a build), or named in the log (a report on a log); null when a build wrote none */
   engine: string | null;
   trtVersion: string | null;
   outcome: Outcome;
@@ -53,9 +44,11 @@ export interface EngineReport {
   summary: PerformanceSummary | null;
   warnings: string[];
   log: string;
+  /** what was adapted to the release, and precision choices worth knowing */
+  notes: string[];
 }
 
-function engineReport(report: TrtexecReport, engine: string | null, log: string): EngineReport {
+function engineReport(report: TrtexecReport, engine: string | null, log: string, notes: string[] = []): EngineReport {
   return {
     engine,
     trtVersion: report.version && formatVersion(report.version),
@@ -67,6 +60,7 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string)
     summary: report.summary,
     warnings: report.warnings,
     log,
+    notes,
   };
 }
 
@@ -74,19 +68,19 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string)
 function checkOptions(options: EngineOptions): void {
   const precision = options.precision ?? [];
   if (options.stronglyTyped && precision.length) {
-    throw new InputError(`--strongly-typed cannot be combined with --${precision[0]}`, {
+    throw new InputError(`${opt('stronglyTyped')} cannot be combined with ${opt('precision', precision[0])}`, {
       kind: 'usage', hint: 'a strongly typed network takes its precisions from the model\'s tensor types, so TensorRT rejects builder precision flags with it',
     });
   }
   if (options.calib !== undefined) {
-    if (!precision.some((p) => p === 'int8' || p === 'best')) throw new InputError('--calib needs --int8 or --best', { kind: 'usage' });
+    if (!precision.some((p) => p === 'int8' || p === 'best')) throw new InputError(`${opt('calib')} needs ${opt('precision', 'int8')} or ${opt('precision', 'best')}`, { kind: 'usage' });
     requireFile(options.calib, 'calibration cache');
   }
   if (options.workspaceMiB !== undefined && !(Number.isInteger(options.workspaceMiB) && options.workspaceMiB > 0)) {
-    throw new InputError(`--workspace: '${options.workspaceMiB}' is not a positive whole number of MiB`, { kind: 'usage' });
+    throw new InputError(`${opt('workspaceMiB')}: '${options.workspaceMiB}' is not a positive whole number of MiB`, { kind: 'usage' });
   }
   if (options.builderLevel !== undefined && !(Number.isInteger(options.builderLevel) && options.builderLevel >= 0 && options.builderLevel <= 5)) {
-    throw new InputError(`--builder-level: '${options.builderLevel}' is not 0 to 5`, { kind: 'usage' });
+    throw new InputError(`${opt('builderLevel')}: '${options.builderLevel}' is not 0 to 5`, { kind: 'usage' });
   }
 }
 
@@ -101,10 +95,10 @@ const defaultOutput = (model: string) => model.replace(/\.onnx$/i, '') + '.plan'
 export async function buildEngine(model: string, options: EngineOptions = {}, progress: Progress = silent): Promise<EngineReport> {
   checkOptions(options);
   const output = path.resolve(options.output ?? defaultOutput(model));
-  refuseFolderOutput(output, '-o', 'the engine', 'model.plan');
+  refuseFolderOutput(output, 'output', 'the engine', 'model.plan');
   const onnx = await loadModel(model);
   const overwritten = overwrittenInput([output, `${output}.log`], [onnx.path, ...externalDataFiles(onnx)]);
-  if (overwritten) throw new InputError(`the engine or its log would overwrite ${overwritten}, which the build reads`, { kind: 'usage', hint: 'give -o <file>.plan' });
+  if (overwritten) throw new InputError(`the engine or its log would overwrite ${overwritten}, which the build reads`, { kind: 'usage', hint: `give ${opt('output', '<file>.plan')}` });
   const { inputs } = signature(onnx.proto);
   const profiles = engineProfiles(inputs, options.profiles ?? {}, options.shapes ?? emptyShapeSpec());
   const trtexec = findTrtexec({ trtexec: options.trtexec });
@@ -112,29 +106,24 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
   const version = await detectTrtVersion(trtexec.path);
   const precision = options.precision ?? [];
   const quantized = onnx.proto.graph?.node.some((n) => n.opType === 'QuantizeLinear') ?? false;
+  const notes: string[] = [];
   if (precision.some((p) => p === 'int8' || p === 'best') && !options.calib && !quantized && !atLeast(version, '11.0')) {
-    progress({ kind: 'note', message: 'INT8 without --calib and without QDQ nodes in the model: TensorRT uses placeholder scales, fine for timing but not for accuracy' });
+    notes.push(`INT8 without ${opt('calib')} and without QDQ nodes in the model: TensorRT uses placeholder scales, fine for timing but not for accuracy`);
   }
   const logFile = `${output}.log`;
   const engineOut = new OutputSet();
   const logOut = new OutputSet();
   try {
     const saveEngine = await engineOut.temp(output);
-    const { args, notes } = trtexecArgs(version, {
+    const { output: _output, trtexec: _trtexec, shapes: _shapes, timeoutMs: _timeout, ...request } = options;
+    const { args, notes: adapted } = trtexecArgs(version, {
+      ...request,
       onnx: path.resolve(model),
       saveEngine,
-      precision,
-      stronglyTyped: options.stronglyTyped,
-      calib: options.calib,
-      workspaceMiB: options.workspaceMiB,
       profiles,
       inferenceShapes: Object.fromEntries(Object.entries(profiles).map(([name, p]) => [name, p.opt])),
-      timingCache: options.timingCache,
-      builderLevel: options.builderLevel,
-      inference: options.inference,
-      extra: options.extra,
     });
-    for (const message of notes) progress({ kind: 'note', message });
+    notes.push(...adapted);
     const { report } = await runTrtexec(trtexec.path, args, { timeoutMs: options.timeoutMs, logFile: await logOut.temp(logFile), progress });
     report.version ??= version;
     if (report.outcome === 'passed' && !(fs.statSync(saveEngine, { throwIfNoEntry: false })?.size ?? 0)) {
@@ -144,7 +133,7 @@ export async function buildEngine(model: string, options: EngineOptions = {}, pr
     await logOut.commit();
     if (report.outcome === 'passed') await engineOut.commit();
     else await engineOut.abort();
-    return engineReport(report, report.outcome === 'passed' ? output : null, logFile);
+    return engineReport(report, report.outcome === 'passed' ? output : null, logFile, notes);
   } catch (error) {
     await engineOut.abort();
     await logOut.abort();

@@ -4,6 +4,8 @@
  * out-of-memory build often ends in "Could not find any implementation for node", which is also
  * how a genuinely unsupported layer ends, so the memory warnings are looked for first.
  */
+import { opt } from '../option-ref.js';
+
 export type FailureKind =
   | 'invalid-option' | 'parse-error' | 'unsupported-op' | 'out-of-memory' | 'calibration'
   | 'build-error' | 'runtime-error' | 'unknown'
@@ -48,27 +50,27 @@ export const FAILURE_RULES: FailureRule[] = [
   },
   {
     kind: 'invalid-option', pattern: /no optimization profile has been defined|does not match network definition|Must specify only --optShapes|Invalid (?:DataType|TensorFormat|IOFormat)/,
-    hint: "the shapes do not fit the model: give every dynamic input min,opt,max (--shapes name:MINxA,OPTxB,MAXxC or --dim name=MIN,OPT,MAX) and keep the model's fixed dims",
+    hint: `the shapes do not fit the model: give every dynamic input min,opt,max (${opt('profiles', 'name:MINxA,OPTxB,MAXxC')} or ${opt('dims', 'name=MIN,OPT,MAX')}) and keep the model's fixed dims`,
   },
   {
     kind: 'unsupported-op',
     pattern: /Plugin not found|checkFallbackPluginImporter|importFallbackPluginImporter|No importer registered for op|could not find plugin|UNSUPPORTED_NODE|Unsupported operator/i,
     hint: (_m, log) => `TensorRT has no importer or plugin for ${nodeOp(log) ? `the '${nodeOp(log)}' op` : 'an op of the model'}: ` +
-      "load the plugin library that implements it (--extra=--staticPlugins=lib.so from 8.6, --plugins before) and check that it registers that name, version and namespace, or replace the op in the model",
+      `load the plugin library that implements it (${opt('extra', '--staticPlugins=lib.so')} from 8.6, ${opt('extra', '--plugins=lib.so')} before) and check that it registers that name, version and namespace, or replace the op in the model`,
   },
   {
     kind: 'out-of-memory', warnings: true,
     pattern: /out of memory|OutOfMemory|could not be allocated|insufficient memory|cudaErrorMemoryAllocation|std::bad_alloc/i,
-    hint: 'the GPU ran out of memory: lower the max shapes of the profile, leave room with a smaller --workspace, stop other GPU processes, or use a GPU with more memory',
+    hint: `the GPU ran out of memory: lower the max shapes of the profile, leave room with a smaller ${opt('workspaceMiB')}, stop other GPU processes, or use a GPU with more memory`,
   },
   {
     kind: 'calibration', pattern: /calibrat/i,
-    hint: 'INT8 calibration failed: check that --calib is a cache made for this model and TensorRT release, or quantize the model to QDQ (tdeploy quantize --to int8 --mode static) and build without --calib',
+    hint: `INT8 calibration failed: check that ${opt('calib')} is a cache made for this model and TensorRT release, or quantize the model to QDQ (tdeploy quantize ${opt('to', 'int8')} ${opt('mode', 'static')}) and build without ${opt('calib')}`,
   },
   {
     kind: 'parse-error',
     pattern: /Failed to parse onnx file|While parsing node|In function parseGraph|Invalid Node|Parsing model failed|ModelImporter|Could not open file|Failed to load ONNX|IR version/i,
-    hint: "TensorRT's ONNX parser rejected the model at the node named above: export with another opset (tdeploy convert --opset N), fold constants and simplify the graph, or try a newer TensorRT",
+    hint: `TensorRT's ONNX parser rejected the model at the node named above: export with another opset (tdeploy convert ${opt('opset', 'N')}), fold constants and simplify the graph, or try a newer TensorRT`,
   },
   {
     kind: 'runtime-error',
@@ -77,12 +79,12 @@ export const FAILURE_RULES: FailureRule[] = [
   },
   {
     kind: 'build-error', pattern: /Could not find any implementation for node/,
-    hint: 'the builder has no kernel for that node at this precision and shape: give it more --workspace, build that part in FP32 (drop --fp16/--int8), or try a newer TensorRT',
+    hint: `the builder has no kernel for that node at this precision and shape: give it more ${opt('workspaceMiB')}, build that part in FP32 (drop ${opt('precision', 'fp16')}/${opt('precision', 'int8')}), or try a newer TensorRT`,
   },
   {
     kind: 'build-error',
     pattern: /Building engine failed|Engine could not be created|buildSerializedNetwork|Network validation failed|Error Code \d+|Failed to create engine|Engine set up failed/,
-    hint: 'the TensorRT builder failed; the lines above say where. Rerun with --extra=--verbose for the builder\'s detail',
+    hint: `the TensorRT builder failed; the lines above say where. Rerun with ${opt('extra', '--verbose')} for the builder's detail`,
   },
 ];
 
@@ -136,6 +138,6 @@ export function classifyFailure(messages: LogMessage[], lastStep: string | null)
   return {
     kind: 'unknown',
     message: `trtexec reported FAILED without an error line${lastStep ? `; the last step it logged: ${lastStep}` : ''}`,
-    hint: 'run trtexec again with --verbose (through tdeploy: --extra=--verbose) to see what the builder did before it stopped',
+    hint: `run trtexec again with its --verbose (through tdeploy: ${opt('extra', '--verbose')}) to see what the builder did before it stopped`,
   };
 }

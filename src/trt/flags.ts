@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import { type ShapeProfile, formatDims } from './profiles.js';
 import { type TrtVersion, atLeast, formatVersion } from './version.js';
+import { opt } from '../option-ref.js';
 
 /**
  * Which releases know a trtexec flag: `since` is the first release with it, `until` the first
@@ -133,50 +134,50 @@ const hasProfiles = (r: TrtexecRequest) => Object.keys(r.profiles ?? {}).length 
 
 const stronglyTypedOnly = (option: string) => (v: TrtVersion) =>
   `TensorRT ${formatVersion(v)} builds strongly typed networks only, so ${option} is not passed: ` +
-  "layer precisions follow the model's tensor types (make an FP16 model with 'tdeploy quantize --to fp16', an INT8 one with QDQ nodes)";
+  `layer precisions follow the model's tensor types (make an FP16 model with tdeploy quantize ${opt('to', 'fp16')}, an INT8 one with QDQ nodes)`;
 
 const precisionRule = (p: Precision): ArgRule => ({
-  option: `--${p}`,
+  option: opt('precision', p),
   wanted: (r) => r.precision?.includes(p) ?? false,
   choices: [{ flag: `--${p}` }],
-  whenRemoved: stronglyTypedOnly(`--${p}`),
+  whenRemoved: stronglyTypedOnly(opt('precision', p)),
 });
 
 const RULES: ArgRule[] = [
   { option: '<model>', wanted: (r) => r.onnx !== undefined, choices: [{ flag: '--onnx', value: (r) => r.onnx! }] },
   { option: '<engine>', wanted: (r) => r.loadEngine !== undefined, choices: [{ flag: '--loadEngine', value: (r) => r.loadEngine! }] },
-  { option: '--output', wanted: (r) => r.saveEngine !== undefined, choices: [{ flag: '--saveEngine', value: (r) => r.saveEngine! }] },
+  { option: opt('output'), wanted: (r) => r.saveEngine !== undefined, choices: [{ flag: '--saveEngine', value: (r) => r.saveEngine! }] },
   ...PRECISIONS.map(precisionRule),
-  { option: '--strongly-typed', wanted: (r) => r.stronglyTyped === true, choices: [{ flag: '--stronglyTyped' }] },
+  { option: opt('stronglyTyped'), wanted: (r) => r.stronglyTyped === true, choices: [{ flag: '--stronglyTyped' }] },
   {
-    option: '--calib', wanted: (r) => r.calib !== undefined,
-    choices: [{ flag: '--calib', value: (r) => r.calib! }], whenRemoved: stronglyTypedOnly('--calib'),
+    option: opt('calib'), wanted: (r) => r.calib !== undefined,
+    choices: [{ flag: '--calib', value: (r) => r.calib! }], whenRemoved: stronglyTypedOnly(opt('calib')),
   },
   {
     // A bare number means MiB in every release from 8.4; suffixes are read differently before and after 10.3.
-    option: '--workspace', wanted: (r) => r.workspaceMiB !== undefined,
+    option: opt('workspaceMiB'), wanted: (r) => r.workspaceMiB !== undefined,
     choices: [{ flag: '--memPoolSize', value: (r) => `workspace:${r.workspaceMiB}` }, { flag: '--workspace', value: (r) => String(r.workspaceMiB) }],
   },
-  { option: '--shapes', wanted: hasProfiles, choices: [{ flag: '--minShapes', value: (r) => profileList(r, 'min') }] },
-  { option: '--shapes', wanted: hasProfiles, choices: [{ flag: '--optShapes', value: (r) => profileList(r, 'opt') }] },
-  { option: '--shapes', wanted: hasProfiles, choices: [{ flag: '--maxShapes', value: (r) => profileList(r, 'max') }] },
+  { option: opt('profiles'), wanted: hasProfiles, choices: [{ flag: '--minShapes', value: (r) => profileList(r, 'min') }] },
+  { option: opt('profiles'), wanted: hasProfiles, choices: [{ flag: '--optShapes', value: (r) => profileList(r, 'opt') }] },
+  { option: opt('profiles'), wanted: hasProfiles, choices: [{ flag: '--maxShapes', value: (r) => profileList(r, 'max') }] },
   {
     option: 'inference shapes', wanted: (r) => r.inference !== false && Object.keys(r.inferenceShapes ?? {}).length > 0,
     choices: [{ flag: '--shapes', value: (r) => shapeList(r.inferenceShapes!) }],
   },
-  { option: '--timing-cache', wanted: (r) => r.timingCache !== undefined, choices: [{ flag: '--timingCacheFile', value: (r) => r.timingCache! }] },
+  { option: opt('timingCache'), wanted: (r) => r.timingCache !== undefined, choices: [{ flag: '--timingCacheFile', value: (r) => r.timingCache! }] },
   {
-    option: '--builder-level', wanted: (r) => r.builderLevel !== undefined,
+    option: opt('builderLevel'), wanted: (r) => r.builderLevel !== undefined,
     choices: [{ flag: '--builderOptimizationLevel', value: (r) => String(r.builderLevel) }],
   },
-  { option: '--no-inference', wanted: (r) => r.inference === false, choices: [{ flag: '--skipInference' }, { flag: '--buildOnly' }] },
-  { option: '--iterations', wanted: (r) => r.iterations !== undefined, choices: [{ flag: '--iterations', value: (r) => String(r.iterations) }] },
+  { option: opt('inference', false), wanted: (r) => r.inference === false, choices: [{ flag: '--skipInference' }, { flag: '--buildOnly' }] },
+  { option: opt('iterations'), wanted: (r) => r.iterations !== undefined, choices: [{ flag: '--iterations', value: (r) => String(r.iterations) }] },
   // trtexec runs for at least --iterations and at least --duration; 0 s makes the count decide.
   {
-    option: '--duration', wanted: (r) => r.durationS !== undefined || r.iterations !== undefined,
+    option: opt('durationS'), wanted: (r) => r.durationS !== undefined || r.iterations !== undefined,
     choices: [{ flag: '--duration', value: (r) => String(r.durationS ?? 0) }],
   },
-  { option: '--warmup', wanted: (r) => r.warmupMs !== undefined, choices: [{ flag: '--warmUp', value: (r) => String(r.warmupMs) }] },
+  { option: opt('warmup'), wanted: (r) => r.warmupMs !== undefined, choices: [{ flag: '--warmUp', value: (r) => String(r.warmupMs) }] },
   { option: 'samples', wanted: (r) => r.exportTimes !== undefined, choices: [{ flag: '--exportTimes', value: (r) => r.exportTimes! }] },
 ];
 
@@ -217,15 +218,15 @@ function checkExtra(v: TrtVersion, extra: string[], set: Map<string, string>): s
   for (const arg of extra) {
     const flag = arg.split('=', 1)[0];
     if (!/^--?\w/.test(arg)) {
-      throw new InputError(`--extra: '${arg}' is not a flag`, {
+      throw new InputError(`${opt('extra')}: '${arg}' is not a flag`, {
         kind: 'invalid-option',
         hint: "trtexec takes values attached with '=' (--flag=value); a value after a space is an unknown option to it",
       });
     }
     const managed = set.get(flag);
-    if (managed) throw new InputError(`--extra: tdeploy sets ${flag} itself`, { kind: 'invalid-option', hint: `use tdeploy's ${managed}` });
+    if (managed) throw new InputError(`${opt('extra')}: tdeploy sets ${flag} itself`, { kind: 'invalid-option', hint: `use tdeploy's ${managed}` });
     if (TRTEXEC_FLAGS[flag] && !hasFlag(v, flag)) {
-      throw new InputError(`--extra: TensorRT ${formatVersion(v)} has no ${flag}`, { kind: 'invalid-option', hint: availability(flag) });
+      throw new InputError(`${opt('extra')}: TensorRT ${formatVersion(v)} has no ${flag}`, { kind: 'invalid-option', hint: availability(flag) });
     }
   }
   return extra;

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import { type Dim, type TensorInfo, formatShape } from '../onnx/signature.js';
 import { type ShapeSpec, checkSpec, resolveShapes } from '../runtime/shapes.js';
+import { opt } from '../option-ref.js';
 
 /** One input's optimization profile: the smallest, the tuned-for and the largest shape. */
 export interface ShapeProfile {
@@ -24,31 +25,30 @@ export function parseProfile(text: string): [string, ShapeProfile] {
   const at = text.lastIndexOf(':');
   const shapes = text.slice(at + 1).split(',');
   if (at <= 0 || (shapes.length !== 1 && shapes.length !== 3)) {
-    throw new InputError(`--shapes ${text}: expected name:MINxA,OPTxB,MAXxC or name:AxB, e.g. input_ids:1x16,8x128,32x512`, { kind: 'usage' });
+    throw new InputError(`${opt('profiles', text)}: expected name:MINxA,OPTxB,MAXxC or name:AxB, e.g. input_ids:1x16,8x128,32x512`, { kind: 'usage' });
   }
   const dims = shapes.map((s) => s.split('x').map((d) => {
-    if (!/^\d+$/.test(d) || Number(d) < 1) throw new InputError(`--shapes ${text}: '${d}' is not a positive integer`, { kind: 'usage' });
+    if (!/^\d+$/.test(d) || Number(d) < 1) throw new InputError(`${opt('profiles', text)}: '${d}' is not a positive integer`, { kind: 'usage' });
     return Number(d);
   }));
-  const [min, opt = min, max = min] = dims;
-  return [text.slice(0, at), { min, opt, max }];
+  const [min, optimum = min, max = min] = dims;
+  return [text.slice(0, at), { min, opt: optimum, max }];
 }
 
 const isDynamic = (d: Dim) => typeof d !== 'number' || d < 0;
 
 /**
- * The optimization profile of every input with dynamic dims: from `profiles` (`--shapes`),
- * else from `spec` (`--shape` fixes one input, `--dim name=MIN,OPT,MAX` a symbolic dim wherever
- * it appears). A dynamic input left without one is an error that lists them all.
+ * The optimization profile of every input with dynamic dims: from `profiles`, else from `spec`
+ * (its shapes fix one input each, its dims, as MIN,OPT,MAX, a symbolic dim wherever it appears). A dynamic input left without one is an error that lists them all.
  */
 export function engineProfiles(inputs: TensorInfo[], profiles: Record<string, ShapeProfile>, spec: ShapeSpec): Record<string, ShapeProfile> {
   const names = inputs.map((i) => i.name);
   for (const name of Object.keys(profiles)) {
-    if (!names.includes(name)) throw new InputError(`--shapes names '${name}', which is not an input of the model`, { hint: `the inputs are ${names.join(', ')}` });
+    if (!names.includes(name)) throw new InputError(`${opt('profiles')} names '${name}', which is not an input of the model`, { hint: `the inputs are ${names.join(', ')}` });
   }
   checkSpec(inputs, spec);
   for (const [dim, values] of Object.entries(spec.dims)) {
-    if (values.length !== 1 && values.length !== 3) throw new InputError(`--dim ${dim}: give one value or three (min,opt,max), not ${values.length}`, { kind: 'usage' });
+    if (values.length !== 1 && values.length !== 3) throw new InputError(`${opt('dims', dim)}: give one value or three (min,opt,max), not ${values.length}`, { kind: 'usage' });
   }
   const result: Record<string, ShapeProfile> = {};
   const missing: TensorInfo[] = [];
@@ -66,8 +66,8 @@ export function engineProfiles(inputs: TensorInfo[], profiles: Record<string, Sh
     throw new InputError(`the model has dynamic inputs without a profile: ${missing.map((i) => `${i.name} ${formatShape(i.shape)}`).join(', ')}`, {
       kind: 'shapes',
       hint: symbolic.length
-        ? `give min,opt,max for each dynamic dim, e.g. ${symbolic.map((d) => `--dim ${d}=1,8,32`).join(' ')}, or --shapes ${missing[0].name}:MINxA,OPTxB,MAXxC`
-        : `give --shapes ${missing[0].name}:MINxA,OPTxB,MAXxC (its unnamed dims cannot be set with --dim)`,
+        ? `give min,opt,max for each dynamic dim, e.g. ${symbolic.map((d) => opt('dims', `${d}=1,8,32`)).join(' ')}, or ${opt('profiles', `${missing[0].name}:MINxA,OPTxB,MAXxC`)}`
+        : `give ${opt('profiles', `${missing[0].name}:MINxA,OPTxB,MAXxC`)} (its unnamed dims cannot be set with ${opt('dims')})`,
     });
   }
   // resolveShapes checks every name it is given, so it gets only what concerns these inputs

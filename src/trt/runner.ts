@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { type ToolResult, runTool } from '../process/runner.js';
 import { type Progress, silent } from '../progress.js';
 import { type TrtexecReport, createLogParser } from './log-parser.js';
+import { opt } from '../option-ref.js';
 
 export interface TrtexecRunOptions {
   timeoutMs?: number;
@@ -81,12 +82,12 @@ export async function runTrtexec(trtexec: string, args: string[], options: Trtex
       ? {
         kind: 'timeout',
         message: `trtexec did not finish within ${seconds} s and was killed${where}`,
-        hint: 'give it more time (a larger --timeout, or none), or make the build cheaper: smaller max shapes, a lower --builder-level, a --timing-cache',
+        hint: `give it more time (a larger ${opt('timeoutMs')}, or none), or make the build cheaper: smaller max shapes, a lower ${opt('builderLevel')}, a ${opt('timingCache')}`,
       }
       : {
         kind: 'unknown',
         message: `trtexec ${result.signal ? `died of ${result.signal}` : `exited with code ${result.exitCode}`} before reporting a result${where}`,
-        hint: 'the full log shows how far it got; rerun with --extra=--verbose for more detail',
+        hint: `the full log shows how far it got; rerun with ${opt('extra', '--verbose')} for more detail`,
       };
     if (result.timedOut) report.outcome = 'incomplete';
   }

@@ -79,7 +79,7 @@ test('--against flags the drifted model on generated inputs and says which defau
   const report = await check(drifted, { against: fixture('encoder.onnx'), seed: 3, gate });
   assert.equal(report.passed, false);
   assert.deepEqual(report.against, { kind: 'model', path: fixture('encoder.onnx') });
-  assert.ok(report.notes.includes('symbolic dims without --dim took defaults: batch=1, seq=16'), report.notes.join('\n'));
+  assert.ok(report.notes.includes('symbolic dims without `dims` took defaults: batch=1, seq=16'), report.notes.join('\n'));
 
   // the same inputs through the original model give the logits the drift is computed from
   const sig = signature((await loadModel(fixture('encoder.onnx'))).proto);
@@ -211,7 +211,7 @@ test('bad references are input errors that name the tensor', async () => {
     ['output shape', variant('shape', (m) => m.set('logits', { dtype: 'float32', shape: [2, 5], data: new Float32Array(10) })), /'logits' has shape \[2, 5\] but the model expects \[batch, 4\]/],
     ['output shape vs actual', variant('rows', (m) => m.set('logits', { dtype: 'float32', shape: [3, 4], data: new Float32Array(12) })), /output 'logits': expected shape \[3, 4\] but the model produced \[2, 4\]/],
     ['inputs disagree', variant('seq', (m) => m.set('attention_mask', { dtype: 'int64', shape: [2, 8], data: new BigInt64Array(16) })), /dimension 'seq' is 16 in 'input_ids' but 8 in 'attention_mask'/],
-    ['unknown tolerance', fixture('encoder.reference.npz'), /--tolerance logit: .*has no output 'logit'/, { ...gate, perOutput: { logit: { atol: 1 } } }],
+    ['unknown tolerance', fixture('encoder.reference.npz'), /`perOutput: logit`: .*has no output 'logit'/, { ...gate, perOutput: { logit: { atol: 1 } } }],
   ];
   for (const [what, file, message, options] of cases) {
     await assert.rejects(check(encoder, { reference: await file, gate: options ?? gate }), (e: Error & { exitCode?: number }) => {
@@ -239,12 +239,12 @@ test('contradictory or missing choices are usage errors', async () => {
   const encoder = fixture('encoder.onnx');
   const reference = fixture('encoder.reference.npz');
   await assert.rejects(check(encoder, { gate }), /nothing to compare with/);
-  await assert.rejects(check(encoder, { reference, against: encoder, gate }), /give --reference or --against, not both/);
-  await assert.rejects(check(encoder, { reference, inputs: reference, gate }), /--inputs only applies with --against/);
-  await assert.rejects(check(encoder, { reference, shapes: { shapes: {}, dims: { batch: [2] } }, gate }), /--shape\/--dim only applies with --against/);
-  await assert.rejects(check(encoder, { against: encoder, shapes: { shapes: {}, dims: { sequence: [2] } }, gate }), /--dim sequence: the model has no symbolic dimension/);
+  await assert.rejects(check(encoder, { reference, against: encoder, gate }), /give `reference` or `against`, not both/);
+  await assert.rejects(check(encoder, { reference, inputs: reference, gate }), /`inputs` only applies with `against`/);
+  await assert.rejects(check(encoder, { reference, shapes: { shapes: {}, dims: { batch: [2] } }, gate }), /`shapes`\/`dims` only applies with `against`/);
+  await assert.rejects(check(encoder, { against: encoder, shapes: { shapes: {}, dims: { sequence: [2] } }, gate }), /`dims: sequence`: the model has no symbolic dimension/);
   await assert.rejects(check(encoder, { against: fixture('convnet.onnx'), gate }), /inputs for .*encoder\.onnx has no tensor for input 'input_ids'/);
-  await assert.rejects(check(encoder, { against: encoder, gate: { ...gate, perOutput: { logit: { atol: 1 } } } }), /--tolerance logit: .*encoder\.onnx has no output 'logit'/);
+  await assert.rejects(check(encoder, { against: encoder, gate: { ...gate, perOutput: { logit: { atol: 1 } } } }), /`perOutput: logit`: .*encoder\.onnx has no output 'logit'/);
 });
 
 test('a model onnxruntime cannot load is an input error with the reason, not drift', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type Gate, compareToBaseline, readBaseline, regressions } from '../../src/bench/baseline.js';
-import type { BenchReport, BenchResult } from '../../src/bench/report.js';
+import type { BenchReport, BenchResult } from '../../src/bench/result.js';
 import { tempDir } from '../helpers.js';
 
 function result(label: string, batch: number, p50: number, p99: number, inferencesPerSec: number): BenchResult {
@@ -18,7 +18,7 @@ function result(label: string, batch: number, p50: number, p99: number, inferenc
 const report = (results: BenchResult[]): BenchReport => ({
   tool: { name: 'tdeploy', version: '0.1.0' },
   environment: { node: 'v20.0.0', onnxruntime: '1.30.0', cpu: 'test', cores: 2, os: 'linux' },
-  results, regressions: [],
+  results, regressions: [], notes: [],
 });
 
 const old = report([result('a.onnx', 1, 1.0, 2.0, 1000), result('a.onnx', 8, 4.0, 8.0, 250), result('b.onnx', 1, 0.5, 1.0, 2000)]);

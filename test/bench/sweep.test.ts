@@ -33,11 +33,11 @@ test('the batch comes from the batch-like dim, also under --shape; 1 without one
   assert.equal(batchOf([{ name: 'x', dtype: 'float32', shape: ['tokens', 8] }], { x: [7, 8] }), 1);
 });
 
-test('--batch on a model without a batch-like dim, or together with --dim batch, is a usage error', () => {
+test('a batch on a model without a batch-like dim, or together with --dim batch, is a usage error', () => {
   const fixed: TensorInfo[] = [{ name: 'x', dtype: 'float32', shape: ['tokens', 8] }];
   assert.throws(() => benchCases(fixed, { shapes: {}, dims: {} }, [2]), (e: Error & { exitCode?: number; hint?: string }) =>
-    e.exitCode === 2 && /no batch-like symbolic dimension/.test(e.message) && e.hint === 'sweep one of its symbolic dims with --dim, e.g. --dim tokens=2');
-  assert.throws(() => benchCases(encoder, { shapes: {}, dims: { batch: [2] } }, [2]), /--batch and --dim batch both set/);
+    e.exitCode === 2 && /no batch-like symbolic dimension/.test(e.message) && e.hint === 'sweep one of its symbolic dims with `dims`, e.g. `dims: tokens=2`');
+  assert.throws(() => benchCases(encoder, { shapes: {}, dims: { batch: [2] } }, [2]), /`batch` and `dims: batch` both set/);
 });
 
 test('labels: file names, paths where names collide, #n for a model given twice', () => {

@@ -29,7 +29,7 @@ function benchJson(args: string[]): { report: { results: Result[]; regressions: 
 
 test('JSON: the documented keys, results in model order with the batch sweep, consistent statistics', () => {
   const { report, stderr } = benchJson([encoder, external, '--batch', '1,4', '--dim', 'seq=8', ...quick]);
-  assert.deepEqual(Object.keys(report), ['tool', 'environment', 'results', 'regressions']);
+  assert.deepEqual(Object.keys(report), ['tool', 'environment', 'results', 'regressions', 'notes']);
   const version = JSON.parse(fs.readFileSync(fixture('..', 'package.json'), 'utf8')).version;
   assert.deepEqual(report.tool, { name: 'tdeploy', version });
   const env = report.environment as Record<string, unknown>;
@@ -147,7 +147,7 @@ test('gate: exit 0 within the threshold, exit 1 beyond it with the report writte
   const json = runCli(['bench', encoder, '--batch', '1,2', '--baseline', path.join(dir, 'fast.json'), '--output', out, '--json', ...quick]);
   assert.equal(json.code, 1);
   const printed = JSON.parse(json.stdout);
-  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions'], 'one report document, no error object after it');
+  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions', 'notes'], 'one report document, no error object after it');
   assert.equal(printed.regressions.length, 1);
   assert.deepEqual(Object.keys(printed.regressions[0]), ['label', 'shapes', 'metric', 'baseline', 'current', 'worsePercent', 'maxPercent']);
   assert.deepEqual([printed.regressions[0].label, printed.regressions[0].metric, printed.regressions[0].maxPercent], ['encoder.onnx', 'p50', 10]);

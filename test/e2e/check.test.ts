@@ -64,7 +64,7 @@ test('with --json a failed gate prints its report as the one JSON document', asy
 test('bad flags and inputs exit 2 with one line naming the problem, and write nothing', () => {
   const dir = tempDir();
   const cases: [string[], RegExp][] = [
-    [['--atol', 'abc'], /^tdeploy: error: --atol: expected a number >= 0$/m],
+    [['--atol', 'abc'], /^tdeploy: error: --atol: expected a number >= 0, or a share of the output's range such as 1%$/m],
     [['--rtol', '-1'], /^tdeploy: error: --rtol: expected a number >= 0$/m],
     [['--min-top1', '1.5'], /^tdeploy: error: --min-top1: expected a number from 0 to 1$/m],
     [['--top-k', '0'], /^tdeploy: error: --top-k: expected a positive integer$/m],

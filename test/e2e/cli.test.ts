@@ -52,7 +52,7 @@ test('inspect --json describes the torch-exported encoder exactly', () => {
   const r = runCli(['inspect', fixture('encoder.onnx'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['path', 'sizeBytes', 'irVersion', 'producer', 'opsets', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'parameterBytes', 'dtypes', 'externalData']);
+  assert.deepEqual(Object.keys(report), ['path', 'sizeBytes', 'irVersion', 'producer', 'opsets', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'parameterBytes', 'dtypes', 'externalData', 'notes']);
   assert.equal(report.sizeBytes, fs.statSync(fixture('encoder.onnx')).size);
   assert.equal(report.irVersion, 8);
   assert.deepEqual(report.producer, { name: 'pytorch', version: '1.13.0' });

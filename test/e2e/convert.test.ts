@@ -72,7 +72,7 @@ test('encoder.pt → ONNX with dynamic batch and seq: torch\'s outputs at sizes 
   const r = convert([fixture('encoder.pt'), '-o', out, ...ENCODER_INPUTS, '--output-names', 'logits,hidden_states', '--no-check', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'reference', 'opset', 'torch', 'python', 'inputs', 'outputs', 'check', 'seconds']);
+  assert.deepEqual(Object.keys(report), ['output', 'reference', 'opset', 'torch', 'python', 'inputs', 'outputs', 'check', 'seconds', 'notes']);
   assert.equal(report.output, out);
   assert.equal(report.reference, path.join(dir, 'encoder.reference.npz'));
   assert.equal(report.opset, 17);
@@ -202,6 +202,8 @@ def scale():
   assert.match(r.stderr, /^tdeploy: note: the example has batch=1: tracing may fix that dim to 1 in the model; export with 2 or more$/m);
   assert.match(r.stderr, /^tdeploy: note: torch dropped input 'unused': the model does not use it$/m);
   const report = JSON.parse(r.stdout);
+  // the same notes, in the one document
+  assert.deepEqual(report.notes, ['the example has batch=1: tracing may fix that dim to 1 in the model; export with 2 or more', "torch dropped input 'unused': the model does not use it"]);
   assert.deepEqual(report.inputs.map((i: { name: string }) => i.name), ['x']);
   assert.equal(report.check.passed, true);
   assert.match(report.check.notes.join('\n'), /ignored unused/);

@@ -23,7 +23,7 @@ test('engine --json prints exactly the report the issue specifies', () => {
   const r = engine([fixture('encoder.onnx'), '-o', '$OUT/enc.plan', '--fp16', '--json', ...encoderDims], { log: log('06') });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['engine', 'trtVersion', 'outcome', 'failure', 'precision', 'shapes', 'buildSeconds', 'summary', 'warnings', 'log']);
+  assert.deepEqual(Object.keys(report), ['engine', 'trtVersion', 'outcome', 'failure', 'precision', 'shapes', 'buildSeconds', 'summary', 'warnings', 'log', 'notes']);
   assert.deepEqual(Object.keys(report.summary), ['throughputQps', 'latencyMs', 'gpuComputeMs', 'enqueueMs', 'h2dMs', 'd2hMs', 'totalHostWalltimeS', 'totalGpuComputeS']);
   assert.deepEqual(report.summary.latencyMs, { min: 0.0333252, max: 0.26416, mean: 0.0385501, median: 0.0383301, p90: 0.0395508, p95: 0.0400391, p99: 0.046875 });
   assert.deepEqual([report.engine, report.trtVersion, report.outcome, report.failure, report.log], [path.join(r.out, 'enc.plan'), '10.14.1', 'passed', null, path.join(r.out, 'enc.plan.log')]);

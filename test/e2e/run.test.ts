@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { BenchReportSchema } from '../../src/bench/report.js';
+import { BenchReportSchema } from '../../src/bench/result.js';
 import { exampleConfig } from '../../src/pipeline/example.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { fixture, runCli, shared, skipWithoutPython, tempDir } from '../helpers.js';

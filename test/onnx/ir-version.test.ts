@@ -18,7 +18,7 @@ test('a FLOAT8 initializer needs IR 9, an INT4 Cast target IR 10; lowering below
   proto.irVersion = 10n;
   proto.graph!.initializer.push(create(TensorProtoSchema, { name: 'f8', dataType: TensorProto_DataType.FLOAT8E4M3FN, dims: [1n], rawData: new Uint8Array(1) }));
   assert.equal(requiredIrVersion(proto).version, 9);
-  assert.throws(() => lowerIrVersion(proto, 8), /--ir-version 8: the model needs IR 9 for the tensor 'f8' of type FLOAT8E4M3FN/);
+  assert.throws(() => lowerIrVersion(proto, 8), /`irVersion: 8`: the model needs IR 9 for the tensor 'f8' of type FLOAT8E4M3FN/);
   const cast = proto.graph!.node.find((n) => n.opType === 'Cast')!;
   cast.attribute.find((a) => a.name === 'to')!.i = BigInt(TensorProto_DataType.INT4);
   assert.deepEqual(irNeeds(proto).map((n) => n.version), [10, 9, 4]);

@@ -134,7 +134,7 @@ test('patterns that are not exactly attention are left alone, each with its reas
   assert.equal(ops(shifted.model).filter((o) => o === 'Softmax').length, 2);
 
   const kept = await fuse(fixture('encoder.onnx'), undefined, ['/blocks.0/attention/query/MatMul']);
-  assert.deepEqual(kept.report.skipped, [{ fusion: 'Attention', node: '/blocks.0/attention/Softmax', reason: "it contains '/blocks.0/attention/query/MatMul', named by --exclude-node" }]);
+  assert.deepEqual(kept.report.skipped, [{ fusion: 'Attention', node: '/blocks.0/attention/Softmax', reason: "it contains '/blocks.0/attention/query/MatMul', named by `excludeNodes`" }]);
   assert.ok(kept.model.proto.graph!.node.some((n) => n.name === '/blocks.0/attention/query/MatMul'));
 });
 
@@ -207,13 +207,13 @@ test('fusion is for INT8 dynamic: static refuses it, --op-types without Attentio
   const dir = tempDir();
   await assert.rejects(
     quantize(fixture('encoder.onnx'), { output: path.join(dir, 's.onnx'), to: 'int8', mode: 'static', calibration: fixture('encoder.calibration.npz'), fuse: true }),
-    /fusion applies to --mode dynamic/,
+    /fusion applies to `mode: dynamic`/,
   );
   const report = await quantize(fixture('encoder.onnx'), { output: path.join(dir, 'm.onnx'), to: 'int8', opTypes: ['MatMul', 'Gather'] });
   assert.deepEqual(report.fused, {});
-  assert.ok(report.notes.includes('no fusion: --op-types leaves Attention out, and a fused attention would stay float32'));
+  assert.ok(report.notes.includes('no fusion: `opTypes` leaves Attention out, and a fused attention would stay float32'));
   const excluded = await quantize(fixture('encoder.onnx'), { output: path.join(dir, 'e.onnx'), to: 'int8', excludeNodes: ['/blocks.0/attention/query/MatMul'] });
   assert.deepEqual(excluded.fused, { Attention: 1 }, 'the layer holding the excluded node stays unfused');
-  assert.ok(excluded.blockedNodes.some((b) => b.node === '/blocks.0/attention/query/MatMul' && b.reason === 'named by --exclude-node'));
-  assert.ok(excluded.notes.includes("not fused into Attention: /blocks.0/attention/Softmax, because it contains '/blocks.0/attention/query/MatMul', named by --exclude-node"), excluded.notes.join('\n'));
+  assert.ok(excluded.blockedNodes.some((b) => b.node === '/blocks.0/attention/query/MatMul' && b.reason === 'named by `excludeNodes`'));
+  assert.ok(excluded.notes.includes("not fused into Attention: /blocks.0/attention/Softmax, because it contains '/blocks.0/attention/query/MatMul', named by `excludeNodes`"), excluded.notes.join('\n'));
 });

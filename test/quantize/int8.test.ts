@@ -6,7 +6,7 @@ import { loadModel, readTensor } from '../../src/onnx/model.js';
 import { tensorDtype } from '../../src/onnx/tensor-proto.js';
 import { attr, makeNode } from '../../src/quantize/graph.js';
 import type { QuantizeOptions } from '../../src/quantize/options.js';
-import type { QuantizeReport } from '../../src/quantize/report.js';
+import type { QuantizeReport } from '../../src/quantize/result.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { readNpz, writeNpz } from '../../src/tensor/npz.js';
 import { Random } from '../../src/tensor/random.js';
@@ -71,7 +71,7 @@ test('INT8 dynamic encoder: 35 % of the size with embeddings, accurate on unseen
 test('INT8 dynamic without fusion (--no-fuse): the graph as exported, every constant-weight product quantized', async () => {
   const { report, model } = await quantizeEncoder({ mode: 'dynamic', fuse: false });
   assert.deepEqual(report.fused, {});
-  assert.ok(report.notes.includes('no fusion (--no-fuse)'));
+  assert.ok(report.notes.includes('no fusion (`fuse: false`)'));
   assert.equal(report.nodesConverted, 16, '12 MatMul + 2 Gemm + 2 embedding Gather');
   assert.deepEqual(report.blockedNodes.map((b) => b.op), ['MatMul', 'MatMul', 'MatMul', 'MatMul'], 'only the attention products of two activations stay float');
   assert.equal(ops(model).filter((o) => o === 'DynamicQuantizeMatMul').length, 14);
@@ -125,7 +125,7 @@ test('--symmetric gives int8 activations with zero point 0', async () => {
 test('--op-types and --exclude-node choose what is quantized', async () => {
   const { report, model } = await quantizeEncoder({ mode: 'dynamic', opTypes: ['MatMul', 'Gather'], excludeNodes: ['/blocks.0/attention/query/MatMul'] });
   assert.equal(ops(model).filter((o) => o === 'Gemm').length, 2, 'Gemm was not asked for');
-  assert.ok(report.blockedNodes.some((b) => b.node === '/blocks.0/attention/query/MatMul' && b.reason === 'named by --exclude-node'));
+  assert.ok(report.blockedNodes.some((b) => b.node === '/blocks.0/attention/query/MatMul' && b.reason === 'named by `excludeNodes`'));
   assert.equal(report.nodesConverted, 13);
 });
 

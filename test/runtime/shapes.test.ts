@@ -26,7 +26,7 @@ test('--shape fixes one input; --dim applies wherever the name appears; sweeps p
 
 test('shape specs that do not fit the model are input errors naming the problem', () => {
   const none = { shapes: {}, dims: {} };
-  assert.throws(() => resolveShapes(inputs, { ...none, shapes: { nope: [1] } }), /--shape names 'nope', which is not an input/);
+  assert.throws(() => resolveShapes(inputs, { ...none, shapes: { nope: [1] } }), /`shapes` names 'nope', which is not an input/);
   assert.throws(() => resolveShapes(inputs, { ...none, shapes: { input_ids: [1, 2, 3] } }), /rank 3 but the model's input is \[batch, seq\]/);
   assert.throws(() => resolveShapes(inputs, { ...none, shapes: { pixel: [1, 4, 2, 8] } }), /dim 1 is fixed to 3 in the model, not 4/);
   assert.throws(() => resolveShapes(inputs, { ...none, dims: { width: [3] } }), /no symbolic dimension 'width'.*/);
@@ -46,7 +46,7 @@ test('generated inputs are deterministic, in range and of the right dtype', () =
   checkInputs(inputs, a, 'generated');
   const bytes: TensorInfo[] = [{ name: 'pixels', dtype: 'uint8', shape: [4] }];
   assert.ok((generateInputs(bytes, new Map([['pixels', [4]]]), { intRange: [200, 256] }).get('pixels')!.data as Uint8Array).every((v) => v >= 200));
-  assert.throws(() => generateInputs(bytes, new Map([['pixels', [4]]]), { intRange: [0, 1000] }), /--int-range 0\.\.1000 does not fit uint8 input 'pixels' \(0\.\.256\)/);
+  assert.throws(() => generateInputs(bytes, new Map([['pixels', [4]]]), { intRange: [0, 1000] }), /`intRange: 0\.\.1000` does not fit uint8 input 'pixels' \(0\.\.256\)/);
   assert.throws(() => generateInputs([{ ...bytes[0], dtype: 'int8' }], new Map([['pixels', [4]]]), { intRange: [-129, 0] }), /does not fit int8 input 'pixels' \(-128\.\.128\)/);
   assert.throws(() => generateInputs(inputs, new Map([['input_ids', [1e11, 16]], ['pixel', [1, 3, 2, 8]]])), (e: Error) => e instanceof InputError && e.message === 'int64 tensor of shape [100000000000, 16] is too large to hold in memory');
 });

@@ -30,7 +30,7 @@ test('example shapes: batch-like dims 2, other symbolic dims 8, --example-dim wi
   const shapes = exampleShapes(specs, { width: 5 });
   assert.deepEqual(shapes.get('input_ids'), [2, 8]);
   assert.deepEqual(shapes.get('pixel'), [2, 3, 8, 5]);
-  assert.throws(() => exampleShapes(specs, { sequence: 4 }), /--example-dim sequence: no --input has a symbolic dim 'sequence'/);
+  assert.throws(() => exampleShapes(specs, { sequence: 4 }), /`exampleDims: sequence`: no `inputs` has a symbolic dim 'sequence'/);
 });
 
 test('generated examples are deterministic: integers in 0..99, floats standard normal', () => {

@@ -6,7 +6,7 @@ import { choosePython, pythonsWithTorch } from '../../src/torch/python.js';
 import { pythonWith, skipWithoutPython, tempDir } from '../helpers.js';
 
 test('the interpreter: --python, else TDEPLOY_PYTHON, else python3 on PATH', () => {
-  assert.deepEqual(choosePython('/opt/py/bin/python', { TDEPLOY_PYTHON: '/usr/bin/python3' }), { command: '/opt/py/bin/python', chosenBy: '--python' });
+  assert.deepEqual(choosePython('/opt/py/bin/python', { TDEPLOY_PYTHON: '/usr/bin/python3' }), { command: '/opt/py/bin/python', chosenBy: '`python`' });
   assert.deepEqual(choosePython(undefined, { TDEPLOY_PYTHON: '/usr/bin/python3' }), { command: '/usr/bin/python3', chosenBy: 'TDEPLOY_PYTHON' });
   assert.deepEqual(choosePython(undefined, {}), { command: 'python3', chosenBy: 'python3 on PATH' });
 });

@@ -32,7 +32,7 @@ test('the encoder: names, TYPE_* and dims from its signature, batch dim dropped 
   assert.deepEqual(rows(config.output), [['logits', 'TYPE_FP32', [4]], ['hidden_states', 'TYPE_FP32', [-1, 64]]]);
   assert.equal(config.schedulingChoice.case, undefined);
   assert.equal(config.instanceGroup.length, 0);
-  assert.deepEqual(notes, ["max_batch_size 4, Triton's default for a model that batches (set it with --max-batch-size)"]);
+  assert.deepEqual(notes, ["max_batch_size 4, Triton's default for a model that batches (set it with `maxBatchSize`)"]);
 });
 
 test('max_batch_size 0 keeps full shapes; the default rises to the largest preferred batch size', async () => {
@@ -55,7 +55,7 @@ test('a fixed leading dim: no batching by default, and --max-batch-size N > 0 is
   assert.equal(config.maxBatchSize, 0);
   assert.deepEqual(rows(config.output), [['y', 'TYPE_FP32', [1, 8]]]);
   assert.deepEqual(notes, ["max_batch_size 0 (no batching): 'y' has a fixed leading dimension 1 ([1, 8])"]);
-  assert.throws(() => derive(sig, { maxBatchSize: 8 }), (e: unknown) => e instanceof InputError && /--max-batch-size 8 needs .* but 'y' has a fixed leading dimension 1/.test(e.message));
+  assert.throws(() => derive(sig, { maxBatchSize: 8 }), (e: unknown) => e instanceof InputError && /`maxBatchSize: 8` needs .* but 'y' has a fixed leading dimension 1/.test(e.message));
 });
 
 test('a [batch] tensor becomes dims [1] reshaped to a scalar; a true scalar needs batching', () => {
@@ -107,13 +107,13 @@ test('serving options that contradict each other or the model are refused', asyn
   const sig = await encoder();
   const refused: [Partial<PackageOptionsInput>, RegExp, SourceKind?][] = [
     [{ maxBatchSize: 0, dynamicBatching: true }, /dynamic batching needs max_batch_size > 0/],
-    [{ maxBatchSize: 4, preferredBatchSize: '2,8' }, /--preferred-batch-size 8 is larger than max_batch_size 4/],
-    [{ kind: 'cpu', trtAccelerator: 'fp16' }, /--trt-accelerator runs on GPU instances/],
+    [{ maxBatchSize: 4, preferredBatchSize: '2,8' }, /`preferredBatchSize: 8` is larger than max_batch_size 4/],
+    [{ kind: 'cpu', trtAccelerator: 'fp16' }, /`trtAccelerator` runs on GPU instances/],
     [{ trtAccelerator: 'fp32' }, /a tensorrt_plan model is already an engine/, plan],
-    [{ kind: 'cpu' }, /--kind cpu: tensorrt_plan models run on GPUs only/, plan],
-    [{ warmup: 8 }, /--warmup 8 is larger than max_batch_size 4/],
-    [{ maxBatchSize: 0, warmup: 2 }, /--warmup 2: without batching/],
-    [{ shapes: { shapes: {}, dims: { seq: [16] } } }, /--dim and --shape set the shapes of the warm-up request: give --warmup N too/],
+    [{ kind: 'cpu' }, /`kind: cpu`: tensorrt_plan models run on GPUs only/, plan],
+    [{ warmup: 8 }, /`warmup: 8` is larger than max_batch_size 4/],
+    [{ maxBatchSize: 0, warmup: 2 }, /`warmup: 2`: without batching/],
+    [{ shapes: { shapes: {}, dims: { seq: [16] } } }, /`dims` and `shapes` set the shapes of the warm-up request: give `warmup: N` too/],
   ];
   for (const [options, message, kind] of refused) assert.throws(() => derive(sig, options, kind), message, JSON.stringify(options));
 });
@@ -132,7 +132,7 @@ test('warm-up: random floats, zeros for token ids (random bytes are out of any v
 
   const defaulted = derive(await encoder(), { warmup: 1 });
   assert.deepEqual(defaulted.config.modelWarmup[0].inputs.input_ids.dims, [16n]);
-  assert.ok(defaulted.notes.includes('warm-up shapes take seq=16 (set them with --dim)'));
+  assert.ok(defaulted.notes.includes('warm-up shapes take seq=16 (set them with `dims`)'));
 
   const image = derive(await convnet(), { warmup: 4 }).config.modelWarmup[0].inputs.image;
   assert.deepEqual([image.dims.map(Number), image.inputDataType.case], [[3, 32, 32], 'randomData']);
@@ -142,7 +142,7 @@ test('a label file attaches to the one classifier output, and must have one line
   const sig = await encoder();
   const { config } = derive(sig, {}, onnx, { fileName: 'labels.txt', lines: 4 });
   assert.deepEqual(config.output.map((o) => o.labelFilename), ['labels.txt', '']);
-  assert.throws(() => derive(sig, {}, onnx, { fileName: 'labels.txt', lines: 3 }), /labels.txt has 3 lines but output 'logits' has 4 classes/);
+  assert.throws(() => derive(sig, {}, onnx, { fileName: 'labels.txt', lines: 3 }), /labels\.txt` has 3 lines but output 'logits' has 4 classes/);
   assert.throws(() => derive(sig, {}, onnx, { output: 'hidden_states', fileName: 'l.txt', lines: 64 }), /output 'hidden_states' \[batch, seq, 64\] is not \[batch, classes\]/);
   const two: ModelSignature = { inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 3] }], outputs: [{ name: 'a', dtype: 'float32', shape: ['n', 5] }, { name: 'b', dtype: 'float32', shape: ['n', 5] }] };
   assert.throws(() => derive(two, {}, onnx, { fileName: 'l.txt', lines: 5 }), /several outputs could be classifiers \(a, b\)/);

@@ -51,8 +51,8 @@ test('a TensorRT engine: platform tensorrt_plan, model.plan, tensors from --io-f
   assert.deepEqual([config.platform, config.maxBatchSize, config.input.map((t) => t.name)], ['tensorrt_plan', 8, ['input_ids', 'attention_mask']]);
   assert.ok(fs.readFileSync(path.join(dir, 'models', 'encoder', '1', 'model.plan')).equals(fs.readFileSync(engine)));
   await assert.rejects(pack(engine, { output: path.join(dir, 'm2') }), /a TensorRT engine, which does not tell tdeploy its inputs and outputs/);
-  await assert.rejects(pack(engine, { output: path.join(dir, 'm2'), ioFrom: engine }), /--io-from .*encoder.plan: expected .onnx/);
-  await assert.rejects(pack(fixture('encoder.onnx'), { output: path.join(dir, 'm2'), ioFrom: fixture('encoder.onnx') }), /--io-from is for TensorRT engines/);
+  await assert.rejects(pack(engine, { output: path.join(dir, 'm2'), ioFrom: engine }), /`ioFrom: .*encoder.plan`: expected .onnx/);
+  await assert.rejects(pack(fixture('encoder.onnx'), { output: path.join(dir, 'm2'), ioFrom: fixture('encoder.onnx') }), /`ioFrom` is for TensorRT engines/);
   await assert.rejects(pack(fixture('encoder.pt'), { output: path.join(dir, 'm2') }), /tdeploy packages .onnx, .plan, .engine files/);
   assert.ok(!fs.existsSync(path.join(dir, 'm2')));
 });
@@ -100,7 +100,7 @@ test('models join an existing repository beside the others; a label file goes be
   assert.deepEqual(listFiles(repo), ['convnet/1/model.onnx', 'convnet/classes.txt', 'convnet/config.pbtxt', 'encoder/1/model.onnx', 'encoder/config.pbtxt', 'tdeploy.json']);
   const empty = path.join(dir, 'empty.txt');
   fs.writeFileSync(empty, '');
-  await assert.rejects(pack(fixture('convnet.onnx'), { output: path.join(dir, 'x'), labelFile: empty }), /empty.txt has 0 lines but output 'logits' has 10 classes/);
+  await assert.rejects(pack(fixture('convnet.onnx'), { output: path.join(dir, 'x'), labelFile: empty }), /empty\.txt` has 0 lines but output 'logits' has 10 classes/);
   await assert.rejects(pack(fixture('convnet.onnx'), { output: path.join(dir, 'x'), labelFile: path.join(dir, 'missing.txt') }), /label file not found/);
 });
 

@@ -76,7 +76,7 @@ test('tokenizer step and ensemble: the model\'s integer inputs exactly, wired TE
   assert.deepEqual(result.models.map((m) => [m.name, m.role, m.platform]), [
     ['encoder', 'model', 'onnxruntime_onnx'], ['encoder_tokenize', 'tokenizer', 'python'], ['encoder_pipeline', 'ensemble', 'ensemble'],
   ]);
-  assert.ok(result.notes.includes('the tokenizer truncates to 128 tokens (tokenizer.json truncation; set it with --max-length)'));
+  assert.ok(result.notes.includes('the tokenizer truncates to 128 tokens (tokenizer.json truncation; set it with `maxLength`)'));
   const model = await readConfig(path.join(repo, 'encoder', 'config.pbtxt'));
   const tokenizer = await readConfig(path.join(repo, 'encoder_tokenize', 'config.pbtxt'));
   assert.equal(tokenizer.backend, 'python');
@@ -106,12 +106,12 @@ test('a fixed sequence length is padded to exactly; inputs the tokenizer cannot 
   await pack(fixed, { output: path.join(dir, 'repo'), tokenizer: fixture('tokenizer') });
   const params = (await readConfig(path.join(dir, 'repo', 'fixed_tokenize', 'config.pbtxt'))).parameters;
   assert.deepEqual([params.padding.stringValue, params.max_length.stringValue], ['max_length', '12']);
-  await assert.rejects(pack(fixed, { output: path.join(dir, 'r2'), tokenizer: fixture('tokenizer'), maxLength: 16 }), /--max-length 16: the model takes exactly 12 tokens/);
+  await assert.rejects(pack(fixed, { output: path.join(dir, 'r2'), tokenizer: fixture('tokenizer'), maxLength: 16 }), /`maxLength: 16`: the model takes exactly 12 tokens/);
   const odd = identityModel(dir, 'odd.onnx', { name: 'pixels', dtype: 'int64', shape: ['batch', 4] }, { name: 'out', dtype: 'int64', shape: ['batch', 4] });
   await assert.rejects(pack(odd, { output: path.join(dir, 'r3'), tokenizer: fixture('tokenizer') }), /cannot tell which tokenizer output feeds the model's input 'pixels'/);
   const float = identityModel(dir, 'float.onnx', { name: 'input_ids', dtype: 'float32', shape: ['batch', 4] }, { name: 'out', dtype: 'float32', shape: ['batch', 4] });
   await assert.rejects(pack(float, { output: path.join(dir, 'r4'), tokenizer: fixture('tokenizer') }), /input 'input_ids' is float32; token inputs are integers/);
-  await assert.rejects(pack(fixture('encoder.onnx'), { output: path.join(dir, 'r5'), maxLength: 16 }), /--max-length applies to the tokenizer step/);
+  await assert.rejects(pack(fixture('encoder.onnx'), { output: path.join(dir, 'r5'), maxLength: 16 }), /`maxLength` applies to the tokenizer step/);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['fixed.onnx', 'float.onnx', 'odd.onnx', 'repo']);
 });
 

@@ -60,13 +60,13 @@ test('the model and the options are checked before trtexec is looked for', async
   const nowhere = { trtexec: '/nonexistent/trtexec' };
   await assert.rejects(buildEngine('/nonexistent/model.onnx', nowhere), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /model not found/.test(e.message));
   await assert.rejects(buildEngine(fixture('encoder.onnx'), nowhere), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /dynamic inputs without a profile/.test(e.message));
-  await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, precision: ['fp16'], stronglyTyped: true }), /--strongly-typed cannot be combined with --fp16/);
+  await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, precision: ['fp16'], stronglyTyped: true }), /`stronglyTyped` cannot be combined with `precision: fp16`/);
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, calib: '/nonexistent/calib.cache', precision: ['int8'] }), /calibration cache not found/);
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, shapes: dims }), (e: Error & { exitCode?: number }) => e.exitCode === 3 && /not an executable file/.test(e.message));
   const folder = tempDir();
   fs.writeFileSync(path.join(folder, 'kept.txt'), 'kept');
   await assert.rejects(buildEngine(fixture('encoder.onnx'), { ...nowhere, shapes: dims, output: folder }), (e: Error & { exitCode?: number }) =>
-    e.exitCode === 2 && e.message === `-o ${folder} is a folder; the engine is one file`);
+    e.exitCode === 2 && e.message === `\`output: ${folder}\` is a folder; the engine is one file`);
   assert.deepEqual(listFiles(folder), ['kept.txt']);
 });
 
@@ -74,8 +74,8 @@ test('no trtexec anywhere: exit 3 naming every place looked and how to point at 
   const env = { PATH: '/nonexistent/a:/nonexistent/b' };
   assert.throws(() => findTrtexec({ env }), (e: Error & { exitCode?: number; hint?: string }) =>
     e.exitCode === 3 &&
-    e.message === 'trtexec not found; looked in --trtexec (not given), TDEPLOY_TRTEXEC (not set), PATH (/nonexistent/a:/nonexistent/b), /usr/src/tensorrt/bin/trtexec' &&
-    /--trtexec PATH or TDEPLOY_TRTEXEC=PATH/.test(e.hint!));
+    e.message === 'trtexec not found; looked in `trtexec` (not given), TDEPLOY_TRTEXEC (not set), PATH (/nonexistent/a:/nonexistent/b), /usr/src/tensorrt/bin/trtexec' &&
+    /`trtexec: PATH` or TDEPLOY_TRTEXEC=PATH/.test(e.hint!));
 });
 
 test('trtexec is found through TDEPLOY_TRTEXEC, then PATH', () => {

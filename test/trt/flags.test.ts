@@ -65,21 +65,21 @@ test('11.x: weak-typing precision flags are left out and said so', () => {
   const { args, notes } = trtexecArgs(version('11.0.0'), build);
   assert.ok(!args.some((a) => /--fp16|--int8|--calib/.test(a)));
   assert.equal(notes.length, 3);
-  assert.match(notes[0], /^TensorRT 11\.0\.0 builds strongly typed networks only, so --fp16 is not passed/);
+  assert.match(notes[0], /^TensorRT 11\.0\.0 builds strongly typed networks only, so `precision: fp16` is not passed/);
   assert.deepEqual(trtexecArgs(version('11.0.0'), { stronglyTyped: true }).args, ['--stronglyTyped']);
 });
 
 test('an option the release lacks is an input error naming the release', () => {
-  assert.throws(() => trtexecArgs(version('8.6.1'), { precision: ['bf16'] }), /--bf16 is not available with TensorRT 8\.6\.1: trtexec has --bf16 from 9\.3/);
-  assert.throws(() => trtexecArgs(version('8.4.1'), { builderLevel: 2 }), /--builder-level is not available with TensorRT 8\.4\.1/);
-  assert.throws(() => trtexecArgs(version('8.6.1'), { stronglyTyped: true }), /--strongly-typed is not available/);
+  assert.throws(() => trtexecArgs(version('8.6.1'), { precision: ['bf16'] }), /`precision: bf16` is not available with TensorRT 8\.6\.1: trtexec has --bf16 from 9\.3/);
+  assert.throws(() => trtexecArgs(version('8.4.1'), { builderLevel: 2 }), /`builderLevel` is not available with TensorRT 8\.4\.1/);
+  assert.throws(() => trtexecArgs(version('8.6.1'), { stronglyTyped: true }), /`stronglyTyped` is not available/);
 });
 
-test('--extra must be --flag[=value], not a flag tdeploy sets, and known to the release', () => {
+test('extra arguments must be --flag[=value], not a flag tdeploy sets, and known to the release', () => {
   const v = version('10.16.1');
   assert.throws(() => trtexecArgs(v, { extra: ['--iterations', '100'] }), (e: Error & { hint?: string }) => /'100' is not a flag/.test(e.message) && /attached with '='/.test(e.hint!));
   const profile = { profiles: { x: { min: [1], opt: [2], max: [4] } } };
-  assert.throws(() => trtexecArgs(v, { ...profile, extra: ['--minShapes=x:1'] }), (e: Error & { hint?: string }) => /tdeploy sets --minShapes itself/.test(e.message) && e.hint === "use tdeploy's --shapes");
+  assert.throws(() => trtexecArgs(v, { ...profile, extra: ['--minShapes=x:1'] }), (e: Error & { hint?: string }) => /tdeploy sets --minShapes itself/.test(e.message) && e.hint === "use tdeploy's `profiles`");
   assert.throws(() => trtexecArgs(v, { extra: ['--explicitBatch'] }), (e: Error & { hint?: string }) => /has no --explicitBatch/.test(e.message) && /until 10\.0/.test(e.hint!));
   assert.deepEqual(trtexecArgs(v, { extra: ['--someFutureFlag=1', '--iterations=100'] }).args, ['--someFutureFlag=1', '--iterations=100']);
 });

@@ -34,21 +34,21 @@ test('one value fixes a dim; --shapes and --shape take precedence per input', ()
   });
 });
 
-test('dynamic inputs without a profile fail with a line listing them and a --dim example', () => {
+test('dynamic inputs without a profile fail with a line listing them and a dims example', () => {
   assert.throws(() => engineProfiles(encoder, {}, { shapes: {}, dims: { batch: [1, 4, 8] } }), (e: Error & { hint?: string }) =>
     e.message === 'the model has dynamic inputs without a profile: input_ids [batch, seq], attention_mask [batch, seq]' &&
-    e.hint === 'give min,opt,max for each dynamic dim, e.g. --dim seq=1,8,32, or --shapes input_ids:MINxA,OPTxB,MAXxC');
+    e.hint === 'give min,opt,max for each dynamic dim, e.g. `dims: seq=1,8,32`, or `profiles: input_ids:MINxA,OPTxB,MAXxC`');
   const unnamed: TensorInfo[] = [{ name: 'image', dtype: 'float32', shape: [null, 3, 32, 32] }];
-  assert.throws(() => engineProfiles(unnamed, {}, none), (e: Error & { hint?: string }) => /unnamed dims cannot be set with --dim/.test(e.hint!));
+  assert.throws(() => engineProfiles(unnamed, {}, none), (e: Error & { hint?: string }) => /unnamed dims cannot be set with `dims`/.test(e.hint!));
 });
 
 test('profiles that do not fit the model are input errors', () => {
   const err = (profiles: Record<string, { min: number[]; opt: number[]; max: number[] }>, re: RegExp) =>
     assert.throws(() => engineProfiles(encoder, profiles, { shapes: {}, dims: { batch: [1], seq: [8] } }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && re.test(e.message));
-  err({ input_idz: { min: [1, 1], opt: [1, 1], max: [1, 1] } }, /--shapes names 'input_idz', which is not an input of the model/);
+  err({ input_idz: { min: [1, 1], opt: [1, 1], max: [1, 1] } }, /`profiles` names 'input_idz', which is not an input of the model/);
   err({ input_ids: { min: [1], opt: [1], max: [1] } }, /min shape 1 has rank 1, the model's input is \[batch, seq\]/);
   err({ scale: { min: [2], opt: [2], max: [2] } }, /dim 0 is fixed to 1 in the model, not 2 \(min\)/);
   err({ input_ids: { min: [4, 8], opt: [2, 8], max: [8, 8] } }, /dim 0 must grow min <= opt <= max, got 4, 2, 8/);
-  assert.throws(() => engineProfiles(encoder, {}, { shapes: {}, dims: { batch: [1, 8], seq: [8] } }), /--dim batch: give one value or three \(min,opt,max\), not 2/);
+  assert.throws(() => engineProfiles(encoder, {}, { shapes: {}, dims: { batch: [1, 8], seq: [8] } }), /`dims: batch`: give one value or three \(min,opt,max\), not 2/);
   assert.throws(() => engineProfiles(encoder, {}, { shapes: {}, dims: { height: [8] } }), /the model has no symbolic dimension 'height'/);
 });

@@ -37,7 +37,7 @@ export async function collectStats(
   batches.forEach(fold);
   if (computed.length === 0) return stats;
   const file = await saveExposing(model, computed, path.join(scratch.dir, 'calibration.onnx'));
-  const session = await openSession(file, options.session, progress);
+  const session = await openSession(file, options.session);
   try {
     for (const [b, batch] of batches.entries()) {
       progress({ kind: 'phase', phase: 'calibrating', detail: `batch ${b + 1} of ${batches.length}`, fraction: b / batches.length });

@@ -15,7 +15,7 @@ export interface Batches {
 }
 
 /**
- * Calibration data as batches the model can run. The data is read as `check --inputs` reads it
+ * Calibration data as batches the model can run. The data is read as check's input data is read
  * (a tensor file keyed by input name, or a folder of ONNX test data sets) and every set is split
  * along axis 0 into batches of `batchSize` samples, so one stacked .npz calibrates in steps.
  */

@@ -1,6 +1,7 @@
 import type { TensorStats } from './stats.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy'] as const;
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 export interface MethodOptions {
   /** percentile of |x| kept by `percentile`, e.g. 99.99 */

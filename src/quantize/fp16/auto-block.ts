@@ -8,6 +8,7 @@ import { nodeLabel } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import type { ValueType } from '../types.js';
 import { FLOAT16_MAX } from './halves.js';
+import { opt } from '../../option-ref.js';
 
 /** A value loses "most of its values" to float16 underflow past this fraction of its nonzeros. */
 const UNDERFLOW_FRACTION = 0.5;
@@ -42,9 +43,9 @@ export async function findFloat16Hazards(
 
 function hazard(name: string, s: TensorStats): string | undefined {
   const absMax = Math.max(Math.abs(s.min), Math.abs(s.max));
-  if (absMax > FLOAT16_MAX) return `--auto-block: '${name}' reaches ${absMax.toPrecision(4)}, beyond float16's ${FLOAT16_MAX}`;
+  if (absMax > FLOAT16_MAX) return `${opt('autoBlock')}: '${name}' reaches ${absMax.toPrecision(4)}, beyond float16's ${FLOAT16_MAX}`;
   if (s.nonzero > 0 && s.underflow / s.nonzero > UNDERFLOW_FRACTION) {
-    return `--auto-block: ${Math.round((100 * s.underflow) / s.nonzero)}% of '${name}' underflows float16`;
+    return `${opt('autoBlock')}: ${Math.round((100 * s.underflow) / s.nonzero)}% of '${name}' underflows float16`;
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { nodeLabel } from '../graph.js';
+import { opt } from '../../option-ref.js';
 
 /**
  * Ops that stay float32 in an FP16 model unless the user says otherwise, each with the reason
@@ -54,14 +55,14 @@ export interface BlockRules {
   ops: string[];
   /** node names blocked */
   nodes: string[];
-  /** nodes (by nodeLabel) blocked by --auto-block, with the reason found */
+  /** nodes (by nodeLabel) blocked by the overflow search on data, with the reason found */
   auto: Map<string, string>;
 }
 
 /** Why a node stays float32, or undefined when it converts. */
 export function blockReason(node: NodeProto, rules: BlockRules): string | undefined {
-  if (rules.nodes.includes(node.name)) return 'named by --block-node';
-  if (rules.ops.includes(node.opType)) return 'op type named by --block-op';
+  if (rules.nodes.includes(node.name)) return `named by ${opt('blockNodes')}`;
+  if (rules.ops.includes(node.opType)) return `op type named by ${opt('blockOps')}`;
   const auto = rules.auto.get(nodeLabel(node));
   if (auto) return auto;
   if (!CONVERTED_DOMAINS.has(node.domain)) return `op of domain ${node.domain}`;

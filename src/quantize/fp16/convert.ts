@@ -5,7 +5,7 @@ import { onnxFromDtype } from '../../tensor/dtype.js';
 import {
   type GraphView, attr, freshName, makeNode, nodeLabel, renameInput, sortTopologically, subgraphFreeNames, viewGraph,
 } from '../graph.js';
-import type { BlockedNode } from '../report.js';
+import type { BlockedNode } from '../result.js';
 import type { ScratchSpace } from '../store.js';
 import type { ValueType } from '../types.js';
 import { type BlockRules, blockReason } from './block-list.js';

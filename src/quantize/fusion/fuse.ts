@@ -8,6 +8,7 @@ import type { ScratchSpace } from '../store.js';
 import { inferTypes } from '../types.js';
 import { attention } from './attention.js';
 import { type Bail, type Fusion, type FusionGraph, type Match, bail, isBail } from './types.js';
+import { opt } from '../../option-ref.js';
 
 /**
  * The fusions tdeploy applies before INT8 dynamic quantization: patterns ONNX Runtime has one
@@ -28,7 +29,7 @@ export interface FusionReport {
 
 /**
  * Replaces every pattern of the table that matches exactly, in place, except patterns holding a
- * node named in `keep` (left for --exclude-node to find). New tensors (a packed QKV weight) go
+ * node named in `keep` (left for the int8 exclusion list to find). New tensors (a packed QKV weight) go
  * to the scratch space like every tensor a rewrite makes; what the fused nodes no longer need is
  * dropped.
  */
@@ -70,12 +71,12 @@ const readsOf = (node: NodeProto) => [...new Set([...node.input, ...subgraphFree
 /**
  * The nodes nothing reads once the match is replaced (the shape arithmetic and mask
  * computations only the pattern used), or why the match cannot be replaced: it holds a node
- * --exclude-node names, or one of its values is also read elsewhere (a graph output, another
+ * the int8 exclusion list names, or one of its values is also read elsewhere (a graph output, another
  * branch), which would lose it.
  */
 function replaceable(view: GraphView, match: Match, keep: Set<string>): { match: Match; unread: NodeProto[] } | Bail {
   const kept = match.remove.find((n) => keep.has(n.name));
-  const unread = kept ? bail(`it contains '${kept.name}', named by --exclude-node`) : unreadAfter(view, match);
+  const unread = kept ? bail(`it contains '${kept.name}', named by ${opt('excludeNodes')}`) : unreadAfter(view, match);
   return isBail(unread) ? unread : { match, unread };
 }
 
@@ -112,7 +113,7 @@ function unreadAfter(view: GraphView, match: Match): NodeProto[] | Bail {
 export function fusionNotes(report: FusionReport): string[] {
   const applied = Object.entries(report.applied).map(([op, n]) => `${n} ${op}`);
   const lines = [applied.length > 0
-    ? `fused ${applied.join(', ')} (com.microsoft ops ONNX Runtime runs as one kernel; --no-fuse keeps the graph as exported)`
+    ? `fused ${applied.join(', ')} (com.microsoft ops ONNX Runtime runs as one kernel; ${opt('fuse', false)} keeps the graph as exported)`
     : `fusion: no pattern of ${fusions.map((f) => f.name).join(', ')} matched`];
   const byReason = new Map<string, string[]>();
   for (const s of report.skipped) byReason.set(`${s.fusion}\u0000${s.reason}`, [...(byReason.get(`${s.fusion}\u0000${s.reason}`) ?? []), s.node]);

@@ -1,10 +1,9 @@
+/** Small steps for walking a pattern: who produces and who reads a value, and constant operands. */
 import type { NodeProto, TensorProto } from '../../onnx/gen/onnx_pb.js';
 import { tensorDtype } from '../../onnx/tensor-proto.js';
 import { numberAt } from '../../tensor/tensor.js';
 import { constantTensor, intsAttr, isOnnxOp } from '../graph.js';
 import { type FusionGraph, smallValues } from './types.js';
-
-/** Small steps for walking a pattern: who produces and who reads a value, and constant operands. */
 
 /** The node producing a value, when it is an ONNX op of one of the given types. */
 export function producer(g: FusionGraph, name: string, ...opTypes: string[]): NodeProto | undefined {

@@ -3,7 +3,7 @@ import { type OnnxModel, readTensor } from '../../onnx/model.js';
 import { tensorDtype, tensorFromProto } from '../../onnx/tensor-proto.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Range } from '../calibration/methods.js';
-import type { Int8Mode } from '../options.js';
+import type { Int8Mode } from '../targets.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import { quantizeWeight, roundHalfEven, transpose2d } from './weights.js';

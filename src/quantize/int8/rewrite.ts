@@ -1,9 +1,10 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { dropUnused, importOpset, nodeLabel, sortTopologically } from '../graph.js';
-import type { BlockedNode } from '../report.js';
+import type { BlockedNode } from '../result.js';
 import type { Int8Context } from './context.js';
 import { MICROSOFT, type OpQuantizer } from './quantizer.js';
 import { quantizerFor } from './registry.js';
+import { opt } from '../../option-ref.js';
 
 export interface Int8Plan {
   selected: { node: NodeProto; quantizer: OpQuantizer }[];
@@ -25,7 +26,7 @@ export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
   for (const node of ctx.view.graph.node) {
     const quantizer = quantizerFor(node);
     if (!quantizer || !rules.opTypes.includes(node.opType)) continue;
-    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: 'named by --exclude-node' } : quantizer.check(node, ctx);
+    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: `named by ${opt('excludeNodes')}` } : quantizer.check(node, ctx);
     if (verdict === 'ignore') continue;
     if (verdict !== 'quantize') {
       plan.blocked.push({ node: nodeLabel(node), op: node.opType, reason: verdict.blocked });

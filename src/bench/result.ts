@@ -1,13 +1,13 @@
+/**
+ * The bench report: what its JSON format prints and what a baseline is read back from. The schema
+ * is the one definition of the format: the types are inferred from it, and a baseline file is
+ * validated against it.
+ */
 import ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { z } from 'zod';
 
-/**
- * The bench report: what `--format json` prints and what `--baseline` reads back. The schema
- * is the one definition of the format: the types are inferred from it, and a baseline file is
- * validated against it.
- */
 const LatencySchema = z.object({
   mean: z.number(), std: z.number(), min: z.number(), p50: z.number(), p90: z.number(), p95: z.number(), p99: z.number(), max: z.number(),
 });
@@ -49,6 +49,8 @@ export const BenchReportSchema = z.object({
   environment: z.object({ node: z.string(), onnxruntime: z.string(), cpu: z.string(), cores: z.number().int(), os: z.string() }),
   results: z.array(BenchResultSchema),
   regressions: z.array(RegressionSchema),
+  /** generated inputs, fallbacks, unstable windows, results without a baseline (reports from before 0.2 have none) */
+  notes: z.array(z.string()).default([]),
 });
 
 export type BenchResult = z.infer<typeof BenchResultSchema>;

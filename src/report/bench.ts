@@ -1,14 +1,15 @@
-import type { Column, ReportDocument } from '../report/document.js';
-import { formatNumber } from '../report/format.js';
-import { type Comparison, type Gate, compareToBaseline } from './baseline.js';
-import type { BenchReport } from './report.js';
-import type { LatencyStats } from './stats.js';
-import { formatShapes } from './sweep.js';
-
 /**
  * The bench report as rows for the shared renderers. CSV columns are named like the JSON keys;
  * the human formats add a "vs baseline" column when a gate ran, where regressed rows say so.
  */
+import { type Comparison, type Gate, compareToBaseline } from '../bench/baseline.js';
+import type { BenchReport } from '../bench/result.js';
+import type { LatencyStats } from '../bench/stats.js';
+import { formatShapes } from '../bench/sweep.js';
+import { type Column, type TabularDocument, records } from './document.js';
+import { formatNumber } from './format.js';
+import { recordsTable } from './render.js';
+
 type Row = Comparison;
 
 const latency = (key: keyof LatencyStats): Column<Row> => ({
@@ -42,21 +43,18 @@ function vsBaseline({ regression, regressed }: Row): string {
 }
 
 /** The document every format renders; with the run's gate, each row is set beside its baseline. */
-export function benchDocument(report: BenchReport, gate?: Gate): ReportDocument<Row> {
-  const rows = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
+export function benchDocument(report: BenchReport, gate?: Gate): TabularDocument<BenchReport> {
+  const compared = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
   const env = report.environment;
   const sideBySide = new Set(report.results.map((r) => r.label)).size > 1;
-  return {
-    title: 'tdeploy bench',
-    data: report,
-    columns: columns(sideBySide, gate !== undefined),
-    rows,
-    headline: gate ? [verdict(report, rows, gate)] : [],
-    notes: [
+  const table = records(columns(sideBySide, gate !== undefined), compared, {
+    headline: gate ? [verdict(report, compared, gate)] : [],
+    footer: [
       `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
       `${report.tool.name} ${report.tool.version}, onnxruntime ${env.onnxruntime}, Node ${env.node}, ${env.cpu} (${env.cores} cores), ${env.os}`,
     ],
-  };
+  });
+  return { title: 'tdeploy bench', data: report, notes: report.notes, text: () => recordsTable(table), records: table };
 }
 
 function verdict(report: BenchReport, rows: Row[], gate: Gate): string {

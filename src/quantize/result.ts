@@ -7,7 +7,7 @@ export interface BlockedNode {
   reason: string;
 }
 
-/** What `quantize` did: the `--json` document, and what the table shows. */
+/** What `quantize` did: its JSON document, and what the table shows. */
 export interface QuantizeReport {
   output: string;
   to: 'fp16' | 'int8';
@@ -21,7 +21,7 @@ export interface QuantizeReport {
   clamped: number;
   /** INT8: how many nodes of each fused op were made before quantizing (empty when nothing was fused) */
   fused: Record<string, number>;
-  /** the new model against the original, on the calibration data, --inputs or generated inputs */
+  /** the new model against the original, on the given inputs, the calibration data or generated inputs */
   drift: CheckReport;
   /** choices made and defaults taken, for the report */
   notes: string[];
