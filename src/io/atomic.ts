@@ -47,7 +47,7 @@ const WRITE_PROBLEMS: Record<string, string> = {
   ENAMETOOLONG: 'the name is too long',
 };
 
-export function writeProblem(error: unknown): string {
+function writeProblem(error: unknown): string {
   return WRITE_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 }
 
@@ -86,6 +86,11 @@ async function syncTree(target: string): Promise<void> {
   if (stat.isDirectory()) {
     for (const entry of await fs.promises.readdir(target)) await syncTree(path.join(target, entry));
   }
+  await syncOne(target);
+}
+
+/** Flushes one file, or one folder's entries (the renames made in it). */
+async function syncOne(target: string): Promise<void> {
   const handle = await fs.promises.open(target, 'r');
   try {
     await handle.sync();
@@ -134,6 +139,7 @@ export class OutputSet {
    * journal, and the next run into that folder finishes the commit.
    */
   async commit(): Promise<void> {
+    if (this.temps.size === 0) return;
     const entries: JournalEntry[] = [...this.temps].map(([dest, tmp]) => ({ dest, tmp, aside: temporaryPath(dest, this.tag, 'old') }));
     // All checked before any is renamed, so a refusal leaves none of the set in place.
     for (const { tmp, dest } of entries) await checkReplaceable(tmp, dest);
@@ -141,7 +147,7 @@ export class OutputSet {
     const single = entries.length === 1 && !(await lstatOf(entries[0].dest))?.isDirectory();
     if (single) await renameInto(entries[0].tmp, entries[0].dest);
     else await this.journalled(entries);
-    for (const dir of new Set(entries.map((e) => path.dirname(e.dest)))) await syncTree(dir);
+    for (const dir of new Set(entries.map((e) => path.dirname(e.dest)))) await syncOne(dir);
     for (const { tmp } of entries) pending.delete(tmp);
     this.temps.clear();
   }
@@ -149,8 +155,8 @@ export class OutputSet {
   private async journalled(entries: JournalEntry[]): Promise<void> {
     const journal = temporaryPath(entries[0].dest, this.tag, 'commit');
     await fs.promises.writeFile(journal, JSON.stringify(entries));
-    await syncTree(journal);
-    await syncTree(path.dirname(journal));
+    await syncOne(journal);
+    await syncOne(path.dirname(journal));
     committing.set(journal, entries);
     await pause();
     const done: [string, string][] = [];
