@@ -142,3 +142,22 @@ test('outputs under /proc fail at once naming the folder, in every command that 
     assert.match(r.stderr, /^tdeploy: error: cannot create output folder \/proc\/tdeploy: the file system there takes no new folders\n/, args[0]);
   }
 });
+
+test('SIGINT in the middle of a commit finishes it: exit 130, the new model folder whole, nothing left', async () => {
+  const dir = tempDir();
+  const variant = encoderVariant(dir);
+  const repo = path.join(dir, 'models');
+  assert.equal(runCli(['package', fixture('encoder.onnx'), '-o', repo, '--name', 'enc']).code, 0);
+  const child = start(['package', variant, '-o', repo, '--name', 'enc', '--force', '--max-batch-size', '8']);
+  const exited = once(child, 'exit');
+  for (let waited = 0; !(fs.existsSync(repo) && both(has(/^\.enc\..*\.old$/), lacks('enc'))(fs.readdirSync(repo))) && waited < 60_000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 130);
+  assert.deepEqual(temporaries(repo), []);
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('-lock')), []);
+  assert.equal(fs.statSync(path.join(repo, 'enc', '1', 'model.onnx')).size, fs.statSync(variant).size);
+  assert.match(fs.readFileSync(path.join(repo, 'enc', 'config.pbtxt'), 'utf8'), /max_batch_size: 8/);
+});
