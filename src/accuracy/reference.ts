@@ -72,10 +72,11 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
 
 /**
  * A batch of 0 samples gives the model nothing to run on (onnxruntime then fails deep inside a
- * Reshape). Other dims may be 0: a decoder's past key/values start with no past, and a model may
- * take an empty list on an unnamed axis (ONNX's test_sequence_model8).
+ * Reshape). Other dims may be 0 (a decoder's past key/values start with no past), and so may a
+ * list: a 1-D input of no elements (ONNX's test_sequence_model8 splits one).
  */
 function refuseEmptyBatch(info: TensorInfo, tensor: Tensor, source: string): void {
+  if (tensor.shape.length < 2) return;
   const axis = tensor.shape.findIndex((size, i) => size === 0 && isBatchAxis(info.shape?.[i]));
   if (axis < 0) return;
   throw new InputError(`${source}: input '${info.name}' is empty (shape [${tensor.shape.join(', ')}]): a batch of 0 samples gives the model nothing to run on`, {
