@@ -34,7 +34,7 @@ export const BenchResultSchema = z.object({
   throughput: z.object({ inferencesPerSec: z.number(), samplesPerSec: z.number() }),
   /** the first model's p50 divided by this one's, at the same shapes (1 for the first model) */
   speedup: z.number(),
-  /** a served model's load level (bench --server): clients in a closed loop, or arrivals per second */
+  /** a served model's load level (a `server` benchmark): clients in a closed loop, or arrivals per second */
   concurrency: z.number().int().positive().optional(),
   requestRate: z.number().positive().optional(),
   /** requests sent in the timed windows: answered (`iterations`) and failed (`errors`) */

@@ -1,5 +1,5 @@
 /**
- * `bench --server`: the served model under load. Inputs are generated from what the server says
+ * bench with a `server`: the served model under load. Inputs are generated from what the server says
  * about the model, as `bench` generates them from an ONNX file; each case is measured at every
  * load level with the same warm-up, windows and stability rule as `bench`, and the report is
  * `bench`'s document with one row per level. The server's Prometheus counters are scraped around
@@ -174,14 +174,14 @@ async function measureLevel(send: Send, level: LoadMode, scraper: MetricsScraper
   progress({ kind: 'phase', phase: `warming up ${what}` });
   const warmup = options.warmup ?? DEFAULT_WARMUP;
   if (warmup > 0) {
-    const w = await runLoad(send, level, { iterations: warmup, durationMs: 0 }, 1);
+    const w = await runLoad(send, level, { iterations: warmup, durationMs: 0 }, options.source?.seed ?? 0);
     if (w.errors) throw new ToolError(`${w.errors} of ${warmup} warm-up requests failed at ${what}: ${w.firstError}`, { kind: 'server' });
   }
   return measureWindows(async (index) => {
     const phase = `timing ${what}${options.stability ? ` (window ${index + 1})` : ''}`;
     progress({ kind: 'phase', phase, fraction: 0 });
     const before: Counters | undefined = await scraper?.scrape();
-    const window = await runLoad(send, level, options.window ?? DEFAULT_WINDOW, index, (fraction) => progress({ kind: 'phase', phase, fraction }));
+    const window = await runLoad(send, level, options.window ?? DEFAULT_WINDOW, (options.source?.seed ?? 0) + index, (fraction) => progress({ kind: 'phase', phase, fraction }));
     return { ...window, ...(scraper && before ? { server: figures(before, await scraper.scrape()) } : {}) };
   }, options.stability);
 }

@@ -3,7 +3,7 @@
  * server has the model configuration extension, its config (`max_batch_size`), turned into the
  * TensorInfo the input generator takes. The protocol has no names for dims: the batch axis (the
  * first, when the model batches) is `batch`, every other variable axis `dim<axis>`, so
- * `--dim dim1=128` sets the sequence length of every [batch, seq] input at once; `ioFrom` takes
+ * `dims: dim1=128` sets the sequence length of every [batch, seq] input at once; `ioFrom` takes
  * the names of the ONNX model the served one was made from instead.
  */
 import { InputError, ToolError } from '../errors.js';

@@ -39,11 +39,15 @@ export interface ModelCounters {
   compute_input_duration_us: number;
   compute_infer_duration_us: number;
   compute_output_duration_us: number;
+  /** executions by batch size, for the statistics extension's batch_stats */
+  batches: Map<number, { count: number; inputUs: number; inferUs: number; outputUs: number }>;
+  last_inference_ms: number;
 }
 
 export const newCounters = (): ModelCounters => ({
   request_success: 0, request_failure: { REJECTED: 0, BACKEND: 0, OTHER: 0 }, count: 0, exec_count: 0,
   request_duration_us: 0, queue_duration_us: 0, compute_input_duration_us: 0, compute_infer_duration_us: 0, compute_output_duration_us: 0,
+  batches: new Map(), last_inference_ms: 0,
 });
 
 /** An error with the HTTP status Triton would answer it with. */
@@ -215,6 +219,9 @@ export class LoadedModel {
       const end = nowNs();
       this.counters.exec_count++;
       this.counters.count += inferences;
+      this.counters.last_inference_ms = Date.now();
+      const b = this.counters.batches.get(inferences) ?? { count: 0, inputUs: 0, inferUs: 0, outputUs: 0 };
+      this.counters.batches.set(inferences, { count: b.count + 1, inputUs: b.inputUs + us(inputDone - start), inferUs: b.inferUs + us(inferDone - inputDone), outputUs: b.outputUs + us(end - inferDone) });
       for (const [k, r] of requests.entries()) {
         this.counters.request_success++;
         this.counters.request_duration_us += us(end - r.arrived);

@@ -99,6 +99,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     },
     {
+      method: 'GET', pattern: /^\/v2\/models(?:\/([^/]+)(?:\/versions\/([^/]+))?)?\/stats$/,
+      handle: ([, name, version]) => json(200, { model_stats: (name ? [model(name, version)] : [...models.values()]).map((m) => statistics(m.name, m.version, counters.get(m.name)!)) }),
+    },
+    {
       method: 'GET', pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/config$/,
       handle: ([, name, version]) => json(200, configToJson(model(name, version).config)),
     },
@@ -228,7 +232,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-const HELP: Record<string, string> = {
+/** The statistics extension's answer for one model (durations in ns, as Triton gives them). */
+function statistics(name: string, version: string, c: ModelCounters): object {
+  const ns = (us: number) => us * 1000;
+  const success = c.request_success;
+  const failed = Object.values(c.request_failure).reduce((a, b) => a + b, 0);
+  return {
+    name, version, last_inference: c.last_inference_ms, inference_count: c.count, execution_count: c.exec_count,
+    inference_stats: {
+      success: { count: success, ns: ns(c.request_duration_us) },
+      fail: { count: failed, ns: 0 },
+      queue: { count: success, ns: ns(c.queue_duration_us) },
+      compute_input: { count: success, ns: ns(c.compute_input_duration_us) },
+      compute_infer: { count: success, ns: ns(c.compute_infer_duration_us) },
+      compute_output: { count: success, ns: ns(c.compute_output_duration_us) },
+      cache_hit: { count: 0, ns: 0 },
+      cache_miss: { count: 0, ns: 0 },
+    },
+    batch_stats: [...c.batches].sort(([a], [b]) => a - b).map(([size, b]) => ({
+      batch_size: size,
+      compute_input: { count: b.count, ns: ns(b.inputUs) },
+      compute_infer: { count: b.count, ns: ns(b.inferUs) },
+      compute_output: { count: b.count, ns: ns(b.outputUs) },
+    })),
+  };
+}
+
+const HELP: Partial<Record<keyof ModelCounters, string>> = {
   request_success: 'Number of successful inference requests, all batch sizes',
   request_failure: 'Number of failed inference requests, all batch sizes',
   count: 'Number of inferences performed (does not include cached requests)',
@@ -243,7 +273,7 @@ const HELP: Record<string, string> = {
 /** Triton's exposition: one HELP/TYPE block per metric, one series per model and version. */
 function exposition(counters: Map<string, ModelCounters>, models: Map<string, LoadedModel>, names: string[]): string {
   const lines: string[] = [];
-  for (const [key, help] of Object.entries(HELP) as [keyof ModelCounters, string][]) {
+  for (const [key, help] of Object.entries(HELP) as ['request_success' | 'request_failure', string][]) {
     const metric = `nv_inference_${key}`;
     lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`);
     for (const name of names) {
