@@ -93,7 +93,7 @@ async function anchorModel(name: string, model: AnchorModel): Promise<ModelRun> 
   } else {
     const inputFlags = model.inputs.flatMap((spec) => ['--input', spec]);
     tdeploy(['convert', `models:${model.factory}`, '--python-path', here, '--python', python, '-o', fp32, ...inputFlags,
-      '--output-names', model.outputs.join(','), '--example-dim', 'batch=2', '--example-dim', `seq=${SEQ}`]);
+      '--output-names', model.outputs.join(','), '--example-dim', 'batch=2', ...(model.inputs.some((s) => s.includes(',seq')) ? ['--example-dim', `seq=${SEQ}`] : [])]);
   }
   await writeNpz(file('calibration.npz'), inputsFor(model, 16, 1));
   await writeNpz(file('eval.npz'), inputsFor(model, 4, 2, 2));

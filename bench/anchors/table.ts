@@ -70,9 +70,10 @@ export function verdicts(run: ModelRun): Verdict[] {
   });
 }
 
-function markdownTable(header: string[], rows: string[][]): string {
+/** `text` columns first, numbers after them (right-aligned). */
+function markdownTable(header: string[], text: number, rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [line(header), line(header.map((_, i) => (i < text ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 const fixed = (digits: number) => (value: number) => value.toFixed(digits);
@@ -100,10 +101,10 @@ export function markdown(doc: AnchorsDocument): string {
       `\`tdeploy bench\` (onnxruntime-node) at batch 1, ${doc.runs.some((r) => r.name !== 'vit') ? `seq ${e.seq}, ` : ''}p50 the median of ${e.rounds} rounds × ${e.iterations} runs. ` +
       'Cosine: the lowest over the outputs against fp32 on 4 held-out inputs (2 padded).',
     '',
-    markdownTable(['model', 'variant', 'tool', 'MiB', 'min cosine', 'p50 ms', 'speed-up'],
+    markdownTable(['model', 'variant', 'tool', 'MiB', 'min cosine', 'p50 ms', 'speed-up'], 3,
       doc.runs.flatMap((run) => run.measured.map((m) => [run.name, m.label, m.tool, fixed(1)(m.sizeMiB), cos(m.cosine), fixed(2)(m.p50Ms), `${fixed(2)(m.speedup)}×`]))),
     '',
-    markdownTable(['model', 'tdeploy', 'onnxruntime', 'tdeploy speed / onnxruntime', 'cosine tdeploy / onnxruntime', 'verdict'],
+    markdownTable(['model', 'tdeploy', 'onnxruntime', 'tdeploy speed / onnxruntime', 'cosine tdeploy / onnxruntime', 'verdict'], 3,
       doc.verdicts.map((v) => [v.model, v.tdeploy, v.onnxruntime, `${fixed(2)(v.speedRatio)}×`, `${cos(v.cosineTdeploy)} / ${cos(v.cosineOnnxruntime)}`, verdictText(v)])),
   ];
   const failures = doc.runs.flatMap((run) => Object.entries(run.failed).map(([label, message]) => `- ${run.name} ${label}: ${message}`));
