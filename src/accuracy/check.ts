@@ -117,7 +117,7 @@ export async function check(model: string, options: CheckOptions, progress: Prog
 
 /**
  * Where a candidate starts to drift from its baseline (`against`): check with every shared
- * intermediate tensor compared too (`layers`, `firstDivergent`), as `check --layerwise`.
+ * intermediate tensor compared too (`layers`, `firstDivergent`).
  */
 export function layerwise(model: string, options: CheckOptions & { against: string }, progress: Progress = silent): Promise<CheckReport> {
   return check(model, { ...options, layerwise: true }, progress);

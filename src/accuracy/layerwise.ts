@@ -49,6 +49,8 @@ export interface LayerComparison {
   error: number;
   /** this layer's error minus the largest error of the compared layers it is computed from */
   jump: number;
+  /** elements NaN or infinite against another value (an overflow), over all input sets */
+  nonFinite: number;
   /** the candidate's name for the tensor, when it was matched through its node */
   candidateTensor?: string;
 }
@@ -150,6 +152,7 @@ function layerRecords(proto: ModelProto, matched: LayerMatch[], compared: Map<La
       passed: c.passed === true,
       error: errors.get(m.tensor)!,
       jump: jumps.get(m.tensor)!,
+      nonFinite: c.exact ? 0 : c.mismatches,
       ...(m.matchedBy === 'node' ? { candidateTensor: m.candidateTensor } : {}),
     };
   });

@@ -58,6 +58,7 @@ test('fp16: an activation beyond 65504 is the first divergent layer, error 1, th
   assert.equal(first.tensor, overflow.tensor);
   assert.equal(report.firstDivergent!.node, 'sensitive');
   assert.equal(first.error, 1);
+  assert.equal(first.nonFinite, 32, 'column 0 of 32 rows');
   assert.ok(first.jump > 0.999999, `jump ${first.jump}`);
   const norm = report.layers!.find((l) => l.tensor === 'norm.out')!;
   assert.deepEqual([norm.error, norm.jump, norm.passed, norm.maxAbsError], [1, 0, false, Infinity], 'NaN after it is carried, not made');
@@ -132,7 +133,7 @@ test('check --layerwise: the table names the first divergent layer and the large
   const json = runCli(['check', candidate, '--against', outlier.model, '--inputs', outlier.inputs, '--layerwise', '--min-cosine', '0.5', '--json']);
   const doc = JSON.parse(json.stdout);
   assert.equal(doc.layerwise.minCosine, 0.5);
-  assert.deepEqual(Object.keys(doc.layers[0]).sort(), ['cosine', 'error', 'jump', 'maxAbsError', 'meanAbsError', 'node', 'op', 'passed', 'tensor']);
+  assert.deepEqual(Object.keys(doc.layers[0]).sort(), ['cosine', 'error', 'jump', 'maxAbsError', 'meanAbsError', 'node', 'nonFinite', 'op', 'passed', 'tensor']);
   assert.equal(doc.layers.length, 24, "25 nodes, less the MatMul product its bias Add was folded into");
   const usage = runCli(['check', candidate, '--inputs', outlier.inputs, '--layerwise']);
   assert.equal(usage.code, 2);

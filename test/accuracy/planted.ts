@@ -7,11 +7,12 @@
  *   5. Quantizing its input to 256 levels over [-3, 1000] rounds every other feature to a few
  *   levels; kept in float, it is exact.
  * - `overflow` (FP16): the layer before it adds 40000 to feature 5 (representable in float16),
- *   and `sensitive` multiplies it by 2 into column 0: 80000, beyond float16's 65504, in an
- *   activation, not a constant. The LayerNormalization after it (`norm`, as a transformer's
- *   residual stream has) brings it back into range, so the repair keeps both in float32.
- *   onnxruntime's CPU provider runs most float16 ops in float32 and drops the Casts between them,
- *   which hides an overflow between two such ops; its LayerNormalization is float16 for real.
+ *   and `sensitive` adds that activation to itself: 80000, beyond float16's 65504, in an
+ *   activation, not a constant. The LayerNormalization after it (`norm`) brings it back into
+ *   range and is also a graph output (the hidden state a transformer returns), so the repair keeps
+ *   both in float32. onnxruntime's CPU provider runs most float16 ops in float32 and drops the
+ *   Casts between them, which hides an overflow inside the graph; its LayerNormalization computes
+ *   in float16 for real when it writes a float16 graph output, so this one shows on CPU too.
  */
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -68,10 +69,14 @@ export async function plantedModel(dir: string, plant: Plant): Promise<PlantedMo
   for (let i = 0; i < BEFORE; i++) layer(`before${i}`, gaussian(1.5 / Math.sqrt(WIDTH)));
   const big = plant === 'outlier' ? 1000 : 40000;
   layer('source', gaussian(1 / Math.sqrt(WIDTH)), floats([WIDTH], (i) => (i === OUTLIER ? big : 0)), false);
-  const sensitive = gaussian(1 / Math.sqrt(WIDTH));
-  const s = sensitive.data as Float32Array;
-  for (let j = 0; j < WIDTH; j++) s[OUTLIER * WIDTH + j] = plant === 'outlier' ? 0 : j === 0 ? 2 : 0;
-  layer('sensitive', sensitive, undefined, false);
+  if (plant === 'outlier') {
+    const sensitive = gaussian(1 / Math.sqrt(WIDTH));
+    (sensitive.data as Float32Array).fill(0, OUTLIER * WIDTH, (OUTLIER + 1) * WIDTH);
+    layer('sensitive', sensitive, undefined, false);
+  } else {
+    nodes.push(named('sensitive', 'Add', [h, h], ['sensitive.sum']));
+    h = 'sensitive.sum';
+  }
   const tensor = h;
   weights['norm.scale'] = floats([WIDTH], () => 1);
   weights['norm.bias'] = floats([WIDTH], () => 0);
@@ -80,7 +85,8 @@ export async function plantedModel(dir: string, plant: Plant): Promise<PlantedMo
   for (let i = 0; i < AFTER; i++) layer(`after${i}`, gaussian(1.5 / Math.sqrt(WIDTH)));
   nodes.push(named('head', 'MatMul', [h, 'head.w'], ['y']));
   weights['head.w'] = floats([WIDTH, 4], () => random.normal() / Math.sqrt(WIDTH));
-  const model = await writeModel(path.join(dir, `${plant}.onnx`), nodes, [value('x', 'float32', ['batch', WIDTH])], [value('y', 'float32', ['batch', 4])], weights);
+  const outputs = [value('y', 'float32', ['batch', 4]), ...(plant === 'overflow' ? [value('norm.out', 'float32', ['batch', WIDTH])] : [])];
+  const model = await writeModel(path.join(dir, `${plant}.onnx`), nodes, [value('x', 'float32', ['batch', WIDTH])], outputs, weights);
   const data = (rows: number): TensorMap => new Map([['x', floats([rows, WIDTH], () => random.normal())]]);
   const inputs = path.join(dir, `${plant}.inputs.npz`);
   const calibration = path.join(dir, `${plant}.calibration.npz`);
