@@ -72,7 +72,7 @@ export async function quantizeWithFallback(modelPath: string, options: QuantizeO
   const quantizeInto = (output: string, kept: string[]) => quantize(modelPath, { ...options, fallback: false, fallbackMax: undefined, output, [key]: [...given, ...kept] }, silent);
   try {
     const first = await attempt([]);
-    const bound = options.fallbackMax ?? Math.max(1, Math.ceil(DEFAULT_FALLBACK_SHARE * first.report.nodesConverted));
+    const bound = options.fallbackMax ?? Math.max(1, Math.floor(DEFAULT_FALLBACK_SHARE * first.report.nodesConverted));
     const eligible = eligibleNodes(graph.node, first.report, options);
     const ranking = async (from: Attempt): Promise<string[]> => {
       progress({ kind: 'phase', phase: 'fallback', detail: 'ranking layers' });
