@@ -66,6 +66,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    currentContext?.finish();
     killActiveTools();
     removePendingOutputs();
     process.stderr.write(`tdeploy: interrupted (${signal})\n`);

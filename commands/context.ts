@@ -77,7 +77,7 @@ export class Context {
       const pct = event.fraction === undefined ? '' : ` ${Math.round(event.fraction * 100)}%`;
       const text = `${event.phase}${pct}${event.detail ? ` — ${event.detail}` : ''}`;
       if (this.spinner) this.spinner.text = text;
-      else if (this.ora) this.spinner = this.ora({ text, stream: process.stderr }).start();
+      else if (this.ora) this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
     }
   }
 
