@@ -12,25 +12,29 @@ import { recordsTable } from './render.js';
 
 type Row = Comparison;
 
+/** The order a narrow terminal leaves columns out in: the spread before the centre and the tail. */
+const DROP: Partial<Record<string, number>> = { p90: 1, p95: 2, std: 3, min: 4, max: 5, samplesPerSec: 6, iterations: 7, mean: 8, provider: 9 };
+
 const latency = (key: keyof LatencyStats): Column<Row> => ({
-  key, header: `${key} ms`, value: (r) => r.result.latencyMs[key], align: 'right',
+  key, header: `${key} ms`, value: (r) => r.result.latencyMs[key], align: 'right', drop: DROP[key],
 });
 
-/** `speed-up` is shown to people only beside other models; `vs baseline` only when gated. CSV has a fixed header. */
-const columns = (sideBySide: boolean, gated: boolean): Column<Row>[] => [
+/** `speed-up` is shown to people only beside other models; `vs baseline` only when gated, `stable` only with a criterion. CSV has a fixed header. */
+const columns = (sideBySide: boolean, gated: boolean, criterion: boolean): Column<Row>[] => [
   { key: 'model', header: 'path', value: (r) => r.result.model, only: 'csv' },
   { key: 'label', header: 'model', value: (r) => r.result.label },
-  { key: 'provider', header: 'provider', value: (r) => r.result.provider },
+  { key: 'provider', header: 'provider', value: (r) => r.result.provider, drop: DROP.provider },
   { key: 'batch', header: 'batch', value: (r) => r.result.batch, align: 'right' },
   { key: 'shapes', header: 'shapes', value: (r) => formatShapes(r.result.shapes) },
-  { key: 'iterations', header: 'runs', value: (r) => r.result.iterations, align: 'right' },
+  { key: 'iterations', header: 'runs', value: (r) => r.result.iterations, align: 'right', drop: DROP.iterations },
   ...(['mean', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max'] as const).map(latency),
   { key: 'inferencesPerSec', header: 'inferences/s', value: (r) => r.result.throughput.inferencesPerSec, align: 'right' },
-  { key: 'samplesPerSec', header: 'samples/s', value: (r) => r.result.throughput.samplesPerSec, align: 'right' },
+  { key: 'samplesPerSec', header: 'samples/s', value: (r) => r.result.throughput.samplesPerSec, align: 'right', drop: DROP.samplesPerSec },
   {
     key: 'speedup', header: 'speed-up', value: (r) => r.result.speedup, text: (r) => `${r.result.speedup.toFixed(2)}×`, align: 'right',
     ...(sideBySide ? {} : { only: 'csv' as const }),
   },
+  { key: 'stable', header: 'stable', value: (r) => r.result.stable, text: (r) => (r.result.stable ? 'yes' : 'NO'), ...(criterion ? {} : { only: 'csv' as const }) },
   ...(gated ? [{ key: 'vsBaseline', header: 'vs baseline', value: () => null, text: vsBaseline, only: 'human' as const }] : []),
 ];
 
@@ -47,14 +51,27 @@ export function benchDocument(report: BenchReport, gate?: Gate): TabularDocument
   const compared = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
   const env = report.environment;
   const sideBySide = new Set(report.results.map((r) => r.label)).size > 1;
-  const table = records(columns(sideBySide, gate !== undefined), compared, {
-    headline: gate ? [verdict(report, compared, gate)] : [],
+  const criterion = report.results.some((r) => r.stable !== null);
+  const table = records(columns(sideBySide, gate !== undefined, criterion), compared, {
+    headline: [
+      ...(gate ? [verdict(report, compared, gate)] : []),
+      ...(criterion ? [stability(report)] : []),
+      ...(report.baselineEnvironment.length ? [`the baseline was measured elsewhere: ${report.baselineEnvironment.join('; ')}`] : []),
+    ],
     footer: [
       `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
       `${report.tool.name} ${report.tool.version}, onnxruntime ${env.onnxruntime}, Node ${env.node}, ${env.cpu} (${env.cores} cores), ${env.os}`,
     ],
   });
   return { title: 'tdeploy bench', data: report, notes: report.notes, text: () => recordsTable(table), records: table };
+}
+
+function stability(report: BenchReport): string {
+  const unstable = report.results.filter((r) => r.stable === false);
+  const n = report.results.length;
+  return unstable.length
+    ? `UNSTABLE: ${unstable.length} of ${n} result${n === 1 ? '' : 's'} never had 3 consecutive windows agree (${unstable.map((r) => `${r.label} ${formatShapes(r.shapes)}`).join(', ')})`
+    : `stable: every result had 3 consecutive windows agree`;
 }
 
 function verdict(report: BenchReport, rows: Row[], gate: Gate): string {

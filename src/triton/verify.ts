@@ -25,7 +25,7 @@ export interface Problem {
 }
 
 export interface VerifyReport {
-  ok: boolean;
+  passed: boolean;
   /** the tritonserver release the model files were checked against */
   triton: { release: string; byDefault: boolean; notChecked: ReleaseFinding[] };
   models: { name: string; problems: Problem[] }[];
@@ -57,7 +57,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   }
   const names = entries.filter((e) => e.isDirectory() && !IN_FLIGHT.test(e.name)).map((e) => e.name).sort();
   if (names.length === 0) {
-    return { ok: false, triton: triton(target, notChecked), models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
+    return { passed: false, triton: triton(target, notChecked), models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
   }
   const models = new Map<string, Checked>();
   for (const name of names) {
@@ -69,7 +69,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   }
   const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
   target.unchecked = notChecked;
-  return { ok: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
+  return { passed: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
 }
 
 const triton = (target: ReturnType<typeof releaseTarget>, notChecked: ReleaseFinding[]) => ({ release: target.release.release, byDefault: target.byDefault, notChecked });
