@@ -84,8 +84,8 @@ interface Found {
   trtexec: TrtexecProbe;
 }
 
-/** torch.export archives load with torch.export.load, which came with torch 2.1. */
-const PT2_TORCH = [2, 1];
+/** torch.export archives convert with the torch.export-based exporter, which needs torch 2.5 (src/torch). */
+const PT2_TORCH = [2, 5];
 
 function atLeast(version: string, [major, minor]: number[]): boolean {
   const [a, b] = version.split(/[.+a-z]/).map(Number);

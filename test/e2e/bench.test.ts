@@ -188,7 +188,8 @@ test('gate: exit 0 within the threshold, exit 1 beyond it with the report writte
   const json = runCli(['bench', encoder, '--batch', '1,2', '--baseline', path.join(dir, 'fast.json'), '--output', out, '--json', ...quick]);
   assert.equal(json.code, 1);
   const printed = JSON.parse(json.stdout);
-  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions', 'notes'], 'one report document, no error object after it');
+  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions', 'passed', 'baselineEnvironment', 'notes'], 'one report document, no error object after it');
+  assert.equal(printed.passed, false);
   assert.equal(printed.regressions.length, 1);
   assert.deepEqual(Object.keys(printed.regressions[0]), ['label', 'shapes', 'metric', 'baseline', 'current', 'worsePercent', 'maxPercent']);
   assert.deepEqual([printed.regressions[0].label, printed.regressions[0].metric, printed.regressions[0].maxPercent], ['encoder.onnx', 'p50', 10]);
