@@ -116,6 +116,7 @@ export function makeNode(opType: string, input: string[], output: string[], spec
 
 export const attr = {
   int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
+  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
   float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
   tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
 };

@@ -27,6 +27,8 @@ import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
 import { measureDrift } from './drift.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
+import { nodesReadingWideConstants } from './fp16/clamp-block.js';
+import { foldBatchNorms } from './fp16/fold-batchnorm.js';
 import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { allNodes, viewGraph } from './graph.js';
@@ -183,11 +185,20 @@ function checkNames(model: OnnxModel, options: QuantizeOptions): void {
 async function toFloat16(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   progress({ kind: 'phase', phase: 'inferring types' });
-  const types = await inferTypes(model.proto, model.path);
-  const auto = options.autoBlock
+  let types = await inferTypes(model.proto, model.path);
+  const folded = await foldBatchNorms(model, types, job.scratch);
+  const foldedCount = Object.values(folded).reduce((a, b) => a + b, 0);
+  if (foldedCount > 0) {
+    const into = Object.entries(folded).map(([op, n]) => `${n} into ${op}`).join(', ');
+    job.notes.push(`folded ${foldedCount} BatchNormalization (${into}) in float64 before converting: their running statistics never reach float16`);
+    types = await inferTypes(model.proto, model.path);
+  }
+  const hazards = options.autoBlock
     ? await findFloat16Hazards(model, types, job.data.run, job.scratch, options.session, progress)
     : new Map<string, string>();
-  if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${auto.size} node(s) kept in float32`);
+  if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${hazards.size} node(s) kept in float32`);
+  // A name given by the user or found on data comes first in the report.
+  const auto = new Map([...await nodesReadingWideConstants(model, viewGraph(model.proto.graph!)), ...hazards]);
   progress({ kind: 'phase', phase: 'converting to float16' });
   const result = await convertToFloat16(model, types, {
     keepIoTypes: options.keepIoTypes ?? false,
