@@ -17,6 +17,7 @@ import { type GateOptions, type OutputComparison, DEFAULT_GATE, combineSets, com
 import { defaultGate, describeGate } from './gates.js';
 import { castInputs, castSummary, generatedSets } from './inputs.js';
 import { readDataSets, testFolder } from './reference.js';
+import { readSamples } from './samples.js';
 import { opt } from '../option-ref.js';
 
 export interface CheckReport {
@@ -45,7 +46,7 @@ export interface CheckOptions {
   reference?: string;
   /** another .onnx run on the same inputs; it is the baseline, the model is the candidate */
   against?: string;
-  /** with against: .npz or data-set folder */
+  /** with against: .npz (samples stacked along the batch axis, split into batches of 8 as quantize splits them) or data-set folder */
   inputs?: string;
   shapes?: ShapeSpec;
   seed?: number;
@@ -107,10 +108,14 @@ async function gateFor(modelFile: string, given: Partial<GateOptions>, notes: st
 
 async function checkAgainst(modelFile: string, against: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await modelRef(against);
-  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline.signature, false) : generatedSets(baseline.signature, options.shapes, options.seed, options.intRange);
-  const report = await compareModels(baseline, await modelRef(modelFile), sets.map((s) => s.inputs), gate, options.session, progress);
+  const { batches, notes } = options.inputs
+    ? await readSamples(options.inputs, baseline.signature)
+    : generatedBatches(generatedSets(baseline.signature, options.shapes, options.seed, options.intRange));
+  const report = await compareModels(baseline, await modelRef(modelFile), batches, gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };
 }
+
+const generatedBatches = ({ sets, notes }: { sets: { inputs: TensorMap }[]; notes: string[] }) => ({ batches: sets.map((s) => s.inputs), notes });
 
 async function checkReference(modelFile: string, reference: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const { signature: sig } = await modelRef(modelFile);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type ModelRef, runnable } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
-import { readDataSets } from '../accuracy/reference.js';
+import { readSamples } from '../accuracy/samples.js';
 import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
@@ -22,7 +22,7 @@ import { type Progress, silent } from '../progress.js';
 import { onnxFromDtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { collectStats } from './calibration/collect.js';
-import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
+import { readCalibration } from './calibration/data.js';
 import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
 import { measureDrift } from './drift.js';
@@ -137,9 +137,9 @@ async function commit(staged: SavedModel, output: string): Promise<SavedModel> {
 
 /** Reads each source once, in one order of preference for running the models: `inputs`, the calibration data, generated inputs. */
 async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
-  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
-  const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
-  if (given) return { calibration: calibration?.batches, run: given.sets.map((s) => s.inputs), source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
+  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch) : undefined;
+  const given = options.inputs ? await readSamples(options.inputs, sig, options.calibrationBatch) : undefined;
+  if (given) return { calibration: calibration?.batches, run: given.batches, source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
   if (calibration) return { calibration: calibration.batches, run: calibration.batches, source: 'the calibration data', notes: calibration.notes };
   const generated = generatedSets(sig, options.shapes, options.seed, options.intRange);
   return { run: generated.sets.map((s) => s.inputs), source: 'generated inputs', notes: generated.notes };
