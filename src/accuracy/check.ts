@@ -46,7 +46,7 @@ export interface CheckOptions {
   reference?: string;
   /** another .onnx run on the same inputs; it is the baseline, the model is the candidate */
   against?: string;
-  /** with against: .npz (samples stacked along the batch axis, split into batches of 8 as quantize splits them) or data-set folder */
+  /** with against: .npz or data-set folder, read as quantize reads its `inputs` (one batch, or one sample at a time for a stateful model) */
   inputs?: string;
   shapes?: ShapeSpec;
   seed?: number;
@@ -109,7 +109,7 @@ async function gateFor(modelFile: string, given: Partial<GateOptions>, notes: st
 async function checkAgainst(modelFile: string, against: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await modelRef(against);
   const { batches, notes } = options.inputs
-    ? await readSamples(options.inputs, baseline.signature)
+    ? await readSamples(options.inputs, baseline.signature, Infinity)
     : generatedBatches(generatedSets(baseline.signature, options.shapes, options.seed, options.intRange));
   const report = await compareModels(baseline, await modelRef(modelFile), batches, gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };

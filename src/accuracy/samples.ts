@@ -1,6 +1,6 @@
 /**
  * Input samples read from a file or folder, split into the batches a model runs: one reader for
- * static calibration, quantize's drift and `check --inputs`, so that one file gives the same
+ * static calibration, quantize's drift and check's `inputs`, so that one file gives the same
  * numbers everywhere.
  */
 import fs from 'node:fs';
@@ -22,10 +22,11 @@ export interface Batches {
 
 /**
  * Input samples as batches the model can run: what static calibration, quantize's drift and
- * `check --inputs` read, so that one file gives the same numbers everywhere. A folder of ONNX test
+ * check's `inputs` read, so that one file gives the same numbers everywhere. A folder of ONNX test
  * data sets gives one batch per set, as it is (a set is one sample of a stateful model, never
  * split). A tensor file holds samples stacked along axis 0 of the inputs whose first dim is the
- * model's batch; they are split into batches of `batchSize`. Inputs without a batch axis (a
+ * model's batch; they are split into batches of `batchSize` (Infinity: one batch when the model
+ * takes them together). Inputs without a batch axis (a
  * recurrent state, a scalar sample rate, a fixed leading dim given once) are repeated with every
  * batch, and then a batch is one sample: such a state holds one sample's worth.
  */
@@ -82,6 +83,7 @@ function splitSamples({ inputs: all, source }: DataSet, inputs: TensorInfo[], ba
   // A fixed first dim takes exactly its rows, and a repeated state one sample's worth.
   const perBatch = repeated.length > 0 || split.some((i) => rows.get(i.name)! > 1 || typeof i.shape?.[0] === 'number') ? 1 : batchSize;
   const samples = counts[0];
+  if (perBatch >= samples) return { batches: [all] };
   const batches = Array.from({ length: Math.ceil(samples / perBatch) }, (_, b) => new Map([...all].map(([name, tensor]) => {
     const r = rows.get(name);
     return [name, r === undefined ? tensor : sliceRows(tensor, b * perBatch * r, perBatch * r)];

@@ -27,11 +27,10 @@ import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
 import { measureDrift } from './drift.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
-import { nodesReadingWideConstants } from './fp16/clamp-block.js';
 import { foldBatchNorms } from './fp16/fold-batchnorm.js';
 import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
-import { allNodes, viewGraph } from './graph.js';
+import { allNodes, float32WeightElements, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
@@ -39,7 +38,7 @@ import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
 import { type ScratchSpace, openScratch } from './store.js';
-import type { Int8Mode } from './targets.js';
+import type { Int8Mode, Target } from './targets.js';
 import { inferTypes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
@@ -88,7 +87,10 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
   try {
     const notes = [...data.notes];
     const job: Job = { model, options, scratch, data, notes, progress };
+    const float32Before = float32WeightElements(model.proto.graph!);
     const conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const weights = { float32: float32Before, converted: Math.max(0, float32Before - float32WeightElements(model.proto.graph!)) };
+    judgeChange(modelPath, options.to, conversion, weights, notes);
     const raised = keepIrVersion(sourceIr, model.proto);
     if (raised) notes.push(`IR version raised to ${raised.version}: the output uses ${raised.reason}`);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
@@ -103,6 +105,7 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
       sizeBefore,
       sizeAfter: saved.sizeBytes,
       ...conversion,
+      weights,
       drift,
       notes,
     };
@@ -138,11 +141,34 @@ async function commit(staged: SavedModel, output: string): Promise<SavedModel> {
 /** Reads each source once, in one order of preference for running the models: `inputs`, the calibration data, generated inputs. */
 async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
   const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch) : undefined;
-  const given = options.inputs ? await readSamples(options.inputs, sig, options.calibrationBatch) : undefined;
+  const given = options.inputs ? await readSamples(options.inputs, sig, Infinity) : undefined;
   if (given) return { calibration: calibration?.batches, run: given.batches, source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
   if (calibration) return { calibration: calibration.batches, run: calibration.batches, source: 'the calibration data', notes: calibration.notes };
   const generated = generatedSets(sig, options.shapes, options.seed, options.intRange);
   return { run: generated.sets.map((s) => s.inputs), source: 'generated inputs', notes: generated.notes };
+}
+
+/**
+ * A conversion that changed nothing is an error: writing a copy and calling it FP16 or INT8 would
+ * hide that the precision was not reached (a model whose weights all sit in a subgraph, or whose
+ * ops are all kept float32). One that changed under 1 % of the weights is written, with a warning.
+ */
+function judgeChange(modelPath: string, to: Target, conversion: Conversion, weights: QuantizeReport['weights'], notes: string[]): void {
+  const why = whyUnchanged(to, conversion);
+  if (conversion.nodesConverted === 0 && weights.converted === 0) {
+    throw new InputError(`${opt('to', to)} changed nothing in ${modelPath}: ${why}`, { kind: 'nothing-converted', hint: 'no model was written' });
+  }
+  if (weights.float32 > 0 && weights.converted < 0.01 * weights.float32) {
+    const share = ((100 * weights.converted) / weights.float32).toPrecision(2);
+    notes.push(`warning: only ${share}% of the float32 weights changed (${weights.converted} of ${weights.float32} elements): ${why}`);
+  }
+}
+
+function whyUnchanged(to: Target, { blockedNodes }: Conversion): string {
+  const reasons = [...new Set(blockedNodes.map((b) => `${b.op}: ${b.reason}`))];
+  const kept = blockedNodes.length > 0 ? `${blockedNodes.length} node(s) kept float32 (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})` : '';
+  if (to === 'int8') return kept || `no ${INT8_OP_TYPES.join('/')} node reads a constant float32 weight`;
+  return kept || 'the weights are not float32 or no node computes in float32';
 }
 
 /** The output (or its external-data file) replacing the model or its weights would destroy the input mid-run. */
@@ -197,12 +223,10 @@ async function toFloat16(job: Job): Promise<Conversion> {
     ? await findFloat16Hazards(model, types, job.data.run, job.scratch, options.session, progress)
     : new Map<string, string>();
   if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${hazards.size} node(s) kept in float32`);
-  // A name given by the user or found on data comes first in the report.
-  const auto = new Map([...await nodesReadingWideConstants(model, viewGraph(model.proto.graph!)), ...hazards]);
   progress({ kind: 'phase', phase: 'converting to float16' });
   const result = await convertToFloat16(model, types, {
     keepIoTypes: options.keepIoTypes ?? false,
-    block: { ops: options.blockOps ?? [], nodes: options.blockNodes ?? [], auto },
+    block: { ops: options.blockOps ?? [], nodes: options.blockNodes ?? [], auto: hazards },
   }, job.scratch);
   const { overflow, underflow, tensors } = result.clamped;
   if (overflow + underflow > 0) {

@@ -209,12 +209,15 @@ test('a stateful model calibrates from test_data_set_* folders, each one set as 
   assert.equal(report.drift.sets, 3);
 });
 
-test('check --inputs splits a stacked file into the batches quantize runs, so the drift it reports is reproduced', async () => {
+test('check --inputs reads a stacked file as quantize reads its inputs, so the drift quantize reports is reproduced', async () => {
   const dir = tempDir();
-  const calibration = fixture('encoder.calibration.npz');
-  const report = await quantize(fixture('encoder.onnx'), { output: path.join(dir, 'encoder.int8.onnx'), to: 'int8', mode: 'static', calibration, fuse: false });
-  const checked = await check(report.output, { against: fixture('encoder.onnx'), inputs: calibration, gate: null });
-  assert.equal(checked.sets, 4);
-  assert.equal(report.drift.sets, 4);
+  const model = await statefulModel(dir);
+  const inputs = path.join(dir, 'samples.npz');
+  await writeNpz(inputs, samples(3));
+  const report = await quantize(model, { output: path.join(dir, 'stateful.fp16.onnx'), to: 'fp16', inputs, keepIoTypes: true });
+  const checked = await check(report.output, { against: model, inputs, gate: null });
+  assert.equal(checked.sets, 3);
+  assert.equal(report.drift.sets, 3);
   assert.deepEqual(checked.outputs.map((o) => o.cosine), report.drift.outputs.map((o) => o.cosine));
+  assert.deepEqual(checked.outputs.map((o) => o.maxAbsError), report.drift.outputs.map((o) => o.maxAbsError));
 });
