@@ -17,7 +17,8 @@ import { type GateOptions, type OutputComparison, DEFAULT_GATE, combineSets, com
 import { defaultGate, describeGate } from './gates.js';
 import { castInputs, castSummary, generatedSets } from './inputs.js';
 import { type LayerComparison, type FirstDivergent, LAYERWISE_MIN_COSINE, compareLayers } from './layerwise.js';
-import { type DataSets, readDataSets, testFolder } from './reference.js';
+import { readDataSets, testFolder } from './reference.js';
+import { readSamples } from './samples.js';
 import { opt } from '../option-ref.js';
 
 export interface CheckReport {
@@ -52,7 +53,7 @@ export interface CheckOptions {
   reference?: string;
   /** another .onnx run on the same inputs; it is the baseline, the model is the candidate */
   against?: string;
-  /** with against: .npz or data-set folder */
+  /** with against: .npz or data-set folder, read as quantize reads its `inputs` (one batch, or one sample at a time for a stateful model) */
   inputs?: string;
   shapes?: ShapeSpec;
   seed?: number;
@@ -133,10 +134,12 @@ async function gateFor(modelFile: string, given: Partial<GateOptions>, notes: st
 
 async function checkAgainst(modelFile: string, against: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await modelRef(against);
-  const { sets, notes } = await inputSets(baseline, undefined, options);
-  const report = await compareModels(baseline, await modelRef(modelFile), sets.map((s) => s.inputs), gate, options.session, progress);
+  const { batches, notes } = await inputBatches(baseline, undefined, options);
+  const report = await compareModels(baseline, await modelRef(modelFile), batches, gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };
 }
+
+const asBatches = ({ sets, notes }: { sets: { inputs: TensorMap }[]; notes: string[] }) => ({ batches: sets.map((s) => s.inputs), notes });
 
 async function checkReference(modelFile: string, reference: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const { signature: sig } = await modelRef(modelFile);
@@ -158,17 +161,19 @@ async function checkReference(modelFile: string, reference: string, gate: GateOp
 }
 
 /** What a comparison with another model runs on: `inputs`, the inputs of a reference, or generated inputs. */
-async function inputSets(baseline: ModelRef, reference: string | undefined, options: CheckOptions): Promise<DataSets> {
-  const file = options.inputs ?? reference;
-  return file ? readDataSets(file, baseline.signature, false) : generatedSets(baseline.signature, options.shapes, options.seed, options.intRange);
+/** The inputs both models run on: `inputs` (every sample of a multi-sample file, as quantize reads it), else the reference's, else generated ones. */
+async function inputBatches(baseline: ModelRef, reference: string | undefined, options: CheckOptions): Promise<{ batches: TensorMap[]; notes: string[] }> {
+  if (options.inputs) return readSamples(options.inputs, baseline.signature, Infinity);
+  if (reference) return asBatches(await readDataSets(reference, baseline.signature, false));
+  return asBatches(generatedSets(baseline.signature, options.shapes, options.seed, options.intRange));
 }
 
 /** Every tensor the candidate shares with the baseline, compared on the same inputs as the outputs. */
 async function checkLayers(candidate: string, against: string, reference: string | undefined, options: CheckOptions, progress: Progress): Promise<Pick<CheckReport, 'layers' | 'firstDivergent' | 'layerwise' | 'notes'>> {
   const baseline = await modelRef(against);
   // The sets were read or generated once already, for the outputs; both calls give the same inputs.
-  const { sets } = await inputSets(baseline, reference, options);
-  const result = await compareLayers(against, candidate, sets.map((s) => s.inputs), {
+  const { batches } = await inputBatches(baseline, reference, options);
+  const result = await compareLayers(against, candidate, batches, {
     minCosine: options.gate?.minCosine ?? LAYERWISE_MIN_COSINE, batchBytes: options.layerBatchBytes, session: options.session,
   }, progress);
   return {

@@ -17,10 +17,14 @@ export interface GraphView {
   names: Set<string>;
 }
 
-export function viewGraph(graph: GraphProto): GraphView {
+/**
+ * `names` is the set fresh names are checked against: give a subgraph the names of the whole
+ * model, since ONNX forbids a subgraph to reuse a name of an enclosing scope.
+ */
+export function viewGraph(graph: GraphProto, names = new Set<string>()): GraphView {
   const producers = new Map<string, NodeProto>();
   const consumers = new Map<string, NodeProto[]>();
-  const names = new Set<string>([...graph.input, ...graph.output, ...graph.valueInfo].map((v) => v.name));
+  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) names.add(v.name);
   for (const tensor of graph.initializer) names.add(tensor.name);
   for (const node of graph.node) {
     names.add(node.name);
@@ -80,15 +84,43 @@ function isGraphInput(view: GraphView, name: string): boolean {
  * inputs of subgraph nodes that the subgraph does not define itself.
  */
 export function subgraphFreeNames(node: NodeProto): string[] {
+  return [...new Set(subgraphs(node).flatMap(freeNames))];
+}
+
+/** Names a graph's nodes read that the graph does not define: what a subgraph takes from outside. */
+export function freeNames(graph: GraphProto): string[] {
   const free = new Set<string>();
-  for (const graph of subgraphs(node)) {
-    const defined = new Set<string>([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
-    for (const inner of graph.node) {
-      for (const name of [...inner.input, ...subgraphFreeNames(inner)]) if (name && !defined.has(name)) free.add(name);
-      for (const output of inner.output) defined.add(output);
-    }
+  const defined = new Set<string>([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
+  for (const inner of graph.node) {
+    for (const name of [...inner.input, ...subgraphFreeNames(inner)]) if (name && !defined.has(name)) free.add(name);
+    for (const output of inner.output) defined.add(output);
   }
   return [...free];
+}
+
+/** float32 elements of the weights a graph and its subgraphs hold: initializers and Constant values. */
+export function float32WeightElements(graph: GraphProto): number {
+  const FLOAT = 1;
+  const elements = (t: TensorProto) => (t.dataType === FLOAT ? t.dims.reduce((n, d) => n * Number(d), 1) : 0);
+  let total = graph.initializer.reduce((n, t) => n + elements(t), 0);
+  for (const node of graph.node) {
+    if (node.opType === 'Constant' && isOnnxOp(node)) {
+      for (const a of node.attribute) total += a.t ? elements(a.t) : a.name === 'value_float' ? 1 : a.name === 'value_floats' ? a.floats.length : 0;
+    }
+    for (const body of subgraphs(node)) total += float32WeightElements(body);
+  }
+  return total;
+}
+
+/** Every name a graph and its subgraphs use: values, initializers and node names. */
+export function allNames(graph: GraphProto): Set<string> {
+  const names = new Set<string>();
+  const visit = (g: GraphProto) => {
+    viewGraph(g, names);
+    for (const node of g.node) subgraphs(node).forEach(visit);
+  };
+  visit(graph);
+  return names;
 }
 
 /** The graphs a node holds in its attributes: If branches, Loop and Scan bodies. */
@@ -116,6 +148,7 @@ export function makeNode(opType: string, input: string[], output: string[], spec
 
 export const attr = {
   int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
+  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
   float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
   tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
 };

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type ModelRef, runnable } from '../accuracy/check.js';
 import { generatedSets } from '../accuracy/inputs.js';
-import { readDataSets } from '../accuracy/reference.js';
+import { readSamples } from '../accuracy/samples.js';
 import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { overwrittenInput } from '../io/same-file.js';
@@ -22,15 +22,16 @@ import { type Progress, silent } from '../progress.js';
 import { onnxFromDtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { collectStats } from './calibration/collect.js';
-import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
+import { readCalibration } from './calibration/data.js';
 import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
 import { KEEP_KEY, quantizeWithFallback } from './fallback.js';
 import { measureDrift } from './drift.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
+import { foldBatchNorms } from './fp16/fold-batchnorm.js';
 import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
-import { allNodes, viewGraph } from './graph.js';
+import { allNodes, float32WeightElements, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
@@ -38,7 +39,7 @@ import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
 import { type ScratchSpace, openScratch } from './store.js';
-import type { Int8Mode } from './targets.js';
+import type { Int8Mode, Target } from './targets.js';
 import { inferTypes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
@@ -88,7 +89,10 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
   try {
     const notes = [...data.notes];
     const job: Job = { model, options, scratch, data, notes, progress };
+    const float32Before = float32WeightElements(model.proto.graph!);
     const conversion = options.to === 'fp16' ? await toFloat16(job) : await toInt8(job);
+    const weights = { float32: float32Before, converted: Math.max(0, float32Before - float32WeightElements(model.proto.graph!)) };
+    judgeChange(modelPath, options.to, conversion, weights, notes);
     const raised = keepIrVersion(sourceIr, model.proto);
     if (raised) notes.push(`IR version raised to ${raised.version}: the output uses ${raised.reason}`);
     progress({ kind: 'phase', phase: 'writing', detail: options.output });
@@ -103,6 +107,7 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
       sizeBefore,
       sizeAfter: saved.sizeBytes,
       ...conversion,
+      weights,
       drift,
       notes,
     };
@@ -140,12 +145,35 @@ function withFallbackList(options: QuantizeOptions): QuantizeOptions {
 
 /** Reads each source once, in one order of preference for running the models: `inputs`, the calibration data, generated inputs. */
 export async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
-  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
-  const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
-  if (given) return { calibration: calibration?.batches, run: given.sets.map((s) => s.inputs), source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
+  const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch) : undefined;
+  const given = options.inputs ? await readSamples(options.inputs, sig, Infinity) : undefined;
+  if (given) return { calibration: calibration?.batches, run: given.batches, source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };
   if (calibration) return { calibration: calibration.batches, run: calibration.batches, source: 'the calibration data', notes: calibration.notes };
   const generated = generatedSets(sig, options.shapes, options.seed, options.intRange);
   return { run: generated.sets.map((s) => s.inputs), source: 'generated inputs', notes: generated.notes };
+}
+
+/**
+ * A conversion that changed nothing is an error: writing a copy and calling it FP16 or INT8 would
+ * hide that the precision was not reached (a model whose weights all sit in a subgraph, or whose
+ * ops are all kept float32). One that changed under 1 % of the weights is written, with a warning.
+ */
+function judgeChange(modelPath: string, to: Target, conversion: Conversion, weights: QuantizeReport['weights'], notes: string[]): void {
+  const why = whyUnchanged(to, conversion);
+  if (conversion.nodesConverted === 0 && weights.converted === 0) {
+    throw new InputError(`${opt('to', to)} changed nothing in ${modelPath}: ${why}`, { kind: 'nothing-converted', hint: 'no model was written' });
+  }
+  if (weights.float32 > 0 && weights.converted < 0.01 * weights.float32) {
+    const share = ((100 * weights.converted) / weights.float32).toPrecision(2);
+    notes.push(`warning: only ${share}% of the float32 weights changed (${weights.converted} of ${weights.float32} elements): ${why}`);
+  }
+}
+
+function whyUnchanged(to: Target, { blockedNodes }: Conversion): string {
+  const reasons = [...new Set(blockedNodes.map((b) => `${b.op}: ${b.reason}`))];
+  const kept = blockedNodes.length > 0 ? `${blockedNodes.length} node(s) kept float32 (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})` : '';
+  if (to === 'int8') return kept || `no ${INT8_OP_TYPES.join('/')} node reads a constant float32 weight`;
+  return kept || 'the weights are not float32 or no node computes in float32';
 }
 
 /** The output (or its external-data file) replacing the model or its weights would destroy the input mid-run. */
@@ -188,15 +216,22 @@ function checkNames(model: OnnxModel, options: QuantizeOptions): void {
 async function toFloat16(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   progress({ kind: 'phase', phase: 'inferring types' });
-  const types = await inferTypes(model.proto, model.path);
-  const auto = options.autoBlock
+  let types = await inferTypes(model.proto, model.path);
+  const folded = await foldBatchNorms(model, types, job.scratch);
+  const foldedCount = Object.values(folded).reduce((a, b) => a + b, 0);
+  if (foldedCount > 0) {
+    const into = Object.entries(folded).map(([op, n]) => `${n} into ${op}`).join(', ');
+    job.notes.push(`folded ${foldedCount} BatchNormalization (${into}) in float64 before converting: their running statistics never reach float16`);
+    types = await inferTypes(model.proto, model.path);
+  }
+  const hazards = options.autoBlock
     ? await findFloat16Hazards(model, types, job.data.run, job.scratch, options.session, progress)
     : new Map<string, string>();
-  if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${auto.size} node(s) kept in float32`);
+  if (options.autoBlock) job.notes.push(`${opt('autoBlock')} ran the float32 model on ${job.data.source}: ${hazards.size} node(s) kept in float32`);
   progress({ kind: 'phase', phase: 'converting to float16' });
   const result = await convertToFloat16(model, types, {
     keepIoTypes: options.keepIoTypes ?? false,
-    block: { ops: options.blockOps ?? [], nodes: options.blockNodes ?? [], auto },
+    block: { ops: options.blockOps ?? [], nodes: options.blockNodes ?? [], auto: hazards },
   }, job.scratch);
   const { overflow, underflow, tensors } = result.clamped;
   if (overflow + underflow > 0) {

@@ -19,6 +19,8 @@ export interface QuantizeReport {
   blockedNodes: BlockedNode[];
   /** float values changed to fit float16 (FP16 only) */
   clamped: number;
+  /** float32 weight elements of the source (initializers and Constant values, every graph) and how many the conversion changed */
+  weights: { float32: number; converted: number };
   /** INT8: how many nodes of each fused op were made before quantizing (empty when nothing was fused) */
   fused: Record<string, number>;
   /** the new model against the original, on the given inputs, the calibration data or generated inputs */

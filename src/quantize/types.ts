@@ -1,9 +1,10 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import ort from 'onnxruntime-node';
-import { type ModelProto, ModelProtoSchema, ValueInfoProtoSchema } from '../onnx/gen/onnx_pb.js';
+import { type GraphProto, type ModelProto, ModelProtoSchema, ValueInfoProtoSchema } from '../onnx/gen/onnx_pb.js';
+import { freeNames } from './graph.js';
 import type { Dim } from '../onnx/signature.js';
-import { ortError } from '../runtime/ort-errors.js';
 import { type Dtype, dtypeFromOrt, onnxFromDtype } from '../tensor/dtype.js';
+import { ortError } from '../runtime/ort-errors.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
 
 export interface ValueType {
@@ -19,7 +20,22 @@ export interface ValueType {
  * this costs milliseconds and no memory, whatever the model's size.
  */
 export async function inferTypes(proto: ModelProto, where: string): Promise<Map<string, ValueType>> {
-  const graph = proto.graph!;
+  return graphTypes(proto, proto.graph!, where, new Map());
+}
+
+/**
+ * The types of a subgraph's values (an If branch, a Loop or Scan body): the body loaded as a
+ * model of its own, whose inputs are its formal inputs and the values it reads from the
+ * enclosing scopes, typed as `outer` (the enclosing graphs' types) says.
+ */
+export async function inferBodyTypes(proto: ModelProto, body: GraphProto, outer: Map<string, ValueType>, where: string): Promise<Map<string, ValueType>> {
+  // Element types only: a rank known outside may be unknown (or known wrongly as 0) here.
+  const inputs = freeNames(body).filter((name) => outer.has(name)).map((name) =>
+    create(ValueInfoProtoSchema, { name, type: { value: { case: 'tensorType', value: { elemType: onnxFromDtype(outer.get(name)!.dtype) } } } }));
+  return graphTypes(proto, { ...body, input: [...body.input, ...inputs] } as GraphProto, where, outer);
+}
+
+async function graphTypes(proto: ModelProto, graph: GraphProto, where: string, outer: Map<string, ValueType>): Promise<Map<string, ValueType>> {
   const g = { ...graph, initializer: [], sparseInitializer: [] } as typeof graph;
   const types = new Map<string, ValueType>();
   const asInput = graph.initializer.map((t) => {
@@ -50,5 +66,5 @@ export async function inferTypes(proto: ModelProto, where: string): Promise<Map<
   } finally {
     await session.release();
   }
-  return types;
+  return new Map([...outer, ...types]);
 }

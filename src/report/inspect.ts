@@ -18,7 +18,7 @@ function inspectText(r: InspectReport): string {
       ['IR version', r.irVersion],
       ['producer', `${r.producer.name} ${r.producer.version}`.trim() || '-'],
       ['opsets', Object.entries(r.opsets).map(([d, v]) => `${d} ${v}`).join(', ')],
-      ['nodes', r.nodes],
+      ['nodes', r.subgraphs > 0 ? `${r.nodes} (in the main graph and ${r.subgraphs} subgraphs)` : r.nodes],
       ['parameters', `${r.parameters.toLocaleString('en-US')} (${formatBytes(r.parameterBytes)})`],
       ['weights by dtype', Object.entries(r.dtypes).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ') || '-'],
     ]),

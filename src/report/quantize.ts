@@ -16,6 +16,7 @@ export function quantizeText(r: QuantizeReport): string {
       ['precision', r.mode ? `${r.to} ${r.mode}` : r.to],
       ['size', `${formatBytes(r.sizeBefore)} → ${formatBytes(r.sizeAfter)}${ratio}`],
       ['nodes converted', r.nodesConverted],
+      ['weights converted', `${r.weights.converted.toLocaleString('en-US')} of ${r.weights.float32.toLocaleString('en-US')} float32 elements`],
       ['nodes kept float32', r.blockedNodes.length],
       ...(r.to === 'fp16' ? [['values clamped', r.clamped] as [string, number]] : []),
     ]),

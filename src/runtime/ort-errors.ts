@@ -1,5 +1,7 @@
 import { InputError } from '../errors.js';
+import { formatShape } from '../onnx/signature.js';
 import { opt } from '../option-ref.js';
+import type { TensorMap } from '../tensor/tensor.js';
 
 /**
  * What onnxruntime's error text means, in one table: each row turns a message into a kind, a
@@ -94,15 +96,19 @@ export function firstLine(error: unknown): string {
 
 /**
  * The InputError for an onnxruntime failure on `modelPath` while loading it (`load`) or running it
- * (`run`): classified when a rule knows the text, else onnxruntime's own first line.
+ * (`run`): classified when a rule knows the text, else onnxruntime's own first line. A run names
+ * the shapes it was fed: onnxruntime's broadcast and reshape errors name none.
  */
-export function ortError(stage: 'load' | 'run', modelPath: string, error: unknown): InputError {
+export function ortError(stage: 'load' | 'run', modelPath: string, error: unknown, feeds?: TensorMap): InputError {
   const text = error instanceof Error ? error.message : String(error);
+  const shapes = feeds && [...feeds].map(([name, t]) => `${name} ${formatShape(t.shape)}`).join(', ');
   const doing = stage === 'load' ? 'cannot load' : 'failed to run';
+  const on = shapes ? ` on inputs ${shapes}` : '';
+  const shapeHint = shapes ? `set the input shapes with ${opt('dims')} or ${opt('shapes')} (generated inputs take 1 for a leading symbolic dim, 16 for others), or give inputs that fit the model` : undefined;
   for (const rule of RULES) {
     const m = rule.pattern.exec(text);
     if (!m || (rule.when && !rule.when(m))) continue;
-    return new InputError(`onnxruntime ${doing} ${modelPath}: ${rule.reason(m)}`, { kind: rule.kind, hint: rule.hint?.(m), cause: error });
+    return new InputError(`onnxruntime ${doing} ${modelPath}${on}: ${rule.reason(m)}`, { kind: rule.kind, hint: rule.hint?.(m) ?? shapeHint, cause: error });
   }
-  return new InputError(`onnxruntime ${doing} ${modelPath}: ${firstLine(error)}`, { kind: `ort-${stage}`, cause: error });
+  return new InputError(`onnxruntime ${doing} ${modelPath}${on}: ${firstLine(error)}`, { kind: `ort-${stage}`, hint: shapeHint, cause: error });
 }

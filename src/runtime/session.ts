@@ -89,7 +89,7 @@ function wrap(modelPath: string, session: ort.InferenceSession, provider: Provid
       try {
         results = outputNames ? await session.run(ortFeeds, outputNames) : await session.run(ortFeeds);
       } catch (error) {
-        throw ortError('run', modelPath, error);
+        throw ortError('run', modelPath, error, feeds);
       }
       const out: TensorMap = new Map();
       for (const name of outputNames ?? session.outputNames) out.set(name, fromOrt(results[name] as ort.Tensor, name));

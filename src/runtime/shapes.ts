@@ -31,12 +31,22 @@ export function isBatchLike(name: string): boolean {
 }
 
 /**
+ * The symbolic dims that are a batch: every name on the first axis of an input, whatever it is
+ * called (exporters write p2o.DynamicDimension.0, N, unk__0), and batch-like names anywhere.
+ */
+export function batchDims(inputs: TensorInfo[]): Set<string> {
+  const names = inputs.flatMap((i) => (i.shape ?? []).filter((d, axis): d is string => typeof d === 'string' && (axis === 0 || isBatchLike(d))));
+  return new Set(names);
+}
+
+/**
  * Concrete shapes for every input. Where a dim has several values, `pick` chooses which (0 = the
- * first). A symbolic dim without a value takes 1 when batch-like, else `otherDefault` (16); an
- * unnamed unknown dim counts as batch-like on the first axis.
+ * first). A symbolic dim without a value takes 1 when it is a batch (batchDims), else
+ * `otherDefault` (16); an unnamed unknown dim takes 1 on the first axis.
  */
 export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, otherDefault = GENERATED_DIMS.other): ResolvedShapes {
   checkSpec(inputs, spec);
+  const batch = batchDims(inputs);
   const defaulted = new Set<string>();
   const shapes = new Map<string, number[]>();
   for (const input of inputs) {
@@ -53,7 +63,7 @@ export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, o
       const values = typeof d === 'string' ? spec.dims[d] : undefined;
       if (values) return values[Math.min(pick, values.length - 1)];
       const label = typeof d === 'string' ? d : `${input.name}[${axis}]`;
-      const value = (typeof d === 'string' ? isBatchLike(d) : axis === 0) ? GENERATED_DIMS.batch : otherDefault;
+      const value = (typeof d === 'string' ? batch.has(d) : axis === 0) ? GENERATED_DIMS.batch : otherDefault;
       defaulted.add(`${label}=${value}`);
       return value;
     }));

@@ -15,6 +15,8 @@ import { readNpz, writeNpz } from '../../src/tensor/npz.js';
 import { type Tensor, floatToHalf, halfToFloat, toBytes, toFloat64 } from '../../src/tensor/tensor.js';
 import { conformance, fixture, tempDir } from '../helpers.js';
 import { node, writeModel } from './models.js';
+import { makeNode } from '../../src/quantize/graph.js';
+import { floats, value, writeModel as writeQuantizeModel } from '../quantize/helpers.js';
 
 const gate: GateOptions = { atol: 1e-5, rtol: 1e-3 };
 
@@ -274,4 +276,19 @@ test('sequence outputs are refused: onnxruntime-node cannot return them', async 
     assert.match(e.message, /output 'items' of .*seq\.onnx is a sequence of float32; onnxruntime-node cannot return a sequence/);
     return true;
   });
+});
+
+test('a model that fails on generated inputs is an input error naming the shapes it was fed and how to set them', async () => {
+  const dir = tempDir();
+  // c must be 3 to broadcast with the constant; generated inputs take 16 for it.
+  const model = await writeQuantizeModel(path.join(dir, 'broadcast.onnx'), [makeNode('Add', ['x', 'k'], ['y'])],
+    [value('x', 'float32', ['p2o.DynamicDimension.0', 'c'])], [value('y', 'float32', ['p2o.DynamicDimension.0', 3])], { k: floats([3], [1, 2, 3]) });
+  await assert.rejects(check(model, { against: model }), (e: Error & { hint?: string; exitCode?: number }) => {
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /^onnxruntime failed to run .*broadcast\.onnx on inputs x \[1, 16\]: /);
+    assert.equal(e.hint, 'set the input shapes with `dims` or `shapes` (generated inputs take 1 for a leading symbolic dim, 16 for others), or give inputs that fit the model');
+    return true;
+  });
+  const fits = await check(model, { against: model, shapes: { shapes: {}, dims: { c: [3] } } });
+  assert.equal(fits.passed, true);
 });

@@ -75,7 +75,7 @@ test('inspect --json describes the torch-exported encoder exactly', () => {
   const r = runCli(['inspect', fixture('encoder.onnx'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['path', 'sizeBytes', 'irVersion', 'producer', 'opsets', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'parameterBytes', 'dtypes', 'externalData', 'notes']);
+  assert.deepEqual(Object.keys(report), ['path', 'sizeBytes', 'irVersion', 'producer', 'opsets', 'inputs', 'outputs', 'nodes', 'subgraphs', 'ops', 'parameters', 'parameterBytes', 'dtypes', 'externalData', 'notes']);
   assert.equal(report.sizeBytes, fs.statSync(fixture('encoder.onnx')).size);
   assert.equal(report.irVersion, 8);
   assert.deepEqual(report.producer, { name: 'pytorch', version: '1.13.0' });
@@ -85,7 +85,9 @@ test('inspect --json describes the torch-exported encoder exactly', () => {
   // tiny_models.encoder: embeddings, one LayerNorm, two blocks, pooler, classifier. The blocks'
   // LayerNorm parameters are still ones and zeros, identical to the first LayerNorm's, and torch's
   // exporter stores identical initializers once.
-  const expected = 1000 * 64 + 128 * 64 + 2 * 64 + 2 * (4 * (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64)) + (64 * 64 + 64) + (64 * 4 + 4);
+  // Ten float scalars live in Constant nodes: the mask fill and scale before the blocks, and per
+  // block the attention scale and GELU's three constants.
+  const expected = 1000 * 64 + 128 * 64 + 2 * 64 + 2 * (4 * (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64)) + (64 * 64 + 64) + (64 * 4 + 4) + 2 + 2 * 4;
   assert.equal(report.parameters, expected);
   assert.equal(report.parameterBytes, expected * 4);
   assert.deepEqual(report.dtypes, { float32: expected * 4 });

@@ -11,7 +11,7 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'weights', 'drift', 'notes']);
   assert.equal(report.drift.passed, true);
   assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
   assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));

@@ -11,9 +11,11 @@ import { HISTOGRAM_BINS, accumulate, emptyStats } from '../../src/quantize/calib
 import { writeNpz } from '../../src/tensor/npz.js';
 import { Random } from '../../src/tensor/random.js';
 import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
-import { makeNode } from '../../src/quantize/graph.js';
+import { check } from '../../src/accuracy/check.js';
+import { attr, makeNode } from '../../src/quantize/graph.js';
+import { quantize } from '../../src/quantize/quantize.js';
 import { fixture, tempDir } from '../helpers.js';
-import { value, writeModel } from './helpers.js';
+import { floats, value, writeModel } from './helpers.js';
 
 const normal = (n: number, seed: number, scale = 1) => {
   const random = new Random(seed);
@@ -148,4 +150,74 @@ test('calibration data that does not fit the model is refused with the reason', 
   await assert.rejects(readCalibration(path.join(dir, 'absent.npz'), sig), /calibration data not found/);
   fs.mkdirSync(path.join(dir, 'empty'));
   await assert.rejects(readCalibration(path.join(dir, 'empty'), sig), /holds no test_data_set_\* folders/);
+});
+
+/**
+ * A stateful model shaped like Silero VAD v5: input [?, 4] (batch unknown), state [2, ?, 3] (no
+ * batch axis first), scalar sr. y = input·W + sum(state) · sr/16000; stateN = state + y.
+ */
+async function statefulModel(dir: string): Promise<string> {
+  return writeModel(path.join(dir, 'stateful.onnx'), [
+    makeNode('MatMul', ['input', 'w'], ['projected'], { name: 'project' }),
+    makeNode('ReduceSum', ['state', 'axis0'], ['carried'], { name: 'carry', attributes: [attr.int('keepdims', 0)] }),
+    makeNode('Cast', ['sr'], ['rate'], { attributes: [attr.int('to', 1)] }),
+    makeNode('Div', ['rate', 'k16000'], ['gain']),
+    makeNode('Mul', ['carried', 'gain'], ['scaled']),
+    makeNode('Add', ['projected', 'scaled'], ['output']),
+    makeNode('Add', ['state', 'output'], ['stateN']),
+  ], [value('input', 'float32', ['', 4]), value('state', 'float32', [2, '', 3]), value('sr', 'int64', [])],
+  [value('output', 'float32', ['', 3]), value('stateN', 'float32', [2, '', 3])], {
+    w: floats([4, 3], (i) => ((i * 7) % 5) / 5 - 0.4), axis0: { dtype: 'int64', shape: [1], data: BigInt64Array.of(0n) }, k16000: floats([], [16000]),
+  });
+}
+
+const samples = (n: number) => new Map<string, Tensor>([
+  ['input', floats([n, 4], (i) => Math.sin(i))],
+  ['state', floats([2, 1, 3], (i) => i / 6)],
+  ['sr', { dtype: 'int64', shape: [], data: BigInt64Array.of(16000n) }],
+]);
+
+test('a stateful model calibrates from an .npz: samples split along the batch input, the state and the scalar repeated with each', async () => {
+  const dir = tempDir();
+  const model = await statefulModel(dir);
+  const sig = signature((await loadModel(model)).proto);
+  const file = path.join(dir, 'samples.npz');
+  await writeNpz(file, samples(5));
+  const { batches, notes } = await readCalibration(file, sig);
+  assert.deepEqual(batches.map((b) => [b.get('input')!.shape, b.get('state')!.shape, b.get('sr')!.shape]), Array(5).fill([[1, 4], [2, 1, 3], []]));
+  assert.deepEqual(Array.from(batches[3].get('input')!.data as Float32Array), [12, 13, 14, 15].map((i) => Math.fround(Math.sin(i))));
+  assert.deepEqual(notes, [`${file}: 5 sample(s) along axis 0 of input, run one at a time with state as given (no batch axis to split)`]);
+  const report = await quantize(model, { output: path.join(dir, 'stateful.int8.onnx'), to: 'int8', mode: 'static', calibration: file });
+  assert.equal(report.drift.sets, 5);
+  assert.equal(report.drift.passed, true);
+  assert.ok(report.notes.includes('activation ranges: minmax over 5 calibration batch(es)'), report.notes.join('\n'));
+});
+
+test('a stateful model calibrates from test_data_set_* folders, each one set as given, never split', async () => {
+  const dir = tempDir();
+  const model = await statefulModel(dir);
+  const data = path.join(dir, 'sets');
+  for (const set of [0, 1, 2]) {
+    const one = samples(1);
+    one.set('input', floats([1, 4], (i) => set + i));
+    for (const [i, name] of ['input', 'state', 'sr'].entries()) await writeTensorPb(path.join(data, `test_data_set_${set}`, `input_${i}.pb`), name, one.get(name)!);
+  }
+  const { batches } = await readCalibration(data, signature((await loadModel(model)).proto));
+  assert.deepEqual(batches.map((b) => Array.from(b.get('input')!.data as Float32Array)), [[0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5]]);
+  assert.deepEqual(batches.map((b) => b.get('state')!.shape), [[2, 1, 3], [2, 1, 3], [2, 1, 3]]);
+  const report = await quantize(model, { output: path.join(dir, 'stateful.int8.onnx'), to: 'int8', mode: 'static', calibration: data });
+  assert.equal(report.drift.sets, 3);
+});
+
+test('check --inputs reads a stacked file as quantize reads its inputs, so the drift quantize reports is reproduced', async () => {
+  const dir = tempDir();
+  const model = await statefulModel(dir);
+  const inputs = path.join(dir, 'samples.npz');
+  await writeNpz(inputs, samples(3));
+  const report = await quantize(model, { output: path.join(dir, 'stateful.fp16.onnx'), to: 'fp16', inputs, keepIoTypes: true });
+  const checked = await check(report.output, { against: model, inputs, gate: null });
+  assert.equal(checked.sets, 3);
+  assert.equal(report.drift.sets, 3);
+  assert.deepEqual(checked.outputs.map((o) => o.cosine), report.drift.outputs.map((o) => o.cosine));
+  assert.deepEqual(checked.outputs.map((o) => o.maxAbsError), report.drift.outputs.map((o) => o.maxAbsError));
 });

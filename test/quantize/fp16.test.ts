@@ -81,18 +81,27 @@ test('--keep-io-types keeps float32 inputs and outputs with Casts at the edges; 
   }
 });
 
-test('values outside float16 are clamped, counted and reported', async () => {
+test('values too small for float16 are clamped and counted; a weight beyond it keeps its readers in float32 instead of being clamped', async () => {
   const dir = tempDir();
-  const source = await writeModel(path.join(dir, 'wide.onnx'),
-    [makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' })],
-    [value('x', 'float32', [1, 2])], [value('y', 'float32', [1, 3])],
-    { w: floats([2, 3], [1e6, -7e4, 1e-9, 0.5, -0.25, 3]) });
-  const report = await quantize(source, { output: path.join(dir, 'wide.fp16.onnx'), to: 'fp16' });
-  assert.equal(report.clamped, 3);
-  assert.ok(report.notes.some((n) => /clamped 2 value\(s\) above float16's 65504 and 1 nonzero value\(s\) below/.test(n)), report.notes.join('\n'));
+  const source = await writeModel(path.join(dir, 'wide.onnx'), [
+    makeNode('MatMul', ['x', 'w'], ['h'], { name: 'mm' }),
+    makeNode('MatMul', ['h', 'v'], ['y'], { name: 'small' }),
+  ], [value('x', 'float32', [1, 2])], [value('y', 'float32', [1, 2])], {
+    w: floats([2, 3], [1e6, -7e4, 1e-9, 0.5, -0.25, 3]),
+    v: floats([3, 2], [1e-9, -1e-10, 0.5, 0.25, -2, 1]),
+  });
+  const report = await quantize(source, { output: path.join(dir, 'wide.fp16.onnx'), to: 'fp16', keepIoTypes: true });
+  assert.deepEqual(report.blockedNodes, [{ node: 'mm', op: 'MatMul', reason: "constant 'w' holds 1.000e+6, beyond float16's 65504: kept in float32 rather than clamped" }]);
+  assert.equal(report.clamped, 2);
+  assert.ok(report.notes.some((n) => /clamped 0 value\(s\) above float16's 65504 and 2 nonzero value\(s\) below its smallest subnormal, in v$/.test(n)), report.notes.join('\n'));
   const model = await loadModel(report.output);
-  const w = await readTensor(model, model.proto.graph!.initializer[0]);
-  assert.deepEqual(Array.from(w.data as Uint16Array, halfToFloat), [65504, -65504, 2 ** -24, 0.5, -0.25, 3]);
+  const [w, v] = ['w', 'v'].map((name) => model.proto.graph!.initializer.find((t) => t.name === name)!);
+  assert.deepEqual(Array.from((await readTensor(model, w)).data as Float32Array), [1e6, -7e4, Math.fround(1e-9), 0.5, -0.25, 3]);
+  assert.deepEqual(Array.from((await readTensor(model, v)).data as Uint16Array, halfToFloat), [2 ** -24, -(2 ** -24), 0.5, 0.25, -2, 1]);
+  const y = (await run(report.output, new Map([['x', floats([1, 2], [1, 2])]]))).get('y')!;
+  const h = [1e6 + 1, -7e4 - 0.5, 1e-9 + 6];
+  const expected = [0, 1].map((c) => h.reduce((sum, hk, k) => sum + hk * [1e-9, -1e-10, 0.5, 0.25, -2, 1][k * 2 + c], 0));
+  assert.ok(drift(floats([1, 2], expected), y).cosine > 0.9999, `y ${Array.from(y.data as Float32Array)} vs ${expected}`);
 });
 
 /** y = x·256·512·2^-9·2^-8 = x; the intermediate b = 131072·x (also an output) is beyond float16 for |x| > 0.5. */
@@ -136,6 +145,18 @@ test('--auto-block keeps in float32 the nodes whose values overflow float16', as
   const outputs = await run(report.output, inputs);
   assert.ok((outputs.get('b')!.data as Float32Array).every((v, i) => v === (x.data as Float32Array)[i] * 131072));
   assert.ok(drift(x, outputs.get('y')!).maxAbs < 1e-2);
+});
+
+test('--auto-block ignores empty values: a 0-element tensor reaches nothing', async () => {
+  const dir = tempDir();
+  const int64s = (values: bigint[]) => ({ dtype: 'int64' as const, shape: [values.length], data: BigInt64Array.from(values) });
+  const source = await writeModel(path.join(dir, 'empty.onnx'), [
+    makeNode('Slice', ['x', 'zero', 'zero', 'one'], ['none'], { name: 'slice' }),
+    makeNode('Concat', ['none', 'x'], ['y'], { name: 'concat', attributes: [attr.int('axis', 1)] }),
+  ], [value('x', 'float32', ['batch', 4])], [value('y', 'float32', ['batch', 4])], { zero: int64s([0n]), one: int64s([1n]) });
+  const report = await quantize(source, { output: path.join(dir, 'empty.fp16.onnx'), to: 'fp16', autoBlock: true });
+  assert.deepEqual(report.blockedNodes, []);
+  assert.ok(report.notes.includes('`autoBlock` ran the float32 model on generated inputs: 0 node(s) kept in float32'), report.notes.join('\n'));
 });
 
 test('--block-op and --block-node keep nodes in float32 behind Casts, and the result stays accurate', async () => {

@@ -17,6 +17,17 @@ test('symbolic dims default to 1 when batch-like, else 16, and the defaults are 
   assert.deepEqual(defaulted, ['batch=1', 'pixel[0]=1', 'height=16']);
 });
 
+test('a leading symbolic dim is the batch whatever its name, wherever else it appears', () => {
+  const paddle: TensorInfo[] = [
+    { name: 'x', dtype: 'float32', shape: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'] },
+    { name: 'mask', dtype: 'float32', shape: [1, 'p2o.DynamicDimension.0'] },
+  ];
+  const { shapes, defaulted } = resolveShapes(paddle, { shapes: {}, dims: {} });
+  assert.deepEqual(shapes.get('x'), [1, 3, 16, 16]);
+  assert.deepEqual(shapes.get('mask'), [1, 1]);
+  assert.deepEqual(defaulted, ['p2o.DynamicDimension.0=1', 'p2o.DynamicDimension.1=16', 'p2o.DynamicDimension.2=16']);
+});
+
 test('--shape fixes one input; --dim applies wherever the name appears; sweeps pick by index', () => {
   const spec = { shapes: { pixel: [4, 3, 10, 8] }, dims: { batch: [1, 8, 32], seq: [128] } };
   assert.deepEqual(resolveShapes(inputs, spec, 2).shapes.get('input_ids'), [32, 128]);

@@ -42,6 +42,8 @@ export async function findFloat16Hazards(
 }
 
 function hazard(name: string, s: TensorStats): string | undefined {
+  // An empty value (or one of infinities only) has no finite value for float16 to lose.
+  if (s.count === 0) return undefined;
   const absMax = Math.max(Math.abs(s.min), Math.abs(s.max));
   if (absMax > FLOAT16_MAX) return `${opt('autoBlock')}: '${name}' reaches ${absMax.toPrecision(4)}, beyond float16's ${FLOAT16_MAX}`;
   if (s.nonzero > 0 && s.underflow / s.nonzero > UNDERFLOW_FRACTION) {

@@ -6,13 +6,13 @@ import { opt } from '../../option-ref.js';
  * Ops that stay float32 in an FP16 model unless the user says otherwise, each with the reason
  * the report gives. Ops ONNX Runtime's CPU provider simply lacks a float16 kernel for are not
  * listed: ORT inserts the casts for those itself (at a speed cost that `bench` shows). Listed are
- * ops whose numbers suffer in float16, whose element type comes from an attribute or a
- * subgraph, and domains this converter does not know.
+ * ops whose numbers suffer in float16, whose element type comes from an attribute, and domains
+ * this converter does not know. If/Loop/Scan are not blocked: their bodies are converted inside
+ * float32 edges (convert.ts).
  */
 const reasons = {
   accumulates: 'accumulates along an axis; float16 loses the running total',
   typed: 'element type set by an attribute, not by its inputs',
-  subgraph: 'runs subgraphs, which keep float32',
   geometry: 'box and coordinate arithmetic needs float32',
   sequence: 'sequence values keep their element type',
 };
@@ -32,9 +32,6 @@ export const DEFAULT_BLOCKED_OPS: Record<string, string> = {
   HammingWindow: reasons.typed,
   BlackmanWindow: reasons.typed,
   MelWeightMatrix: reasons.typed,
-  If: reasons.subgraph,
-  Loop: reasons.subgraph,
-  Scan: reasons.subgraph,
   Resize: reasons.geometry,
   Upsample: reasons.geometry,
   RoiAlign: reasons.geometry,

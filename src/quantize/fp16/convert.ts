@@ -1,10 +1,12 @@
-import type { AttributeProto, NodeProto, TensorProto, ValueInfoProto } from '../../onnx/gen/onnx_pb.js';
+import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../../onnx/gen/onnx_pb.js';
 import { type OnnxModel, readTensor } from '../../onnx/model.js';
 import { tensorFromProto, tensorToProto } from '../../onnx/tensor-proto.js';
 import { onnxFromDtype } from '../../tensor/dtype.js';
 import {
-  type GraphView, attr, freshName, makeNode, nodeLabel, renameInput, sortTopologically, subgraphFreeNames, viewGraph,
+  type GraphView, allNames, attr, freeNames, freshName, makeNode, nodeLabel, renameInput, sortTopologically, subgraphFreeNames, subgraphs, viewGraph,
 } from '../graph.js';
+import { inferBodyTypes } from '../types.js';
+import { nodesReadingWideConstants } from './clamp-block.js';
 import type { BlockedNode } from '../result.js';
 import type { ScratchSpace } from '../store.js';
 import type { ValueType } from '../types.js';
@@ -33,24 +35,47 @@ const FLOAT32_OUTPUTS: Record<string, number[]> = { LayerNormalization: [1, 2] }
 const ANY_TYPE_INPUTS: Record<string, number[]> = { Shape: [0], Size: [0], Cast: [0] };
 
 /**
- * Rewrites the model's main graph to float16. Every float32 value gets a precision: float32
- * where a blocked node produces it (or a kept graph input), float16 elsewhere; constants follow
- * their readers. Where a reader needs the other precision, one shared Cast is inserted, so every
- * edge of the result is type-consistent. Converted initializers are written one at a time to
- * the scratch space, never held together.
+ * Rewrites the model to float16, its main graph and every If/Loop/Scan body in it. Every float32
+ * value gets a precision: float32 where a blocked node produces it (or a kept graph input),
+ * float16 elsewhere; constants follow their readers. Where a reader needs the other precision,
+ * one shared Cast is inserted, so every edge of the result is type-consistent. Converted
+ * initializers are written one at a time to the scratch space, never held together.
  */
 export async function convertToFloat16(model: OnnxModel, types: Map<string, ValueType>, options: Fp16Options, scratch: ScratchSpace): Promise<Fp16Result> {
-  const graph = model.proto.graph!;
-  const view = viewGraph(graph);
+  const result: Fp16Result = { nodesConverted: 0, blockedNodes: [], clamped: noClamps() };
+  const job: Job = { model, options, scratch, names: allNames(model.proto.graph!), result };
+  await convertGraph(job, model.proto.graph!, types, options.keepIoTypes);
+  return result;
+}
+
+interface Job {
+  model: OnnxModel;
+  options: Fp16Options;
+  scratch: ScratchSpace;
+  /** every name of the model, so that a Cast added in a body shadows nothing outside it */
+  names: Set<string>;
+  result: Fp16Result;
+}
+
+/**
+ * Converts one graph. A node holding subgraphs keeps float32 at its edges (its inputs, outputs
+ * and the outer values its bodies read), so If branches and Loop bodies agree on their types
+ * whatever each converts; each body is then converted inside those float32 edges.
+ */
+async function convertGraph(job: Job, graph: GraphProto, types: Map<string, ValueType>, keepIo: boolean): Promise<void> {
+  const { model, options, scratch, result } = job;
+  const view = viewGraph(graph, job.names);
   const isFloat32 = (name: string) => types.get(name)?.dtype === 'float32';
+  const rules = { ...options.block, auto: new Map([...await nodesReadingWideConstants(model, view), ...options.block.auto]) };
   const blocked = new Map<NodeProto, string>();
   for (const node of graph.node) {
-    const reason = blockReason(node, options.block);
+    const reason = blockReason(node, rules);
     if (reason && touchesFloat(node, isFloat32)) blocked.set(node, reason);
   }
-  const graphOutputPrecision: Precision = options.keepIoTypes ? 'float32' : 'float16';
+  const float32Edges = (node: NodeProto) => blocked.has(node) || subgraphs(node).length > 0;
+  const graphOutputPrecision: Precision = keepIo ? 'float32' : 'float16';
   const needs = (node: NodeProto, slot: number): Precision | undefined => {
-    if (blocked.has(node)) return 'float32';
+    if (float32Edges(node)) return 'float32';
     return ANY_TYPE_INPUTS[node.opType]?.includes(slot) ? undefined : 'float16';
   };
   const wantsFloat16 = (name: string) =>
@@ -60,8 +85,10 @@ export async function convertToFloat16(model: OnnxModel, types: Map<string, Valu
   const precision = new Map<string, Precision>();
   const initializers = new Set(graph.initializer.map((t) => t.name));
   for (const input of graph.input) {
-    if (isFloat32(input.name) && !initializers.has(input.name)) precision.set(input.name, options.keepIoTypes ? 'float32' : 'float16');
+    if (isFloat32(input.name) && !initializers.has(input.name)) precision.set(input.name, keepIo ? 'float32' : 'float16');
   }
+  // What a body reads from the enclosing graphs is float32 there (see float32Edges).
+  for (const name of freeNames(graph)) if (isFloat32(name)) precision.set(name, 'float32');
   for (const name of initializers) {
     if (!isFloat32(name)) continue;
     precision.set(name, view.graphOutputs.has(name) ? graphOutputPrecision : wantsFloat16(name) ? 'float16' : 'float32');
@@ -69,7 +96,7 @@ export async function convertToFloat16(model: OnnxModel, types: Map<string, Valu
   for (const node of graph.node) {
     node.output.forEach((output, slot) => {
       if (!output || !isFloat32(output)) return;
-      const fixed = blocked.has(node) || FLOAT32_OUTPUTS[node.opType]?.includes(slot);
+      const fixed = float32Edges(node) || FLOAT32_OUTPUTS[node.opType]?.includes(slot);
       const constant = node.opType === 'Constant' && !blocked.has(node);
       precision.set(output, fixed ? 'float32' : constant ? (wantsFloat16(output) ? 'float16' : 'float32') : 'float16');
     });
@@ -84,6 +111,8 @@ export async function convertToFloat16(model: OnnxModel, types: Map<string, Valu
       out = freshName(view, `${name}_${to === 'float16' ? 'fp16' : 'fp32'}`);
       added.push(makeNode('Cast', [name], [out], { name: freshName(view, `Cast_${out}`), attributes: [attr.int('to', to === 'float16' ? FLOAT16 : FLOAT)] }));
       precision.set(out, to);
+      // Bodies converted below are typed with it.
+      types.set(out, { dtype: to, shape: types.get(name)?.shape ?? [] });
       casts.set(key, out);
     }
     return out;
@@ -96,31 +125,29 @@ export async function convertToFloat16(model: OnnxModel, types: Map<string, Valu
       const want = have && needs(node, slot);
       if (have && want && have !== want) node.input[slot] = castTo(input, want);
     });
-    if (!blocked.has(node)) continue;
+    if (!float32Edges(node)) continue;
     for (const name of subgraphFreeNames(node)) {
       if (precision.get(name) === 'float16') renameInput(node, name, castTo(name, 'float32'));
     }
   }
 
-  const clamped = noClamps();
-  let nodesConverted = 0;
   for (const node of graph.node) {
-    if (blocked.has(node) || !node.output.some((o) => precision.get(o) === 'float16')) continue;
-    nodesConverted++;
-    rewriteAttributes(node, clamped);
+    if (float32Edges(node) || !node.output.some((o) => precision.get(o) === 'float16')) continue;
+    result.nodesConverted++;
+    rewriteAttributes(node, result.clamped);
   }
   for (const [i, tensor] of graph.initializer.entries()) {
     if (precision.get(tensor.name) !== 'float16') continue;
-    graph.initializer[i] = await scratch.put(tensor.name, toFloat16(tensor.name, await readTensor(model, tensor), clamped));
+    graph.initializer[i] = await scratch.put(tensor.name, toFloat16(tensor.name, await readTensor(model, tensor), result.clamped));
     model.ranges.delete(tensor);
   }
   graph.node = sortTopologically([...graph.node, ...added]);
   for (const value of [...graph.input, ...graph.output, ...graph.valueInfo]) retype(value, precision.get(value.name));
-  return {
-    nodesConverted,
-    blockedNodes: [...blocked].map(([node, reason]) => ({ node: nodeLabel(node), op: node.opType, reason })),
-    clamped,
-  };
+  result.blockedNodes.push(...[...blocked].map(([node, reason]) => ({ node: nodeLabel(node), op: node.opType, reason })));
+  for (const node of graph.node) {
+    if (blocked.has(node)) continue;
+    for (const body of subgraphs(node)) await convertGraph(job, body, await inferBodyTypes(model.proto, body, types, model.path), true);
+  }
 }
 
 function touchesFloat(node: NodeProto, isFloat32: (name: string) => boolean): boolean {
