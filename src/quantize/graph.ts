@@ -117,6 +117,7 @@ export function makeNode(opType: string, input: string[], output: string[], spec
 export const attr = {
   int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
   float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
+  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
   tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
 };
 
@@ -236,6 +237,11 @@ export function dropUnused(graph: GraphProto): TensorProto[] {
 
 /** Makes a node read `to` wherever it read `from`, in its subgraphs too (ONNX names are unique across scopes). */
 export function renameInput(node: NodeProto, from: string, to: string): void {
-  node.input = node.input.map((name) => (name === from ? to : name));
-  for (const graph of subgraphs(node)) for (const inner of graph.node) renameInput(inner, from, to);
+  renameInputs(node, new Map([[from, to]]));
+}
+
+/** renameInput for many names at once: each read of a key becomes a read of its value. */
+export function renameInputs(node: NodeProto, names: Map<string, string>): void {
+  node.input = node.input.map((name) => names.get(name) ?? name);
+  for (const graph of subgraphs(node)) for (const inner of graph.node) renameInputs(inner, names);
 }

@@ -31,13 +31,15 @@ import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { allNodes, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
+import { borrowedNote } from './int8/kernels.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
 import { applyInt8, planInt8 } from './int8/rewrite.js';
 import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
+import { measureSpeed, slowdownNote } from './speed.js';
 import { type ScratchSpace, openScratch } from './store.js';
-import type { Int8Mode } from './targets.js';
+import type { Int8Mode, Target } from './targets.js';
 import { inferTypes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
@@ -48,6 +50,12 @@ interface Conversion {
   clamped: number;
   fused: Record<string, number>;
 }
+
+/** What a slower model is told, by precision. */
+const SLOWER_WHY: Record<Target, string> = {
+  fp16: "ONNX Runtime's CPU provider computes most float16 ops in float32, casting around them; FP16 is for GPUs and TensorRT",
+  int8: 'the int8 forms chosen cost more than they save on this model (small products, conversions between int8 and float)',
+};
 
 /** The data a quantize run reads, each source read and checked against the model once. */
 interface InputData {
@@ -93,6 +101,8 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
     const staged = await stage(model, scratch, options.output, external);
     const quantized: ModelRef = { path: staged.path, label: options.output, signature: signature(model.proto) };
     const drift = await measureDrift(original, quantized, data.run, options, progress);
+    const speed = await measureSpeed(original, quantized, data.run, options.session, progress);
+    if (speed.slower) notes.push(`${slowdownNote(speed)}: ${SLOWER_WHY[options.to]}`);
     const saved = await commit(staged, options.output);
     return {
       output: options.output,
@@ -102,6 +112,7 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
       sizeAfter: saved.sizeBytes,
       ...conversion,
       drift,
+      speed,
       notes,
     };
   } finally {
@@ -211,18 +222,21 @@ async function toInt8(job: Job): Promise<Conversion> {
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
     : `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`);
+  const borrowed = borrowedNote(cpu);
+  if (borrowed) job.notes.push(borrowed);
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
+  const types = mode === 'dynamic' ? new Map() : await inferTypes(model.proto, model.path);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset,
-  }, job.scratch);
+    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset, cpu,
+  }, job.scratch, types);
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
-  if (mode === 'static') {
+  if (plan.placement.values.length > 0) {
     const method = options.method ?? 'minmax';
     const batches = job.data.calibration!;
-    const stats = await collectStats(model, plan.activations, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
+    const stats = await collectStats(model, plan.placement.values, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
     for (const [name, s] of stats) ctx.ranges.set(name, calibratedRange(s, method, { percentile: options.percentile ?? 99.99 }));
     job.notes.push(`activation ranges: ${method}${method === 'percentile' ? ` ${options.percentile ?? 99.99}` : ''} over ${batches.length} calibration batch(es)`);
   }

@@ -1,4 +1,5 @@
 import type { CheckReport } from '../accuracy/check.js';
+import type { SpeedReport } from './speed.js';
 
 /** A node of a convertible kind that stayed in float32, and why. */
 export interface BlockedNode {
@@ -23,6 +24,8 @@ export interface QuantizeReport {
   fused: Record<string, number>;
   /** the new model against the original, on the given inputs, the calibration data or generated inputs */
   drift: CheckReport;
+  /** the new model's speed against the original's, measured side by side on the first input set */
+  speed: SpeedReport;
   /** choices made and defaults taken, for the report */
   notes: string[];
 }

@@ -1,4 +1,5 @@
 import type { QuantizeReport } from '../quantize/result.js';
+import { formatMs, formatSpeedup } from '../quantize/speed.js';
 import { checkTable } from './check.js';
 import type { ReportDocument } from './document.js';
 import { formatBytes, keyValues, table } from './format.js';
@@ -17,6 +18,7 @@ export function quantizeText(r: QuantizeReport): string {
       ['size', `${formatBytes(r.sizeBefore)} → ${formatBytes(r.sizeAfter)}${ratio}`],
       ['nodes converted', r.nodesConverted],
       ['nodes kept float32', r.blockedNodes.length],
+      ['speed-up', `${formatSpeedup(r.speed.speedup)} (${formatMs(r.speed.quantizedMs)} against ${formatMs(r.speed.originalMs)}, ${r.speed.provider})${r.speed.slower ? ' slower' : ''}`],
       ...(r.to === 'fp16' ? [['values clamped', r.clamped] as [string, number]] : []),
     ]),
   ];

@@ -11,8 +11,12 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'speed', 'notes']);
   assert.equal(report.drift.passed, true);
+  assert.deepEqual(Object.keys(report.speed), ['originalMs', 'quantizedMs', 'speedup', 'runs', 'provider', 'slower']);
+  assert.equal(report.speed.speedup, report.speed.originalMs / report.speed.quantizedMs);
+  assert.equal(report.speed.slower, report.speed.speedup < 0.95);
+  assert.equal(report.notes.some((n: string) => n.startsWith('warning: the quantized model runs at')), report.speed.slower);
   assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
   assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
   assert.equal(report.output, out);
@@ -33,6 +37,7 @@ test('quantize prints a table for people, with the blocked nodes grouped', () =>
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /│ precision\s+│ fp16\s+│/);
   assert.match(r.stdout, /│ size\s+│ 716 KiB → 3\d\d KiB \(5\d\.\d %\)/);
+  assert.match(r.stdout, /│ speed-up\s+│ \d+\.\d\d× \([\d.]+ ms against [\d.]+ ms, cpu\)( slower)?\s+│/);
   assert.match(r.stdout, /│ Softmax\s+│ 2 \(\/blocks\.0\/attention\/Softmax, …\) │ op type named by --block-op │/);
 });
 
@@ -44,7 +49,7 @@ test('--max-drift-cosine gates on the drift: exit 1 after the report, which is s
   const report = JSON.parse(strict.stdout);
   assert.equal(report.drift.passed, false);
   assert.deepEqual(report.drift.outputs.filter((o: { passed: boolean }) => !o.passed).map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
-  assert.match(strict.stderr, /^tdeploy: error: drift beyond --max-drift-cosine 0\.99999: logits \(cosine 0\.9998\d+ < 0\.99999\), hidden_states \(cosine 0\.9999\d+ < 0\.99999\); the model was written to .*e\.onnx\nhint: .*--no-gate to only report\n$/m);
+  assert.match(strict.stderr, /^tdeploy: error: drift beyond --max-drift-cosine 0\.99999: logits \(cosine 0\.999[0-8]\d* < 0\.99999\), hidden_states \(cosine 0\.999[0-8]\d* < 0\.99999\); the model was written to .*e\.onnx\nhint: .*--no-gate to only report\n$/m);
   const loose = runCli([...args, '--max-drift-cosine', '0.995']);
   assert.equal(loose.code, 0, loose.stderr);
   assert.equal(JSON.parse(loose.stdout).drift.passed, true);

@@ -7,7 +7,7 @@ const SHARED_ATTRIBUTES = new Set(['num_heads', 'unidirectional', 'scale', 'mask
 /**
  * com.microsoft Attention (as ONNX Runtime's transformer optimizer fuses it), with its packed
  * [hidden, 3·hidden] QKV weight. Dynamic: QAttention, the fused integer kernel, fed by one
- * DynamicQuantizeLinear. Static: QDQ on its input and weight.
+ * DynamicQuantizeLinear. Static: QDQ on its input, an int8 weight behind DequantizeLinear.
  */
 export const attention: OpQuantizer = {
   domain: MICROSOFT,
@@ -26,8 +26,7 @@ export const attention: OpQuantizer = {
     return { nodes: [makeNode('QAttention', inputs, node.output, { name: node.name, domain: MICROSOFT, attributes: node.attribute })] };
   },
   async static(node, ctx) {
-    const input = await ctx.quantizeDequantize(node.input[0]);
     const weight = await ctx.dequantizedWeight(node.input[1], 1);
-    return { nodes: [makeNode('Attention', [input, weight, ...node.input.slice(2)], node.output, { name: node.name, domain: MICROSOFT, attributes: node.attribute })] };
+    return { nodes: [makeNode('Attention', [node.input[0], weight, ...node.input.slice(2)], node.output, { name: node.name, domain: MICROSOFT, attributes: node.attribute })] };
   },
 };

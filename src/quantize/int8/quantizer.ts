@@ -15,7 +15,10 @@ export type Verdict = 'quantize' | 'ignore' | { blocked: string };
 
 /**
  * One op type's INT8 quantization. `check` gives the verdict; `activations` are the computed
- * inputs static mode calibrates; `dynamic` and `static` build the replacement.
+ * inputs static mode puts QuantizeLinear/DequantizeLinear on (placement.ts adds the outputs);
+ * `dynamic` and `static` build the replacement, static forms only replacing weights and biases.
+ * `unitOutput` is the value a static form's output QuantizeLinear goes on, when the op absorbs a
+ * neighbour (MatMul its bias Add); the op's own output otherwise.
  */
 export interface OpQuantizer {
   domain: '' | 'com.microsoft';
@@ -23,6 +26,7 @@ export interface OpQuantizer {
   activations(node: NodeProto): string[];
   dynamic(node: NodeProto, ctx: Int8Context): Promise<Rewrite>;
   static(node: NodeProto, ctx: Int8Context): Promise<Rewrite>;
+  unitOutput?(node: NodeProto, ctx: Int8Context): string;
 }
 
 export const MICROSOFT = 'com.microsoft';
