@@ -8,7 +8,9 @@
  * Each form is one op, built here twice: in float32, and in the int8 form tdeploy emits for it.
  * Static forms take and give uint8 tensors (DequantizeLinear → op → QuantizeLinear, which ONNX
  * Runtime fuses into one QLinear kernel), so the figure is the kernel's own, as it runs inside an
- * int8 chain; dynamic forms take and give float32 (they quantize their input themselves). Both
+ * int8 chain; `static-conv-island` is the same Conv between float neighbours, paying for the
+ * QuantizeLinear, DequantizeLinear and layout changes around it; dynamic forms take and give
+ * float32 (they quantize their input themselves). Both
  * models run in turn, the order swapped every round, so load from other processes falls on both
  * alike; the speed-up is the ratio of the medians. "ran as" lists the ops of the graph ONNX
  * Runtime optimized the int8 model into: a form that did not fuse shows its DequantizeLinear.
@@ -102,6 +104,15 @@ function conv(label: string, [n, c, h, w]: Dims, m: number, k: number, group = 1
       int8: {
         nodes: [dq('x', 'x_dq'), ...qw.nodes, makeNode('Conv', ['x_dq', 'w_dq', 'w_b_dq'], ['c'], { attributes }), makeNode('Relu', ['c'], ['r']), q('r', 'y')],
         inputs: [['x', 'uint8', [n, c, h, w]]], outputs: [['y', 'uint8']], weights: { ...qw.weights, ...ACT, ...RELU_OUT },
+      },
+    },
+    {
+      form: 'static-conv-island', shape,
+      float,
+      int8: {
+        nodes: [makeNode('QuantizeLinear', ['x', 'x_s', 'x_z'], ['x_q']), dq('x_q', 'x_dq'), ...qw.nodes, makeNode('Conv', ['x_dq', 'w_dq', 'w_b_dq'], ['c'], { attributes }), makeNode('Relu', ['c'], ['r']),
+          makeNode('QuantizeLinear', ['r', 'r_s', 'r_z'], ['r_q']), makeNode('DequantizeLinear', ['r_q', 'r_s', 'r_z'], ['y'])],
+        inputs: [input], outputs: [['y', 'float32']], weights: { ...qw.weights, ...ACT, r_s: RELU_OUT.y_s, r_z: RELU_OUT.y_z },
       },
     },
     {

@@ -4,7 +4,7 @@ import { GateError } from '../src/errors.js';
 import { methods } from '../src/quantize/calibration/methods.js';
 import { QuantizeOptions, quantizeOptions } from '../src/quantize/options.js';
 import { quantize } from '../src/quantize/quantize.js';
-import { INT8_MODES, TARGETS } from '../src/quantize/targets.js';
+import { INT8_MODES, INT8_TARGETS, TARGETS } from '../src/quantize/targets.js';
 import { quantizeDocument } from '../src/report/quantize.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
@@ -27,6 +27,7 @@ const base = new Command('quantize')
   .addOption(new Option('--block-node <name>', repeatable('blockNodes')).argParser(collect))
   .addOption(new Option('--auto-block', help('autoBlock')))
   .addOption(new Option('--mode <mode>', help('mode')).choices(INT8_MODES))
+  .addOption(new Option('--target <runtime>', help('target')).choices(INT8_TARGETS))
   .addOption(new Option('--calibration <file|dir>', help('calibration')))
   .addOption(new Option('--calibration-batch <n>', help('calibrationBatch')))
   .addOption(new Option('--method <method>', help('method')).choices(Object.keys(methods)))
@@ -53,7 +54,9 @@ stays written to examine; --no-gate only reports.
 
 Examples:
   tdeploy quantize model.onnx -o model.fp16.onnx --to fp16 --keep-io-types
-  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --mode dynamic --max-drift-cosine 0.995
+  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --max-drift-cosine 0.995
+  tdeploy quantize cnn.onnx -o cnn.int8.onnx --to int8 --calibration calib.npz
+  tdeploy quantize cnn.onnx -o cnn.trt.onnx --to int8 --target tensorrt --calibration calib.npz
   tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile`)
   .action(action(async (model: string, raw: InputFlags & SessionFlags & ShapeFlags & Record<string, unknown>, ctx: Context) => {
     const { blockOp, blockNode, excludeNode, fuse, gate, ...same } = raw;

@@ -33,13 +33,13 @@ import { allNodes, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
 import { borrowedNote } from './int8/kernels.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
-import { applyInt8, planInt8 } from './int8/rewrite.js';
+import { NEEDS_CALIBRATION, type Int8Plan, applyInt8, planInt8 } from './int8/rewrite.js';
 import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
 import { measureSpeed, slowdownNote } from './speed.js';
 import { type ScratchSpace, openScratch } from './store.js';
-import type { Int8Mode, Target } from './targets.js';
+import type { Int8Form, Int8Mode, Target } from './targets.js';
 import { inferTypes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
@@ -107,7 +107,8 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
     return {
       output: options.output,
       to: options.to,
-      mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
+      mode: options.to === 'int8' ? options.mode ?? (options.target === 'tensorrt' ? 'static' : 'auto') : null,
+      target: options.to === 'int8' ? options.target ?? 'cpu' : null,
       sizeBefore,
       sizeAfter: saved.sizeBytes,
       ...conversion,
@@ -214,7 +215,8 @@ async function toFloat16(job: Job): Promise<Conversion> {
 
 async function toInt8(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
-  const mode = options.mode ?? 'dynamic';
+  const target = options.target ?? 'cpu';
+  const mode = options.mode ?? (target === 'tensorrt' ? 'static' : 'auto');
   const opset = opsetVersion(model.proto) ?? 1;
   if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again at opset 13 or later' });
   const cpu = cpuProfile();
@@ -222,17 +224,19 @@ async function toInt8(job: Job): Promise<Conversion> {
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
     : `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`);
-  const borrowed = borrowedNote(cpu);
+  const borrowed = target === 'cpu' ? borrowedNote(cpu) : undefined;
   if (borrowed) job.notes.push(borrowed);
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
+  const calibrated = job.data.calibration !== undefined;
   const types = mode === 'dynamic' ? new Map() : await inferTypes(model.proto, model.path);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset, cpu,
+    mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu,
   }, job.scratch, types);
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
+  if (mode === 'auto') job.notes.push(autoNote(plan, calibrated));
   if (plan.placement.values.length > 0) {
     const method = options.method ?? 'minmax';
     const batches = job.data.calibration!;
@@ -245,13 +249,25 @@ async function toInt8(job: Job): Promise<Conversion> {
   return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
 }
 
+/** What `auto` chose, by form and op type, and what calibration data would add. */
+function autoNote(plan: Int8Plan, calibrated: boolean): string {
+  const byForm = (form: Int8Form) => {
+    const counts = new Map<string, number>();
+    for (const s of plan.selected) if (s.mode === form) counts.set(s.node.opType, (counts.get(s.node.opType) ?? 0) + 1);
+    return counts.size ? [...counts].map(([op, n]) => `${n} ${op}`).join(', ') : 'nothing';
+  };
+  const waiting = plan.blocked.filter((b) => b.reason === NEEDS_CALIBRATION).length;
+  return `${opt('mode', 'auto')}: dynamic for ${byForm('dynamic')}; static QDQ for ${byForm('static')}`
+    + (calibrated ? '' : waiting ? `; ${waiting} node(s) have only a static INT8 form that pays, which needs ${opt('calibration')}` : '');
+}
+
 /**
- * Dynamic mode fuses first (fusion/fuse.ts), so the quantizers see the fused ops. Static mode
- * does not: its QDQ model is for TensorRT, which has no com.microsoft ops. A fused attention
+ * Dynamic and auto modes fuse first (fusion/fuse.ts), so the quantizers see the fused ops.
+ * Static mode and the TensorRT target do not: TensorRT has no com.microsoft ops. A fused attention
  * only pays when it is quantized too, so op types without Attention turn fusion off.
  */
 async function fuseForInt8(job: Job, mode: Int8Mode, opTypes: string[]): Promise<Record<string, number>> {
-  if (!(job.options.fuse ?? mode === 'dynamic')) {
+  if (!(job.options.fuse ?? (mode !== 'static' && job.options.target !== 'tensorrt'))) {
     if (job.options.fuse === false) job.notes.push(`no fusion (${opt('fuse', false)})`);
     return {};
   }

@@ -1,5 +1,6 @@
 import type { CheckReport } from '../accuracy/check.js';
 import type { SpeedReport } from './speed.js';
+import type { Int8Mode, Int8Target } from './targets.js';
 
 /** A node of a convertible kind that stayed in float32, and why. */
 export interface BlockedNode {
@@ -12,7 +13,9 @@ export interface BlockedNode {
 export interface QuantizeReport {
   output: string;
   to: 'fp16' | 'int8';
-  mode: 'dynamic' | 'static' | null;
+  mode: Int8Mode | null;
+  /** int8: what the model was quantized for */
+  target: Int8Target | null;
   /** bytes of the model and its external data, before and after */
   sizeBefore: number;
   sizeAfter: number;

@@ -11,7 +11,7 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'speed', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'target', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'drift', 'speed', 'notes']);
   assert.equal(report.drift.passed, true);
   assert.deepEqual(Object.keys(report.speed), ['originalMs', 'quantizedMs', 'speedup', 'runs', 'provider', 'slower']);
   assert.equal(report.speed.speedup, report.speed.originalMs / report.speed.quantizedMs);
@@ -20,7 +20,8 @@ test('quantize --json prints one document with the size, the conversion and the 
   assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
   assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
   assert.equal(report.output, out);
-  assert.equal(report.mode, 'dynamic');
+  assert.equal(report.mode, 'auto');
+  assert.equal(report.target, 'cpu');
   assert.deepEqual(report.fused, { Attention: 2 });
   assert.equal(report.nodesConverted, 12);
   assert.ok(report.sizeAfter < 0.35 * report.sizeBefore);
@@ -63,7 +64,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
   const out = path.join(dir, 'out', 'model.onnx');
   const cases: [string[], RegExp][] = [
     [['--to', 'int4'], /option '--to <precision>' argument 'int4' is invalid\. Allowed choices are fp16, int8\./],
-    [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are dynamic, static\./],
+    [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are auto, dynamic, static\./],
     [['--to', 'int8', '--mode', 'static', '--method', 'mean', '--calibration', fixture('encoder.calibration.npz')], /argument 'mean' is invalid\. Allowed choices are minmax, percentile, entropy\./],
     [['--to', 'int8', '--mode', 'static'], /static quantization needs calibration data/],
     [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has no tensor for input 'input_ids'/],

@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { loadModel, readTensor } from '../../src/onnx/model.js';
 import { tensorDtype } from '../../src/onnx/tensor-proto.js';
 import { attr, makeNode } from '../../src/quantize/graph.js';
+import { NEEDS_CALIBRATION } from '../../src/quantize/int8/rewrite.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { Random } from '../../src/tensor/random.js';
@@ -87,4 +88,51 @@ test('convnet: every product is below the size at which the int8 kernels pay, so
     ['Conv', 'too small for INT8 to pay: 294,912 multiply-adds'],
     ['Gemm', 'too small for INT8 to pay: 160 multiply-adds'],
   ]);
+});
+
+test('auto (the default): dynamic where the dynamic kernel wins, static Conv with calibration, float Conv with the reason without it', async () => {
+  const dir = tempDir();
+  const source = await residualBlock(dir);
+  const random = new Random(6);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([8, 32, 32, 32], () => random.normal())]]));
+  const bare = await quantize(source, { output: path.join(dir, 'bare.onnx'), to: 'int8' });
+  assert.equal(bare.mode, 'auto');
+  assert.deepEqual(bare.blockedNodes.map((b) => [b.node, b.reason]), [
+    ['c1', NEEDS_CALIBRATION], ['c2', NEEDS_CALIBRATION],
+  ]);
+  assert.ok(bare.notes.includes('`mode: auto`: dynamic for 1 Gemm; static QDQ for nothing; 2 node(s) have only a static INT8 form that pays, which needs `calibration`'), bare.notes.join('\n'));
+  assert.deepEqual((await loadModel(bare.output)).proto.graph!.node.map((n) => n.opType).filter((o) => o !== 'Relu'), ['Conv', 'Conv', 'Add', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'DynamicQuantizeMatMul']);
+
+  const calibrated = await quantize(source, { output: path.join(dir, 'auto.onnx'), to: 'int8', calibration });
+  assert.deepEqual(calibrated.blockedNodes, []);
+  assert.ok(calibrated.notes.includes('`mode: auto`: dynamic for 1 Gemm; static QDQ for 2 Conv'), calibrated.notes.join('\n'));
+  const ran = await ranAs(calibrated.output);
+  assert.deepEqual([ran.QLinearConv, ran.QLinearAdd, ran.DynamicQuantizeMatMul], [2, 1, 1], JSON.stringify(ran));
+  assert.ok(calibrated.drift.outputs[0].cosine! > 0.99);
+});
+
+test('--target tensorrt: symmetric int8 QDQ on every Conv and Gemm input whatever their size, the residual Add inputs too, no com.microsoft ops', async () => {
+  const dir = tempDir();
+  const source = await residualBlock(dir);
+  const random = new Random(7);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([8, 32, 32, 32], () => random.normal())]]));
+  const report = await quantize(source, { output: path.join(dir, 'trt.onnx'), to: 'int8', target: 'tensorrt', calibration });
+  assert.deepEqual([report.mode, report.target, report.nodesConverted, report.blockedNodes.length, report.fused], ['static', 'tensorrt', 3, 0, {}]);
+  const model = await loadModel(report.output);
+  const graph = model.proto.graph!;
+  assert.ok(graph.node.every((n) => n.domain === ''), 'only ONNX ops');
+  const dequantized = (name: string) => graph.node.find((n) => n.opType === 'DequantizeLinear' && n.output[0] === name);
+  const readsDequantized = (op: string) => graph.node.filter((n) => n.opType === op).map((n) => n.input.slice(0, 2).map((i) => Boolean(dequantized(i))));
+  assert.deepEqual(readsDequantized('Conv'), [[true, true], [true, true]]);
+  assert.deepEqual(readsDequantized('Gemm'), [[true, true]]);
+  assert.deepEqual(readsDequantized('Add'), [[true, true]]);
+  for (const q of graph.node.filter((n) => n.opType === 'QuantizeLinear')) {
+    const zero = graph.initializer.find((t) => t.name === q.input[2])!;
+    assert.equal(tensorDtype(zero), 'int8');
+    assert.equal((await readTensor(model, zero)).data[0], 0);
+  }
+  await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt', mode: 'dynamic', calibration }), /`target: tensorrt` is static QDQ/);
+  await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt' }), /static quantization needs calibration data/);
 });

@@ -11,12 +11,12 @@ const SHARED_ATTRIBUTES = new Set(['num_heads', 'unidirectional', 'scale', 'mask
  */
 export const attention: OpQuantizer = {
   domain: MICROSOFT,
-  check(node, ctx) {
+  check(node, ctx, form) {
     if (node.input.slice(4).some(Boolean)) return { blocked: 'it reads past state or an attention bias, which QAttention does not take' };
     const unsupported = node.attribute.find((a) => !SHARED_ATTRIBUTES.has(a.name));
     if (unsupported) return { blocked: `its attribute ${unsupported.name} has no QAttention equivalent` };
     const weight = checkWeight(node, ctx, 1, [2]);
-    return weight === 'quantize' ? checkDynamicInput(ctx) : weight;
+    return weight === 'quantize' ? checkDynamicInput(ctx, form) : weight;
   },
   activations: (node) => [node.input[0]],
   async dynamic(node, ctx) {

@@ -4,14 +4,18 @@ import { tensorDtype, tensorFromProto } from '../../onnx/tensor-proto.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Range } from '../calibration/methods.js';
 import type { CpuProfile } from '../cpu.js';
-import type { Int8Mode } from '../targets.js';
+import type { Int8Mode, Int8Target } from '../targets.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import type { ValueType } from '../types.js';
 import { quantizeWeight, roundHalfEven, transpose2d } from './weights.js';
 
 export interface Int8Settings {
+  /** what was asked for; each node's form is decided in planInt8 */
   mode: Int8Mode;
+  target: Int8Target;
+  /** whether calibration data was given (static forms need it) */
+  calibrated: boolean;
   perChannel: boolean;
   /** 127, or 63 for 7-bit weights */
   weightMax: number;

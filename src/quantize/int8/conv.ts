@@ -11,16 +11,17 @@ import { type OpQuantizer, checkDynamicInput, checkWeight } from './quantizer.js
  */
 export const conv: OpQuantizer = {
   domain: '',
-  check(node, ctx) {
+  check(node, ctx, form) {
     const weight = checkWeight(node, ctx, 1, [3, 4, 5]);
     if (weight !== 'quantize') return weight;
     if (node.input[2] && !ctx.constant(node.input[2])) return { blocked: 'its bias is computed at run time' };
-    if (ctx.settings.mode === 'static') {
+    if (ctx.settings.target === 'tensorrt') return 'quantize';
+    if (form === 'static') {
       const macs = ctx.knownSize(node.input[1], 0) * ctx.knownSize(node.output[0], 2);
       const small = tooSmall('static-conv', macs, ctx.settings.cpu);
       return small ? { blocked: small } : 'quantize';
     }
-    const input = checkDynamicInput(ctx);
+    const input = checkDynamicInput(ctx, form);
     if (input !== 'quantize') return input;
     const verdict = kernelVerdict('dynamic-conv', ctx.settings.cpu);
     return verdict.wins ? 'quantize' : { blocked: losingReason(verdict) };

@@ -9,7 +9,7 @@ import { MICROSOFT, type OpQuantizer, checkWeight } from './quantizer.js';
  */
 export const gemm: OpQuantizer = {
   domain: '',
-  check(node, ctx) {
+  check(node, ctx, form) {
     if (intAttr(node, 'transA', 0) !== 0) return { blocked: 'transA is set' };
     if (floatAttr(node, 'alpha', 1) !== 1) return { blocked: 'alpha is not 1' };
     const weight = checkWeight(node, ctx, 1, [2]);
@@ -20,7 +20,7 @@ export const gemm: OpQuantizer = {
         return { blocked: 'its bias C is not a constant vector of the output size (with beta 1)' };
       }
     }
-    const small = ctx.settings.mode === 'static' ? tooSmall('static-gemm', ctx.knownSize(node.input[1], 0), ctx.settings.cpu) : undefined;
+    const small = form === 'static' && ctx.settings.target === 'cpu' ? tooSmall('static-gemm', ctx.knownSize(node.input[1], 0), ctx.settings.cpu) : undefined;
     return small ? { blocked: small } : 'quantize';
   },
   activations: (node) => [node.input[0]],

@@ -65,12 +65,20 @@ export function placeStatic(ctx: Int8Context, units: { node: NodeProto; quantize
     const form = REGION_OPS[node.opType];
     if (!form || !isOnnxOp(node) || unitNodes.has(node)) continue;
     const inputs = node.input.filter(Boolean);
-    if (!inputs.every(isFloatActivation) || !inputs.some((i) => int8.has(i)) || !kernelVerdict(form, ctx.settings.cpu).wins) continue;
+    if (!inputs.every(isFloatActivation) || !inputs.some((i) => int8.has(i)) || !joins(ctx, node, form)) continue;
     regionNodes.push(node);
     for (const i of inputs) values.add(i);
     addOutput(foldedActivation(ctx, node.output[0]));
   }
   return { values: [...values], regionNodes };
+}
+
+/**
+ * On CPU an op joins when its int8 kernel wins (the kernel table); TensorRT wants QDQ on the
+ * inputs of residual Adds, and fuses the rest itself.
+ */
+function joins(ctx: Int8Context, node: NodeProto, form: KernelForm): boolean {
+  return ctx.settings.target === 'tensorrt' ? node.opType === 'Add' : kernelVerdict(form, ctx.settings.cpu).wins;
 }
 
 /** The output of the Relu/Clip that alone reads `value`, which ORT folds into the kernel; else `value`. */

@@ -1,15 +1,18 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { dropUnused, importOpset, nodeLabel, renameInputs, sortTopologically } from '../graph.js';
 import type { BlockedNode } from '../result.js';
-import type { Int8Mode } from '../targets.js';
-import type { Int8Context } from './context.js';
+import type { Int8Form } from '../targets.js';
+import type { Int8Context, Int8Settings } from './context.js';
 import { type Placement, placeStatic } from './placement.js';
-import { MICROSOFT, type OpQuantizer } from './quantizer.js';
+import { AUTO_FORMS, MICROSOFT, type OpQuantizer } from './quantizer.js';
 import { quantizerFor } from './registry.js';
 import { opt } from '../../option-ref.js';
 
+/** Why `auto` leaves a node float without calibration data. */
+export const NEEDS_CALIBRATION = `its INT8 form that pays is static, which needs calibration data (${opt('calibration')})`;
+
 export interface Int8Plan {
-  selected: { node: NodeProto; quantizer: OpQuantizer; mode: Int8Mode }[];
+  selected: { node: NodeProto; quantizer: OpQuantizer; mode: Int8Form }[];
   /** nodes of a known op type left in float32, and why */
   blocked: BlockedNode[];
   /** where static nodes put their QDQ pairs: the values calibration needs ranges for */
@@ -31,16 +34,21 @@ export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
   for (const node of ctx.view.graph.node) {
     const quantizer = quantizerFor(node);
     if (!quantizer || !rules.opTypes.includes(node.opType)) continue;
-    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: `named by ${opt('excludeNodes')}` } : quantizer.check(node, ctx);
+    const mode = formOf(node, ctx.settings);
+    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: `named by ${opt('excludeNodes')}` } : quantizer.check(node, ctx, mode);
     if (verdict === 'ignore') continue;
-    if (verdict !== 'quantize') {
-      blocked.push({ node: nodeLabel(node), op: node.opType, reason: verdict.blocked });
-      continue;
-    }
-    selected.push({ node, quantizer, mode: ctx.settings.mode });
+    const reason = verdict !== 'quantize' ? verdict.blocked : mode === 'static' && !ctx.settings.calibrated ? NEEDS_CALIBRATION : undefined;
+    if (reason) blocked.push({ node: nodeLabel(node), op: node.opType, reason });
+    else selected.push({ node, quantizer, mode });
   }
   const placement = placeStatic(ctx, selected.filter((s) => s.mode === 'static'));
   return { selected, blocked, placement };
+}
+
+/** Each node's form: TensorRT reads QDQ only; `auto` takes the op's winning form on CPU. */
+function formOf(node: NodeProto, settings: Int8Settings): Int8Form {
+  if (settings.target === 'tensorrt') return 'static';
+  return settings.mode === 'auto' ? AUTO_FORMS[node.opType] : settings.mode;
 }
 
 /** Replaces every selected node by its quantized form, puts the QDQ pairs in place and tidies the graph. */
