@@ -2,11 +2,10 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gate, readBaseline } from '../src/bench/baseline.js';
-import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, windowPlan } from '../src/bench/bench.js';
+import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, describeResult, windowPlan } from '../src/bench/bench.js';
 import { benchDocument } from '../src/report/bench.js';
 import { MAX_ITERATIONS } from '../src/bench/harness.js';
 import { RegressionMetricSchema } from '../src/bench/result.js';
-import { formatShapes } from '../src/bench/sweep.js';
 import { GateError, InputError } from '../src/errors.js';
 import { refuseFolderOutput, writeFileAtomic } from '../src/io/atomic.js';
 import { overwrittenInput } from '../src/io/same-file.js';
@@ -20,6 +19,8 @@ import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.
 import { collect } from './options/collect.js';
 import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
 import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
+import { type ServerChoice, type ServerFlags, addServerOptions, serverChoice } from './options/server.js';
+import { benchServer } from '../src/serve/bench-server.js';
 
 const whole = (min: number) => z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)
   .refine((n) => n >= min, `must be at least ${min}`);
@@ -46,9 +47,9 @@ const BenchFlags = z.object({
 /** The format a file name asks for when --format is not given. */
 const formatByExtension: Record<string, Format> = { '.json': 'json', '.md': 'markdown', '.csv': 'csv' };
 
-export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(new Command('bench'), 'set a symbolic dimension; a comma list sweeps it, e.g. seq=16,128')))
-  .description('latency and throughput of one or more models, side by side, with a regression gate for CI')
-  .argument('<models...>', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
+export const benchCommand = addServerOptions(addSessionOptions(addInputOptions(addShapeOptions(new Command('bench'), 'set a symbolic dimension; a comma list sweeps it, e.g. seq=16,128'))))
+  .description('latency and throughput of one or more models side by side, or of a served model under load, with a regression gate for CI')
+  .argument('[models...]', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
   .option('--batch <sizes>', 'sweep the batch-like dimension, e.g. 1,8,32')
   .option('--warmup <n>', 'untimed runs before each case', String(DEFAULT_WARMUP))
   .option('--iterations <n>', `timed runs per window, at least (default ${DEFAULT_WINDOW.iterations})`)
@@ -74,6 +75,8 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
     '  tdeploy bench model.onnx model.fp16.onnx model.int8.onnx --dim seq=128 --stability 5%',
     '  tdeploy bench model.onnx model.plan --batch 1,8 --provider cuda',
     '  tdeploy bench model.onnx --baseline main.json --max-regression 10% --format markdown >> $GITHUB_STEP_SUMMARY',
+    '  tdeploy bench --server http://localhost:8000 --model encoder --concurrency 1,2,4,8 --dim dim1=128',
+    '  tdeploy bench --server http://localhost:8000 --model encoder_pipeline --text-file queries.txt --request-rate 50,100',
   ].join('\n'))
   .action(action(async (models: string[], raw: Record<string, unknown>, ctx: Context) => {
     const flags = parseOptions(BenchFlags, raw);
@@ -81,33 +84,51 @@ export const benchCommand = addSessionOptions(addInputOptions(addShapeOptions(ne
     const format = chooseFormat(flags.format, flags.output, ctx);
     const gate = await gateFrom(flags);
     const { inputs, seed, intRange } = inputChoice(raw as InputFlags);
-    const overwritten = flags.output && overwrittenInput([flags.output], [...models, inputs, flags.ioFrom].filter((f) => f !== undefined));
+    const served = serverChoice(raw as ServerFlags);
+    const overwritten = flags.output && overwrittenInput([flags.output], [...models, inputs, flags.ioFrom, served.textFile].filter((f) => f !== undefined));
     if (overwritten) throw new InputError(`--output ${flags.output} would overwrite ${overwritten}, which the benchmark reads`, { kind: 'usage', hint: 'give the report another file name, e.g. bench.json' });
-    const options: BenchOptions = {
-      session: sessionOptions(raw as SessionFlags),
+    const common = {
       shapes: shapeSpec(raw as ShapeFlags),
       batch: flags.batch,
       source: { inputs, seed, intRange },
       warmup: flags.warmup,
       window: windowPlan(flags.iterations, flags.duration),
       stability: flags.stability === undefined ? undefined : { percent: flags.stability, maxWindows: flags.maxWindows },
-      labels: flags.label,
       gate,
       ioFrom: flags.ioFrom,
-      trtexec: flags.trtexec,
     };
-    const report = await bench(models, options, ctx.progress);
+    const report = served.server
+      ? await benchServer({ ...common, ...serverOnly(models, served, flags.label), server: served.server }, ctx.progress)
+      : await bench(models, localOptions(models, served, raw, flags, common), ctx.progress);
     const doc = ctx.document(report, (r) => benchDocument(r, gate));
     if (flags.output) await writeFileAtomic(flags.output, render(format, doc));
     ctx.print(doc, flags.output ? 'table' : format);
     if (gate && report.regressions.length) {
-      const worst = report.regressions.slice(0, 3).map((r) => `${r.label} (${formatShapes(r.shapes)}) ${formatNumber(r.worsePercent)}% worse`);
+      const worst = report.regressions.slice(0, 3).map((r) => `${describeResult(r)} ${formatNumber(r.worsePercent)}% worse`);
       throw new GateError(
         `${report.regressions.length} result(s) regressed by more than ${formatNumber(gate.maxPercent)}% (${gate.metric}): ${worst.join('; ')}${report.regressions.length > 3 ? '; …' : ''}`,
         { kind: 'regression', hint: flags.output ? `the full report is in ${flags.output}` : 'the report above marks the regressed rows' },
       );
     }
   }));
+
+/** The served model's options; local-only flags and model files are refused with --server. */
+function serverOnly(models: string[], served: ServerChoice, labels: string[] | undefined) {
+  if (models.length) throw new InputError(`--server benchmarks the served model; model files (${models.join(', ')}) cannot be given with it`, { kind: 'usage' });
+  if (!served.model) throw new InputError('--server needs --model <name>, the model on the server', { kind: 'usage' });
+  if (labels && labels.length > 1) throw new InputError('--label: a served model takes one label', { kind: 'usage' });
+  const { server: _, ...rest } = served;
+  return { ...rest, model: served.model, label: labels?.[0] };
+}
+
+const SERVER_ONLY: (keyof ServerChoice)[] = ['model', 'modelVersion', 'concurrency', 'requestRate', 'textFile'];
+
+function localOptions(models: string[], served: ServerChoice, raw: Record<string, unknown>, flags: z.infer<typeof BenchFlags>, common: Omit<BenchOptions, 'session' | 'labels' | 'trtexec'>): BenchOptions {
+  if (!models.length) throw new InputError('no model to benchmark: give ONNX models or engines, or --server <url> --model <name>', { kind: 'usage' });
+  const given = SERVER_ONLY.find((k) => served[k] !== undefined);
+  if (given) throw new InputError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for a served model: it needs --server`, { kind: 'usage' });
+  return { ...common, session: sessionOptions(raw as SessionFlags), labels: flags.label, trtexec: flags.trtexec };
+}
 
 function chooseFormat(given: Format | undefined, output: string | undefined, ctx: Context): Format {
   if (output) return given ?? formatByExtension[path.extname(output).toLowerCase()] ?? 'table';

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   engine: async () => (await import('./engine.js')).engineCommand,
   check: async () => (await import('./check.js')).checkCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  tune: async () => (await import('./tune.js')).tuneCommand,
   package: async () => (await import('./package.js')).packageCommand,
   run: async () => (await import('./run.js')).runCommand,
   schema: async () => (await import('./schema.js')).schemaCommand,

@@ -41,7 +41,9 @@ const base = new Command('quantize')
   .addOption(new Option('--exclude-node <name>', repeatable('excludeNodes')).argParser(collect))
   .addOption(new Option('--no-fuse', 'int8 dynamic: quantize the graph as exported, without first fusing attention into com.microsoft Attention (QAttention)'))
   .addOption(new Option('--max-drift-cosine <c>', `${help('maxDriftCosine')}; exit 1 after the report`))
-  .addOption(new Option('--no-gate', 'report the drift without judging it: no exit 1, whatever the drift'));
+  .addOption(new Option('--no-gate', 'report the drift without judging it: no exit 1, whatever the drift'))
+  .addOption(new Option('--fallback', 'when the drift misses the gate, search for a small set of nodes to keep in float32 that meets it'))
+  .addOption(new Option('--fallback-max <n>', help('fallbackMax')));
 
 export const quantizeCommand = addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. seq=128'))
   .addHelpText('after', `
@@ -57,7 +59,8 @@ Examples:
   tdeploy quantize model.onnx -o model.int8.onnx --to int8 --max-drift-cosine 0.995
   tdeploy quantize cnn.onnx -o cnn.int8.onnx --to int8 --calibration calib.npz
   tdeploy quantize cnn.onnx -o cnn.trt.onnx --to int8 --target tensorrt --calibration calib.npz
-  tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile`)
+  tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile
+  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --max-drift-cosine 0.999 --fallback   # keep what drifts in float32`)
   .action(action(async (model: string, raw: InputFlags & SessionFlags & ShapeFlags & Record<string, unknown>, ctx: Context) => {
     const { blockOp, blockNode, excludeNode, fuse, gate, ...same } = raw;
     const options = quantizeOptions({
@@ -77,8 +80,14 @@ Examples:
     if (report.drift.passed === false) {
       const failing = report.drift.outputs.filter((o) => o.passed === false).map((o) => `${o.name} (${o.failures.join('; ')})`);
       const gateName = options.maxDriftCosine === undefined ? `the ${options.to} drift gate` : `--max-drift-cosine ${options.maxDriftCosine}`;
-      throw new GateError(`drift beyond ${gateName}: ${failing.join(', ')}; the model was written to ${report.output}`, {
+      const searched = report.fallback ? ` with the best set --fallback found (${report.fallback.kept.length} node(s) kept float32, --fallback-max ${report.fallback.max})` : '';
+      throw new GateError(`drift beyond ${gateName}: ${failing.join(', ')}; the model was written to ${report.output}${searched}`, {
         hint: `${options.to === 'fp16' ? 'keep the nodes that drift in float32 (--block-op, --block-node, --auto-block)' : 'leave the nodes that drift in float32 (--exclude-node, --op-types) or calibrate statically on representative data'}, or pass --no-gate to only report`,
+      });
+    }
+    if (report.fallback?.met === false) {
+      throw new GateError(`--fallback found no set of at most ${report.fallback.max} nodes that meets the gate (see the fallback note); the model was written to ${report.output} with the best set found`, {
+        hint: 'allow more nodes with --fallback-max, or keep nodes in float32 yourself',
       });
     }
   }));

@@ -18,7 +18,8 @@ export { verifyRepository, type VerifyReport, type Problem } from './triton/veri
 export { parseConfig, readConfig, configText } from './triton/text.js';
 export { modelConfig, tritonType } from './triton/from-model.js';
 export { type ModelConfig, ModelConfigSchema } from './triton/gen/model_config_pb.js';
-export { check, compareModels, type CheckReport, type CheckOptions } from './accuracy/check.js';
+export { check, compareModels, layerwise, type CheckReport, type CheckOptions } from './accuracy/check.js';
+export { compareLayers, LAYERWISE_MIN_COSINE, type LayerwiseOptions, type LayerwiseResult, type LayerComparison, type FirstDivergent } from './accuracy/layerwise.js';
 export { compareTensors, DEFAULT_GATE, type GateOptions, type Tolerance, type OutputComparison, type WorstElement } from './accuracy/compare.js';
 export { checkTable } from './report/check.js';
 export { convert, type ConvertOptions, type ConvertReport } from './torch/convert.js';

@@ -28,7 +28,7 @@ os.dup2(2, 1)
 sys.stdout = sys.stderr
 
 SOURCE_HINT = ("tdeploy converts TorchScript archives saved by torch.jit.save (.pt/.pth), torch.export "
-               "archives (.pt2, torch >= 2.1) and package.module:factory callables")
+               "archives (.pt2, torch >= 2.5) and package.module:factory callables")
 PICKLE_HINT = ("save the model with torch.jit.save(torch.jit.trace(model, example_inputs), 'model.pt'), "
                "or pass the function that builds it as package.module:factory (with --python-path DIR)")
 
@@ -140,17 +140,17 @@ def load_torchscript(torch, path):
 
 
 def load_exported_program(torch, path):
-    # torch.export.load and ExportedProgram.module() exist from torch 2.1; the module they give is an
-    # ordinary nn.Module that the TorchScript-based exporter below traces like any other.
-    if version_tuple(torch.__version__) < (2, 1):
-        raise Failure("torch-too-old", f"{path} is a torch.export archive (.pt2), which needs torch >= 2.1; this Python has torch {torch.__version__}",
-                      "upgrade torch (pip install 'torch>=2.1'), point --python at a Python that has it, or save the model with torch.jit.save")
+    # torch.export.load exists from torch 2.1, but only torch 2.5's torch.export-based ONNX exporter
+    # (export_program below) keeps a program's symbolic shapes.
+    if version_tuple(torch.__version__) < (2, 5):
+        raise Failure("torch-too-old", f"{path} is a torch.export archive (.pt2), which needs torch >= 2.5; this Python has torch {torch.__version__}",
+                      "upgrade torch (pip install 'torch>=2.5' onnxscript), point --python at a Python that has it, or save the model with torch.jit.save")
     try:
         program = torch.export.load(path)
     except Exception as error:
         raise Failure("unreadable", f"cannot load {path} as a torch.export archive: {first_line(error)}", SOURCE_HINT)
     names = [str(name) for name in program.graph_signature.user_inputs]
-    return program.module(), {"names": names, "required": len(names), "varargs": False}
+    return program, {"names": names, "required": len(names), "varargs": False}
 
 
 def load_factory(torch, spec, python_path):
@@ -206,8 +206,8 @@ def load_model(torch, request):
     if kind == "pickle":
         raise Failure("pickle", f"{path} was saved with torch.save (a pickle that needs the model's Python classes), not as TorchScript", PICKLE_HINT)
     if kind == "export":
-        model, forward = load_exported_program(torch, path)
-        return model, kind, forward
+        program, forward = load_exported_program(torch, path)
+        return program, kind, forward
     model = load_torchscript(torch, path)
     return model, kind, forward_parameters(torch, model)
 
@@ -312,11 +312,10 @@ def export(torch, request):
     if opset is None and opsets:
         opset = opsets[1]
 
-    model, kind, forward = load_model(torch, request)
+    program, kind, forward = load_model(torch, request)
     # A torch.export program was traced in the mode it was exported in; its module refuses eval()
-    # in several torch 2.x releases.
-    if kind != "export":
-        model.eval()
+    # and train() ("not supported yet", torch 2.1 to 2.15 at least).
+    model = program.module() if kind == "export" else program.eval()
     inputs = request["inputs"]
     names = [spec["name"] for spec in inputs]
     check_inputs(forward, names)
@@ -342,14 +341,19 @@ def export(torch, request):
 
     dynamic = {spec["name"]: {a: d for a, d in enumerate(spec["dims"]) if isinstance(d, str)} for spec in inputs}
     dynamic = {name: dims for name, dims in {**dynamic, **axes}.items() if dims}
-    options = {"input_names": names, "output_names": outputs, "dynamic_axes": dynamic or None,
-               "opset_version": opset, "do_constant_folding": True}
-    # torch 2.9 made the torch.export-based exporter the default; this script drives the TorchScript one.
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        options["dynamo"] = False
     started = time.perf_counter()
     try:
-        torch.onnx.export(model, tuple(tensors), request["onnx"], **options)
+        if kind == "export":
+            export_program(torch, program, tensors, request["onnx"], names, outputs, opset, dynamic)
+        else:
+            options = {"input_names": names, "output_names": outputs, "dynamic_axes": dynamic or None,
+                       "opset_version": opset, "do_constant_folding": True}
+            # torch 2.9 made the torch.export-based exporter the default; modules go through the TorchScript one.
+            if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+                options["dynamo"] = False
+            torch.onnx.export(model, tuple(tensors), request["onnx"], **options)
+    except Failure:
+        raise
     except Exception as error:
         raise Failure("export", first_line(error),
                       "try another --opset or a newer torch, or change that part of the model; --verbose shows torch's whole output")
@@ -358,6 +362,36 @@ def export(torch, request):
     with open(request["reference"], "wb") as f:
         numpy.savez(f, **dict(zip(names, arrays)), **{n: t.detach().cpu().numpy() for n, t in zip(outputs, tensors_out)})
     return {"format": kind, "opset": opset, "opsets": opsets, "timings": timings, **versions}
+
+
+# Above this many bytes of weights the export needs ONNX external data (protobuf stops at 2 GiB).
+EXTERNAL_DATA_BYTES = 1 << 30
+
+
+def export_program(torch, program, tensors, path, names, outputs, opset, dynamic):
+    """
+    A torch.export program goes through the torch.export-based exporter (`dynamo=True`), the
+    only one that keeps its symbolic shapes: the TorchScript exporter traces the program's module and bakes
+    every size computed from a shape into the graph. Torch names the dynamic dims after its own symbols
+    (s0, s43, ...); they are renamed to the --input dims and the output axes found for them.
+    """
+    onnx = import_required("onnx", "pip install onnx onnxscript (the torch.export-based exporter needs both)")
+    import_required("onnxscript", "pip install onnxscript (the torch.export-based exporter needs it)")
+    weights = sum(t.numel() * t.element_size() for t in program.state_dict.values())
+    torch.onnx.export(program, tuple(tensors), path, input_names=names, output_names=outputs, opset_version=opset,
+                      dynamo=True, external_data=weights > EXTERNAL_DATA_BYTES)
+    model = onnx.load(path, load_external_data=False)
+    renames = {}
+    for value in list(model.graph.input) + list(model.graph.output):
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            wanted = dynamic.get(value.name, {}).get(axis)
+            if wanted and dim.dim_param:
+                renames.setdefault(dim.dim_param, wanted)
+    for value in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in renames:
+                dim.dim_param = renames[dim.dim_param]
+    onnx.save(model, path)
 
 
 def respond(payload, code):

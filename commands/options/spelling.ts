@@ -15,6 +15,7 @@ const FLAGS: Record<string, string> = {
   profiles: '--shapes',
   timeoutMs: '--timeout',
   durationS: '--duration',
+  p95Ms: '--p95',
 };
 
 /** Where one command spells a key unlike the others. */

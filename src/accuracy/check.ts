@@ -16,7 +16,8 @@ import type { TensorMap } from '../tensor/tensor.js';
 import { type GateOptions, type OutputComparison, DEFAULT_GATE, combineSets, compareTensors } from './compare.js';
 import { defaultGate, describeGate } from './gates.js';
 import { castInputs, castSummary, generatedSets } from './inputs.js';
-import { readDataSets, testFolder } from './reference.js';
+import { type LayerComparison, type FirstDivergent, LAYERWISE_MIN_COSINE, compareLayers } from './layerwise.js';
+import { type DataSets, readDataSets, testFolder } from './reference.js';
 import { opt } from '../option-ref.js';
 
 export interface CheckReport {
@@ -36,6 +37,12 @@ export interface CheckReport {
   provider: Provider;
   /** the gate applied, defaults filled in; null when the errors were only reported */
   gate: ResolvedGate | null;
+  /** with `layerwise`: every tensor both models compute, in the baseline's topological order */
+  layers?: LayerComparison[];
+  /** with `layerwise`: the first layer below the layer gate, null when none is */
+  firstDivergent?: FirstDivergent | null;
+  /** with `layerwise`: the layer gate and how the comparison went */
+  layerwise?: { minCosine: number; unmatched: number; batches: number };
 }
 
 export type ResolvedGate = GateOptions & { topK: number; quantile: number };
@@ -55,6 +62,14 @@ export interface CheckOptions {
   gate?: Partial<GateOptions> | null;
   /** check a copy upgraded to opset 7 when the model's opset is older (ONNX Runtime no longer runs those) */
   upgradeOpset?: boolean;
+  /**
+   * with `against`: also compare every intermediate tensor both models compute, judged by
+   * `gate.minCosine` (default 0.999); the inputs may then come from `reference`, whose outputs
+   * judge the model's outputs
+   */
+  layerwise?: boolean;
+  /** with `layerwise`: bytes of activations fetched per batch (default 256 MiB) */
+  layerBatchBytes?: number;
 }
 
 /** A model to run: the file onnxruntime loads, the name reports give it, and its signature. */
@@ -86,15 +101,26 @@ export async function check(model: string, options: CheckOptions, progress: Prog
     const notes: string[] = [];
     const runnableFile = async (file: string) => (scratch ? upgradedCopy(file, scratch, notes) : file);
     const gate = options.gate === null ? null : await gateFor(modelFile, options.gate ?? {}, notes);
-    const report = options.against
-      ? await checkAgainst(await runnableFile(modelFile), await runnableFile(options.against), gate, options, progress)
-      : await checkReference(await runnableFile(modelFile), reference!, gate, options, progress);
+    const candidate = await runnableFile(modelFile);
+    const baseline = options.against && await runnableFile(options.against);
+    const report = baseline && !reference
+      ? await checkAgainst(candidate, baseline, gate, options, progress)
+      : await checkReference(candidate, reference!, gate, options, progress);
+    const layers = options.layerwise ? await checkLayers(candidate, baseline as string, reference, options, progress) : { notes: [] };
     // the report names the user's files, not the upgraded copies
-    const against = options.against ? { kind: 'model' as const, path: options.against } : report.against;
-    return { ...report, model: modelFile, against, notes: [...notes, ...report.notes] };
+    const against = options.against && !reference ? { kind: 'model' as const, path: options.against } : report.against;
+    return { ...report, ...layers, model: modelFile, against, notes: [...notes, ...report.notes, ...layers.notes] };
   } finally {
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where a candidate starts to drift from its baseline (`against`): check with every shared
+ * intermediate tensor compared too (`layers`, `firstDivergent`).
+ */
+export function layerwise(model: string, options: CheckOptions & { against: string }, progress: Progress = silent): Promise<CheckReport> {
+  return check(model, { ...options, layerwise: true }, progress);
 }
 
 /** The default gate of the model's precision with the given options over it; a note says when it is not float32's. */
@@ -107,7 +133,7 @@ async function gateFor(modelFile: string, given: Partial<GateOptions>, notes: st
 
 async function checkAgainst(modelFile: string, against: string, gate: GateOptions | null, options: CheckOptions, progress: Progress): Promise<CheckReport> {
   const baseline = await modelRef(against);
-  const { sets, notes } = options.inputs ? await readDataSets(options.inputs, baseline.signature, false) : generatedSets(baseline.signature, options.shapes, options.seed, options.intRange);
+  const { sets, notes } = await inputSets(baseline, undefined, options);
   const report = await compareModels(baseline, await modelRef(modelFile), sets.map((s) => s.inputs), gate, options.session, progress);
   return { ...report, notes: [...notes, ...report.notes] };
 }
@@ -129,6 +155,28 @@ async function checkReference(modelFile: string, reference: string, gate: GateOp
     await session.release();
   }
   return report(modelFile, { kind: 'reference', path: reference }, perSet, gate, session.provider, [...notes, ...fallbackNotes(session.fallback)]);
+}
+
+/** What a comparison with another model runs on: `inputs`, the inputs of a reference, or generated inputs. */
+async function inputSets(baseline: ModelRef, reference: string | undefined, options: CheckOptions): Promise<DataSets> {
+  const file = options.inputs ?? reference;
+  return file ? readDataSets(file, baseline.signature, false) : generatedSets(baseline.signature, options.shapes, options.seed, options.intRange);
+}
+
+/** Every tensor the candidate shares with the baseline, compared on the same inputs as the outputs. */
+async function checkLayers(candidate: string, against: string, reference: string | undefined, options: CheckOptions, progress: Progress): Promise<Pick<CheckReport, 'layers' | 'firstDivergent' | 'layerwise' | 'notes'>> {
+  const baseline = await modelRef(against);
+  // The sets were read or generated once already, for the outputs; both calls give the same inputs.
+  const { sets } = await inputSets(baseline, reference, options);
+  const result = await compareLayers(against, candidate, sets.map((s) => s.inputs), {
+    minCosine: options.gate?.minCosine ?? LAYERWISE_MIN_COSINE, batchBytes: options.layerBatchBytes, session: options.session,
+  }, progress);
+  return {
+    layers: result.layers,
+    firstDivergent: result.firstDivergent,
+    layerwise: { minCosine: result.minCosine, unmatched: result.unmatched, batches: result.batches },
+    notes: result.notes,
+  };
 }
 
 /**
@@ -240,12 +288,13 @@ function resolveGate(gate: GateOptions): ResolvedGate {
 /** Which comparison the options ask for; contradictory or missing choices are usage errors. */
 function checkChoice(options: CheckOptions, reference: string | undefined): void {
   const usage = (message: string, hint?: string) => new InputError(message, { kind: 'usage', hint });
-  if (options.against && options.reference) throw usage(`give ${opt('reference')} or ${opt('against')}, not both`);
+  if (options.layerwise && !options.against) throw usage(`${opt('layerwise')} compares with a baseline model: give ${opt('against')}`);
+  if (options.against && options.reference && !options.layerwise) throw usage(`give ${opt('reference')} or ${opt('against')}, not both`, `with ${opt('layerwise')}, the reference's inputs feed both models`);
   if (!options.against && !reference) {
     throw usage('nothing to compare with', `give ${opt('reference')} (an .npz or data-set folder), ${opt('against')} (a baseline .onnx), or an ONNX test folder as the model`);
   }
   const shaped = options.shapes && (Object.keys(options.shapes.shapes).length > 0 || Object.keys(options.shapes.dims).length > 0);
-  if (!options.against && (options.inputs || shaped)) {
+  if ((!options.against || options.reference) && (options.inputs || shaped)) {
     throw usage(`${options.inputs ? opt('inputs') : `${opt('shapes')}/${opt('dims')}`} only applies with ${opt('against')}; a reference brings its own inputs`);
   }
   if (options.inputs && shaped) throw usage(`${opt('shapes')}/${opt('dims')} apply to generated inputs, not to ${opt('inputs')}`);

@@ -33,8 +33,9 @@ const metrics: Record<RegressionMetric, MetricRule> = {
   throughput: { value: (r) => r.throughput.inferencesPerSec, worsePercent: (c, b) => (1 - c / b) * 100 },
 };
 
-export function resultKey(r: Pick<BenchResult, 'label' | 'shapes'>): string {
-  return `${r.label}\u0000${formatShapes(r.shapes)}`;
+/** A result's identity: label and shapes, and for a served model its load level. */
+export function resultKey(r: Pick<BenchResult, 'label' | 'shapes' | 'concurrency' | 'requestRate'>): string {
+  return `${r.label}\u0000${formatShapes(r.shapes)}\u0000${r.concurrency ?? ''}\u0000${r.requestRate ?? ''}`;
 }
 
 /** Reads and validates a bench report written as JSON. */
@@ -65,7 +66,11 @@ export function compareToBaseline(results: BenchResult[], gate: Gate): Compariso
     const worsePercent = rule.worsePercent(current, baseline);
     return {
       result,
-      regression: { label: result.label, shapes: result.shapes, metric: gate.metric, baseline, current, worsePercent, maxPercent: gate.maxPercent },
+      regression: {
+        label: result.label, shapes: result.shapes,
+        ...(result.concurrency !== undefined ? { concurrency: result.concurrency } : {}),
+        ...(result.requestRate !== undefined ? { requestRate: result.requestRate } : {}),
+        metric: gate.metric, baseline, current, worsePercent, maxPercent: gate.maxPercent },
       regressed: worsePercent > gate.maxPercent,
     };
   });

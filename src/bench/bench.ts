@@ -61,7 +61,7 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
   const { cases, notes: caseNotes } = await runCases(inputs, options.shapes ?? emptyShapeSpec(), options.batch, options.source ?? {});
   const feeds = models.map((model, i) => cases.map((c) => feedsFor(signatures[i] ?? inputs, c.feeds, model)));
   const notes = [...caseNotes];
-  if (options.gate) notes.push(...unmatchedInBaseline(options.gate, labels, cases));
+  if (options.gate) notes.push(...unmatchedInBaseline(options.gate, labels.flatMap((label) => cases.map((c) => ({ label, shapes: c.shapes })))));
 
   const results: BenchResult[] = [];
   for (const [i, model] of models.entries()) {
@@ -148,16 +148,21 @@ export function labelModels(models: string[], given?: string[]): string[] {
  * A gate that compares nothing would pass silently: a baseline that matches no result is refused;
  * the results it lacks are named.
  */
-function unmatchedInBaseline(gate: Gate, labels: string[], cases: FedCase[]): string[] {
+export function unmatchedInBaseline(gate: Gate, planned: Parameters<typeof resultKey>[0][]): string[] {
   const known = new Set(gate.baseline.results.map(resultKey));
-  const planned = labels.flatMap((label) => cases.map((c) => ({ label, shapes: c.shapes })));
   const missing = planned.filter((p) => !known.has(resultKey(p)));
   if (missing.length === planned.length) {
-    const have = [...new Set(gate.baseline.results.map((r) => `${r.label} (${formatShapes(r.shapes)})`))];
+    const have = [...new Set(gate.baseline.results.map(describeResult))];
     throw new InputError('the baseline has no result with the label and shapes of any result of this run', {
       kind: 'baseline',
       hint: `it has ${have.slice(0, 4).join(', ') || 'no results'}${have.length > 4 ? ', …' : ''}; labels are file names unless set with ${opt('labels')}`,
     });
   }
-  return missing.map((m) => `no baseline result for ${m.label} (${formatShapes(m.shapes)}); not gated`);
+  return missing.map((m) => `no baseline result for ${describeResult(m)}; not gated`);
+}
+
+/** A result as people name it: `encoder.onnx (input_ids:1x16)`, with its load level when served. */
+export function describeResult(r: Parameters<typeof resultKey>[0]): string {
+  const level = r.concurrency !== undefined ? `, concurrency ${r.concurrency}` : r.requestRate !== undefined ? `, ${r.requestRate} requests/s` : '';
+  return `${r.label} (${formatShapes(r.shapes)}${level})`;
 }

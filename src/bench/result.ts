@@ -12,6 +12,11 @@ const LatencySchema = z.object({
   mean: z.number(), std: z.number(), min: z.number(), p50: z.number(), p90: z.number(), p95: z.number(), p99: z.number(), max: z.number(),
 });
 
+const ServerFiguresSchema = z.object({
+  requests: z.number(), failures: z.number(), inferences: z.number(), executions: z.number(),
+  averageBatch: z.number().nullable(), requestMs: z.number().nullable(), queueMs: z.number().nullable(), computeMs: z.number().nullable(),
+});
+
 const ShapesSchema = z.record(z.string(), z.array(z.number().int().nonnegative()));
 
 export const BenchResultSchema = z.object({
@@ -29,6 +34,14 @@ export const BenchResultSchema = z.object({
   throughput: z.object({ inferencesPerSec: z.number(), samplesPerSec: z.number() }),
   /** the first model's p50 divided by this one's, at the same shapes (1 for the first model) */
   speedup: z.number(),
+  /** a served model's load level (a `server` benchmark): clients in a closed loop, or arrivals per second */
+  concurrency: z.number().int().positive().optional(),
+  requestRate: z.number().positive().optional(),
+  /** requests sent in the timed windows: answered (`iterations`) and failed (`errors`) */
+  requests: z.number().int().nonnegative().optional(),
+  errors: z.number().int().nonnegative().optional(),
+  /** what the server's metrics say about the same windows; null when they could not be read */
+  server: ServerFiguresSchema.nullable().optional(),
 });
 
 export const RegressionMetricSchema = z.enum(['p50', 'p99', 'throughput']);
@@ -36,6 +49,8 @@ export const RegressionMetricSchema = z.enum(['p50', 'p99', 'throughput']);
 export const RegressionSchema = z.object({
   label: z.string(),
   shapes: ShapesSchema,
+  concurrency: z.number().int().positive().optional(),
+  requestRate: z.number().positive().optional(),
   metric: RegressionMetricSchema,
   baseline: z.number(),
   current: z.number(),

@@ -14,9 +14,9 @@ export interface StabilityCriterion {
 
 export const STABLE_WINDOWS = 3;
 
-export interface Measured {
+export interface Measured<W extends Window = Window> {
   /** the windows the result is made of: the last three with a criterion, else the only one */
-  windows: Window[];
+  windows: W[];
   /** windows measured in all */
   measured: number;
   /** false when `maxWindows` ran out before three consecutive windows agreed */
@@ -39,9 +39,9 @@ export function isStable(windows: Window[], percent: number): boolean {
 }
 
 /** Measures one window, or windows until stable when a criterion is given. */
-export async function measureWindows(window: (index: number) => Promise<Window>, criterion?: StabilityCriterion): Promise<Measured> {
+export async function measureWindows<W extends Window>(window: (index: number) => Promise<W>, criterion?: StabilityCriterion): Promise<Measured<W>> {
   if (!criterion) return { windows: [await window(0)], measured: 1, stable: true };
-  const windows: Window[] = [];
+  const windows: W[] = [];
   while (windows.length < criterion.maxWindows) {
     windows.push(await window(windows.length));
     if (isStable(windows, criterion.percent)) return { windows: windows.slice(-STABLE_WINDOWS), measured: windows.length, stable: true };

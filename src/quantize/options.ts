@@ -48,6 +48,9 @@ export const QuantizeOptions = z.object({
   maxDriftCosine: numeric(COSINE).min(-1, COSINE).max(1, COSINE).optional()
     .describe(`fail when an output's cosine similarity to the original model is below this (default: ${DEFAULT_GATES.fp16.minCosine} for fp16, ${DEFAULT_GATES.int8.minCosine} for int8)`),
   gate: z.boolean().optional().describe('false: report the drift against the original model without judging it'),
+  fallback: z.union([z.boolean(), z.array(z.string())]).optional()
+    .describe('when the drift misses the gate, search for a small set of nodes to keep in float32 that meets it (true); or such a set, as a search reported it'),
+  fallbackMax: numeric(POSITIVE).int(POSITIVE).positive(POSITIVE).optional().describe('the most nodes the fallback search keeps in float32 (default 10% of the nodes converted)'),
 });
 
 export type QuantizeOptions = z.infer<typeof QuantizeOptions>;
@@ -99,6 +102,8 @@ function checkOptions(options: QuantizeOptions): void {
   for (const op of options.opTypes ?? []) {
     if (!INT8_OP_TYPES.includes(op)) throw usage(`${opt('opTypes')}: tdeploy does not quantize '${op}'; it knows ${INT8_OP_TYPES.join(', ')}`);
   }
+  if (options.gate === false && options.fallback) throw usage(`${opt('fallback')} searches for what meets the drift gate, which ${opt('gate', false)} turns off`);
+  if (options.fallbackMax !== undefined && options.fallback !== true) throw usage(`${opt('fallbackMax')} bounds the search that ${opt('fallback', true)} makes`);
   if (options.gate === false && options.maxDriftCosine !== undefined) {
     throw usage(`${opt('maxDriftCosine')} sets the drift gate, which ${opt('gate', false)} turns off`);
   }

@@ -25,6 +25,7 @@ import { collectStats } from './calibration/collect.js';
 import { DEFAULT_BATCH, readCalibration } from './calibration/data.js';
 import { calibratedRange, methods } from './calibration/methods.js';
 import { cpuProfile } from './cpu.js';
+import { KEEP_KEY, quantizeWithFallback } from './fallback.js';
 import { measureDrift } from './drift.js';
 import { findFloat16Hazards } from './fp16/auto-block.js';
 import { convertToFloat16 } from './fp16/convert.js';
@@ -58,7 +59,7 @@ const SLOWER_WHY: Record<Target, string> = {
 };
 
 /** The data a quantize run reads, each source read and checked against the model once. */
-interface InputData {
+export interface InputData {
   /** calibration batches, for static INT8 ranges */
   calibration?: TensorMap[];
   /** what the models are run on (the drift, the float16 overflow search): `inputs`, else the calibration data, else generated inputs */
@@ -78,7 +79,8 @@ interface Job {
 }
 
 export async function quantize(modelPath: string, given: QuantizeOptions, progress: Progress = silent): Promise<QuantizeReport> {
-  const options = quantizeOptions(given);
+  const options = withFallbackList(quantizeOptions(given));
+  if (options.fallback === true) return quantizeWithFallback(modelPath, options, progress);
   progress({ kind: 'phase', phase: 'loading model' });
   const model = await loadModel(modelPath);
   refuseOverwrite(model, options.output);
@@ -145,8 +147,15 @@ async function commit(staged: SavedModel, output: string): Promise<SavedModel> {
   return { path: path.resolve(output), dataFile, sizeBytes: staged.sizeBytes };
 }
 
+/** A fallback list found by an earlier search is what keeps those nodes float for this target. */
+function withFallbackList(options: QuantizeOptions): QuantizeOptions {
+  if (!Array.isArray(options.fallback)) return options;
+  const key = KEEP_KEY[options.to];
+  return { ...options, [key]: [...(options[key] ?? []), ...options.fallback], fallback: false };
+}
+
 /** Reads each source once, in one order of preference for running the models: `inputs`, the calibration data, generated inputs. */
-async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
+export async function inputData(sig: ModelSignature, options: QuantizeOptions): Promise<InputData> {
   const calibration = options.calibration ? await readCalibration(options.calibration, sig, options.calibrationBatch ?? DEFAULT_BATCH) : undefined;
   const given = options.inputs ? await readDataSets(options.inputs, sig, false) : undefined;
   if (given) return { calibration: calibration?.batches, run: given.sets.map((s) => s.inputs), source: options.inputs!, notes: [...(calibration?.notes ?? []), ...given.notes] };

@@ -31,4 +31,18 @@ export interface QuantizeReport {
   speed: SpeedReport;
   /** choices made and defaults taken, for the report */
   notes: string[];
+  /** with `fallback: true`: the nodes the search kept in float32 */
+  fallback?: FallbackReport;
+}
+
+export interface FallbackReport {
+  /** in the order they were kept; cosine: the worst output cosine with the nodes kept up to this one */
+  kept: { node: string; op: string; cosine: number }[];
+  /** quantized models measured (the plain one included) */
+  attempts: number;
+  seconds: number;
+  /** whether the final model meets the drift gate */
+  met: boolean;
+  /** the bound on kept nodes (`fallbackMax`) */
+  max: number;
 }

@@ -16,14 +16,34 @@ const latency = (key: keyof LatencyStats): Column<Row> => ({
   key, header: `${key} ms`, value: (r) => r.result.latencyMs[key], align: 'right',
 });
 
-/** `speed-up` is shown to people only beside other models; `vs baseline` only when gated. CSV has a fixed header. */
-const columns = (sideBySide: boolean, gated: boolean): Column<Row>[] => [
+const figure = (key: 'averageBatch' | 'queueMs' | 'computeMs', header: string): Column<Row> => ({
+  key, header, value: (r) => r.result.server?.[key] ?? null, align: 'right',
+});
+
+/** A served model's rows: the load level, the requests counted, and what the server's metrics say. */
+const servedColumns = (rates: boolean): Column<Row>[] => [
+  rates
+    ? { key: 'requestRate', header: 'requests/s asked', value: (r) => r.result.requestRate ?? null, align: 'right' }
+    : { key: 'concurrency', header: 'concurrency', value: (r) => r.result.concurrency ?? null, align: 'right' },
+  { key: 'requests', header: 'requests', value: (r) => r.result.requests ?? null, align: 'right' },
+  { key: 'errors', header: 'errors', value: (r) => r.result.errors ?? null, align: 'right' },
+  figure('averageBatch', 'server batch'),
+  figure('queueMs', 'queue ms'),
+  figure('computeMs', 'compute ms'),
+];
+
+/**
+ * `speed-up` is shown to people only beside other models; `vs baseline` only when gated. CSV has
+ * a fixed header for model files, and the served columns after it for a served model.
+ */
+const columns = (sideBySide: boolean, gated: boolean, served: Column<Row>[]): Column<Row>[] => [
   { key: 'model', header: 'path', value: (r) => r.result.model, only: 'csv' },
   { key: 'label', header: 'model', value: (r) => r.result.label },
   { key: 'provider', header: 'provider', value: (r) => r.result.provider },
   { key: 'batch', header: 'batch', value: (r) => r.result.batch, align: 'right' },
   { key: 'shapes', header: 'shapes', value: (r) => formatShapes(r.result.shapes) },
-  { key: 'iterations', header: 'runs', value: (r) => r.result.iterations, align: 'right' },
+  ...served.slice(0, 1),
+  { key: 'iterations', header: served.length ? 'answered' : 'runs', value: (r) => r.result.iterations, align: 'right' },
   ...(['mean', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max'] as const).map(latency),
   { key: 'inferencesPerSec', header: 'inferences/s', value: (r) => r.result.throughput.inferencesPerSec, align: 'right' },
   { key: 'samplesPerSec', header: 'samples/s', value: (r) => r.result.throughput.samplesPerSec, align: 'right' },
@@ -31,6 +51,7 @@ const columns = (sideBySide: boolean, gated: boolean): Column<Row>[] => [
     key: 'speedup', header: 'speed-up', value: (r) => r.result.speedup, text: (r) => `${r.result.speedup.toFixed(2)}×`, align: 'right',
     ...(sideBySide ? {} : { only: 'csv' as const }),
   },
+  ...served.slice(1),
   ...(gated ? [{ key: 'vsBaseline', header: 'vs baseline', value: () => null, text: vsBaseline, only: 'human' as const }] : []),
 ];
 
@@ -47,10 +68,14 @@ export function benchDocument(report: BenchReport, gate?: Gate): TabularDocument
   const compared = gate ? compareToBaseline(report.results, gate) : report.results.map((result) => ({ result, regressed: false }));
   const env = report.environment;
   const sideBySide = new Set(report.results.map((r) => r.label)).size > 1;
-  const table = records(columns(sideBySide, gate !== undefined), compared, {
+  const served = report.results.some((r) => r.concurrency !== undefined || r.requestRate !== undefined)
+    ? servedColumns(report.results.some((r) => r.requestRate !== undefined)) : [];
+  const table = records(columns(sideBySide, gate !== undefined, served), compared, {
     headline: gate ? [verdict(report, compared, gate)] : [],
     footer: [
-      `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
+      served.length
+        ? 'latency in ms of every answered request, sent to answer read; server batch = inferences / executions, queue and compute ms per request, from the server\'s metrics'
+        : `latency in ms over every timed run; percentiles interpolate between ranks (numpy's default)${sideBySide ? `; speed-up = p50 of ${report.results[0].label} / p50` : ''}`,
       `${report.tool.name} ${report.tool.version}, onnxruntime ${env.onnxruntime}, Node ${env.node}, ${env.cpu} (${env.cores} cores), ${env.os}`,
     ],
   });

@@ -2,6 +2,7 @@ import type { CheckReport } from '../accuracy/check.js';
 import { type OutputComparison, type Tolerance, type WorstElement, DEFAULT_GATE, elementExcess } from '../accuracy/compare.js';
 import { formatAtol } from '../accuracy/gates.js';
 import type { ReportDocument } from './document.js';
+import { layerwiseText } from './layerwise.js';
 import { type Cell, formatCosine, formatNumber, formatTolerance, keyValues, table } from './format.js';
 
 export function checkDocument(report: CheckReport): ReportDocument<CheckReport> {
@@ -49,6 +50,7 @@ export function checkTable(report: CheckReport): string {
       ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     ),
     ...failing.map(failureText),
+    ...(report.layers && report.layerwise ? [layerwiseText({ ...report.layerwise, layers: report.layers, firstDivergent: report.firstDivergent ?? null })] : []),
     verdict,
   ].join('\n');
 }

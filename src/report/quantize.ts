@@ -1,8 +1,8 @@
-import type { QuantizeReport } from '../quantize/result.js';
+import type { FallbackReport, QuantizeReport } from '../quantize/result.js';
 import { formatMs, formatSpeedup } from '../quantize/speed.js';
 import { checkTable } from './check.js';
 import type { ReportDocument } from './document.js';
-import { formatBytes, keyValues, table } from './format.js';
+import { formatBytes, formatCosine, keyValues, table } from './format.js';
 
 export function quantizeDocument(report: QuantizeReport): ReportDocument<QuantizeReport> {
   return { title: 'tdeploy quantize', data: report, notes: [...report.notes, ...report.drift.notes], text: () => quantizeText(report) };
@@ -34,6 +34,13 @@ export function quantizeText(r: QuantizeReport): string {
       g.op, g.nodes.length === 1 ? g.nodes[0] : `${g.nodes.length} (${g.nodes[0]}, …)`, g.reason,
     ])));
   }
+  if (r.fallback) parts.push(fallbackText(r.fallback));
   parts.push('', 'drift against the original model:', checkTable(r.drift));
   return parts.join('\n');
+}
+
+function fallbackText(f: FallbackReport): string {
+  const head = `fallback: ${f.met ? 'meets' : 'misses'} the gate with ${f.kept.length} node(s) kept float32 (at most ${f.max}), ${f.attempts} models measured in ${f.seconds.toFixed(1)} s`;
+  if (f.kept.length === 0) return head;
+  return [head, table(['kept float32', 'op', 'worst output cosine with it'], f.kept.map((k) => [k.node, k.op, formatCosine(k.cosine)]), ['left', 'left', 'right'])].join('\n');
 }

@@ -265,13 +265,13 @@ class Spectrum(torch.nn.Module):
 torch.jit.save(torch.jit.trace(Spectrum(), torch.randn(2, 8)), sys.argv[1])`),
   },
   {
-    what: 'a .pt2 archive with torch older than 2.1', args: ['model.pt2', '--input', 'x:float32:batch,8'], code: 3,
-    message: /model\.pt2 is a torch\.export archive \(\.pt2\), which needs torch >= 2\.1; this Python has torch 1\.13/,
+    what: 'a .pt2 archive with torch older than 2.5', args: ['model.pt2', '--input', 'x:float32:batch,8'], code: 3,
+    message: /model\.pt2 is a torch\.export archive \(\.pt2\), which needs torch >= 2\.5; this Python has torch 1\.13/,
     setup: (dir) => fs.writeFileSync(path.join(dir, 'model.pt2'), 'saved by torch.export.save'),
   },
   {
-    what: 'a torch.export archive named .pt, with torch older than 2.1', args: ['exported.pt', '--input', 'x:float32:batch,8'], code: 3,
-    message: /exported\.pt is a torch\.export archive \(\.pt2\), which needs torch >= 2\.1/,
+    what: 'a torch.export archive named .pt, with torch older than 2.5', args: ['exported.pt', '--input', 'x:float32:batch,8'], code: 3,
+    message: /exported\.pt is a torch\.export archive \(\.pt2\), which needs torch >= 2\.5/,
     setup: (dir) => python(['zipfile'], `
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w") as archive:
