@@ -4,7 +4,7 @@ import { GateError } from '../src/errors.js';
 import { methods } from '../src/quantize/calibration/methods.js';
 import { QuantizeOptions, quantizeOptions } from '../src/quantize/options.js';
 import { quantize } from '../src/quantize/quantize.js';
-import { INT8_MODES, TARGETS } from '../src/quantize/targets.js';
+import { INT8_MODES, INT8_TARGETS, TARGETS } from '../src/quantize/targets.js';
 import { quantizeDocument } from '../src/report/quantize.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
@@ -34,6 +34,7 @@ const base = new Command('quantize')
   .addOption(described('--block-node <name>', 'blockNodes').argParser(collect))
   .addOption(described('--auto-block', 'autoBlock'))
   .addOption(described('--mode <mode>', 'mode').choices(INT8_MODES))
+  .addOption(described('--target <runtime>', 'target').choices(INT8_TARGETS))
   .addOption(described('--calibration <file|dir>', 'calibration'))
   .addOption(described('--calibration-batch <n>', 'calibrationBatch'))
   .addOption(described('--method <method>', 'method').choices(Object.keys(methods)))
@@ -62,7 +63,9 @@ stays written to examine; --no-gate only reports.
 
 Examples:
   tdeploy quantize model.onnx -o model.fp16.onnx --to fp16 --keep-io-types
-  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --mode dynamic --max-drift-cosine 0.995
+  tdeploy quantize model.onnx -o model.int8.onnx --to int8 --max-drift-cosine 0.995
+  tdeploy quantize cnn.onnx -o cnn.int8.onnx --to int8 --calibration calib.npz
+  tdeploy quantize cnn.onnx -o cnn.trt.onnx --to int8 --target tensorrt --calibration calib.npz
   tdeploy quantize model.onnx -o model.qdq.onnx --to int8 --mode static --calibration calib.npz --method percentile
   tdeploy quantize model.onnx -o model.int8.onnx --to int8 --max-drift-cosine 0.999 --fallback   # keep what drifts in float32`)
   .action(action(async (model: string, raw: InputFlags & SessionFlags & ShapeFlags & Record<string, unknown>, ctx: Context) => {

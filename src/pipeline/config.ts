@@ -161,7 +161,7 @@ export function resolveConfig(json: unknown, dir: string, where: string): RunCon
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
   const names = new Set(['fp32']);
   for (const [i, v] of config.quantize.entries()) {
-    if (v.mode === 'static' && config.calibration === undefined) {
+    if ((v.mode === 'static' || v.target === 'tensorrt') && config.calibration === undefined) {
       throw new InputError(`${where}: quantize[${i}]: static quantization needs calibration data`, { kind: 'config', hint: 'set "calibration" (an .npz or a test_data_set folder) at the top of the config' });
     }
     if (names.has(v.name)) throw new InputError(`${where}: quantize: the name '${v.name}' is used twice (or is 'fp32')`, { kind: 'config' });

@@ -7,7 +7,11 @@ import fs from 'node:fs';
  * limited to 7 bits (±63) keep every pair within range (255·63·2 = 32130). VNNI (`vpdpbusd`)
  * accumulates in int32 and ARM's dot-product instructions do too, so full 8-bit weights are safe.
  */
+/** The classes of CPU the kernel table (int8/kernels.ts) has a column for. */
+export type CpuKind = 'x64-vnni' | 'x64-avx2' | 'arm64' | 'other';
+
 export interface CpuProfile {
+  kind: CpuKind;
   /** short description for the report, e.g. "x64 with AVX512-VNNI" */
   description: string;
   /** whether 7-bit weights are needed to avoid u8×s8 saturation */
@@ -24,19 +28,19 @@ interface CpuRow {
 const rows: CpuRow[] = [
   {
     test: (arch, flags) => arch === 'x64' && (flags.has('avx512_vnni') || flags.has('avx_vnni')),
-    profile: { description: 'x64 with VNNI', reduceRange: false, why: 'VNNI accumulates u8×s8 products in int32, so 8-bit weights cannot saturate' },
+    profile: { kind: 'x64-vnni', description: 'x64 with VNNI', reduceRange: false, why: 'VNNI accumulates u8×s8 products in int32, so 8-bit weights cannot saturate' },
   },
   {
     test: (arch, flags) => arch === 'x64' && flags.has('avx2'),
-    profile: { description: 'x64 with AVX2, no VNNI', reduceRange: true, why: 'without VNNI, u8×s8 pairs saturate int16; 7-bit weights avoid it' },
+    profile: { kind: 'x64-avx2', description: 'x64 with AVX2, no VNNI', reduceRange: true, why: 'without VNNI, u8×s8 pairs saturate int16; 7-bit weights avoid it' },
   },
   {
     test: (arch) => arch === 'arm64',
-    profile: { description: 'arm64', reduceRange: false, why: 'ARM dot-product kernels accumulate in int32' },
+    profile: { kind: 'arm64', description: 'arm64', reduceRange: false, why: 'ARM dot-product kernels accumulate in int32' },
   },
   {
     test: () => true,
-    profile: { description: 'unknown CPU features', reduceRange: true, why: 'CPU features unknown; 7-bit weights are safe on every kernel' },
+    profile: { kind: 'other', description: 'unknown CPU features', reduceRange: true, why: 'CPU features unknown; 7-bit weights are safe on every kernel' },
   },
 ];
 

@@ -269,6 +269,11 @@ export function dropUnused(graph: GraphProto): TensorProto[] {
 
 /** Makes a node read `to` wherever it read `from`, in its subgraphs too (ONNX names are unique across scopes). */
 export function renameInput(node: NodeProto, from: string, to: string): void {
-  node.input = node.input.map((name) => (name === from ? to : name));
-  for (const graph of subgraphs(node)) for (const inner of graph.node) renameInput(inner, from, to);
+  renameInputs(node, new Map([[from, to]]));
+}
+
+/** renameInput for many names at once: each read of a key becomes a read of its value. */
+export function renameInputs(node: NodeProto, names: Map<string, string>): void {
+  node.input = node.input.map((name) => names.get(name) ?? name);
+  for (const graph of subgraphs(node)) for (const inner of graph.node) renameInputs(inner, names);
 }

@@ -12,7 +12,7 @@ import type { ShapeSpec } from '../runtime/shapes.js';
 import { parseOptions } from '../validation.js';
 import { CALIBRATION_METHODS } from './calibration/methods.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
-import { INT8_MODES, TARGETS, type Target } from './targets.js';
+import { INT8_MODES, INT8_TARGETS, TARGETS, type Target } from './targets.js';
 
 /** A number, from a flag's text or a config's number alike. */
 const numeric = (message: string) => z.coerce.number({ error: message });
@@ -28,7 +28,8 @@ export const QuantizeOptions = z.object({
   blockOps: z.array(z.string()).optional().describe('fp16: op types kept in float32, on top of the default block list'),
   blockNodes: z.array(z.string()).optional().describe('fp16: nodes kept in float32, by name'),
   autoBlock: z.boolean().optional().describe('fp16: run the model on the data and keep in float32 the nodes whose values overflow or underflow float16'),
-  mode: z.enum(INT8_MODES).optional().describe('int8: quantize activations at run time (dynamic, the default), or statically from calibration data (QDQ)'),
+  mode: z.enum(INT8_MODES).optional().describe('int8: auto (the default: each op in the form the kernel table says runs faster than float), dynamic (activations quantized at run time) or static (QDQ, ranges from calibration data)'),
+  target: z.enum(INT8_TARGETS).optional().describe('int8: what runs the model: cpu (ONNX Runtime, the default) or tensorrt (static QDQ as TensorRT\'s explicit quantization wants it)'),
   method: z.enum(CALIBRATION_METHODS).optional().describe('int8 static: how activation ranges are chosen (default minmax)'),
   percentile: numeric(PERCENT).gt(0, PERCENT).max(100, PERCENT).optional().describe('int8 static, percentile method: percent of |x| kept (default 99.99)'),
   perChannel: z.boolean().optional().describe('int8: one weight scale per output channel (default on)'),
@@ -57,7 +58,7 @@ export type QuantizeOptions = z.infer<typeof QuantizeOptions>;
 /** Keys that only mean something for one target, so giving them for the other is a mistake. */
 const onlyFor: Record<Target, (keyof QuantizeOptions)[]> = {
   fp16: ['keepIoTypes', 'blockOps', 'blockNodes', 'autoBlock'],
-  int8: ['mode', 'method', 'percentile', 'perChannel', 'reduceRange', 'symmetric', 'opTypes', 'excludeNodes', 'fuse'],
+  int8: ['mode', 'target', 'method', 'percentile', 'perChannel', 'reduceRange', 'symmetric', 'opTypes', 'excludeNodes', 'fuse'],
 };
 
 /** Keys whose false is a choice too (no fusion), not only the absence of the option. */
@@ -77,15 +78,23 @@ function checkOptions(options: QuantizeOptions): void {
     const given = value === false ? negatable.has(key) : value !== undefined && !(Array.isArray(value) && value.length === 0);
     if (given) throw usage(`${value === false ? opt(key, false) : opt(key)} applies to ${opt('to', other)}, not ${opt('to', options.to)}`);
   }
-  if (options.to === 'int8' && options.mode !== 'static') {
+  if (options.to === 'int8' && !options.calibration) {
     for (const key of ['method', 'percentile', 'symmetric'] as const) {
-      if (options[key] !== undefined && options[key] !== false) throw usage(`${opt(key)} applies to ${opt('mode', 'static')} only`);
+      if (options[key] !== undefined && options[key] !== false) throw usage(`${opt(key)} sets how static INT8 uses ${opt('calibration')}, which is not given`);
     }
   }
-  if (options.fuse && options.mode === 'static') {
-    throw usage(`fusion applies to ${opt('mode', 'dynamic')}: it makes com.microsoft ops, which a QDQ model meant for TensorRT cannot hold`);
+  if (options.to === 'int8' && options.mode === 'dynamic') {
+    for (const key of ['method', 'percentile', 'symmetric'] as const) {
+      if (options[key] !== undefined && options[key] !== false) throw usage(`${opt(key)} applies to static INT8, not ${opt('mode', 'dynamic')}`);
+    }
   }
-  if (options.mode === 'static' && !options.calibration) {
+  if (options.target === 'tensorrt' && options.mode && options.mode !== 'static') {
+    throw usage(`${opt('target', 'tensorrt')} is static QDQ (TensorRT runs no dynamic quantization); leave ${opt('mode')} out or give ${opt('mode', 'static')}`);
+  }
+  if (options.fuse && (options.mode === 'static' || options.target === 'tensorrt')) {
+    throw usage(`fusion applies to ${opt('mode', 'dynamic')} and ${opt('mode', 'auto')} on CPU: it makes com.microsoft ops, which a QDQ model meant for TensorRT cannot hold`);
+  }
+  if ((options.mode === 'static' || options.target === 'tensorrt') && !options.calibration) {
     throw new InputError('static quantization needs calibration data', { kind: 'usage', hint: `give ${opt('calibration')} (an .npz or a folder) with representative inputs` });
   }
   if (options.percentile !== undefined && options.method !== 'percentile') throw usage(`${opt('percentile')} applies to ${opt('method', 'percentile')} only`);

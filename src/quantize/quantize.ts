@@ -33,13 +33,15 @@ import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
 import { allNodes, float32WeightElements, viewGraph } from './graph.js';
 import { Int8Context } from './int8/context.js';
+import { borrowedNote } from './int8/kernels.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
-import { applyInt8, planInt8 } from './int8/rewrite.js';
+import { NEEDS_CALIBRATION, type Int8Plan, applyInt8, planInt8 } from './int8/rewrite.js';
 import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
+import { measureSpeed, slowdownNote } from './speed.js';
 import { type ScratchSpace, openScratch } from './store.js';
-import type { Int8Mode, Target } from './targets.js';
+import type { Int8Form, Int8Mode, Target } from './targets.js';
 import { inferTypes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
@@ -50,6 +52,12 @@ interface Conversion {
   clamped: number;
   fused: Record<string, number>;
 }
+
+/** What a slower model is told, by precision. */
+const SLOWER_WHY: Record<Target, string> = {
+  fp16: "ONNX Runtime's CPU provider computes most float16 ops in float32, casting around them; FP16 is for GPUs and TensorRT",
+  int8: 'the int8 forms chosen cost more than they save on this model (small products, conversions between int8 and float)',
+};
 
 /** The data a quantize run reads, each source read and checked against the model once. */
 export interface InputData {
@@ -99,16 +107,20 @@ export async function quantize(modelPath: string, given: QuantizeOptions, progre
     const staged = await stage(model, scratch, options.output, external);
     const quantized: ModelRef = { path: staged.path, label: options.output, signature: signature(model.proto) };
     const drift = await measureDrift(original, quantized, data.run, options, progress);
+    const speed = await measureSpeed(original, quantized, data.run, options.session, progress);
+    if (speed.slower) notes.push(`${slowdownNote(speed)}: ${SLOWER_WHY[options.to]}`);
     const saved = await commit(staged, options.output);
     return {
       output: options.output,
       to: options.to,
-      mode: options.to === 'int8' ? options.mode ?? 'dynamic' : null,
+      mode: options.to === 'int8' ? options.mode ?? (options.target === 'tensorrt' ? 'static' : 'auto') : null,
+      target: options.to === 'int8' ? options.target ?? 'cpu' : null,
       sizeBefore,
       sizeAfter: saved.sizeBytes,
       ...conversion,
       weights,
       drift,
+      speed,
       notes,
     };
   } finally {
@@ -243,7 +255,8 @@ async function toFloat16(job: Job): Promise<Conversion> {
 
 async function toInt8(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
-  const mode = options.mode ?? 'dynamic';
+  const target = options.target ?? 'cpu';
+  const mode = options.mode ?? (target === 'tensorrt' ? 'static' : 'auto');
   const opset = opsetVersion(model.proto) ?? 1;
   if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again at opset 13 or later' });
   const cpu = cpuProfile();
@@ -251,18 +264,23 @@ async function toInt8(job: Job): Promise<Conversion> {
   job.notes.push(options.reduceRange === undefined
     ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
     : `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`);
+  const borrowed = target === 'cpu' ? borrowedNote(cpu) : undefined;
+  if (borrowed) job.notes.push(borrowed);
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
+  const calibrated = job.data.calibration !== undefined;
+  const types = mode === 'dynamic' ? new Map() : await inferTypes(model.proto, model.path);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? false, opset,
-  }, job.scratch);
+    mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu,
+  }, job.scratch, types);
   const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
-  if (mode === 'static') {
+  if (mode === 'auto') job.notes.push(autoNote(plan, calibrated));
+  if (plan.placement.values.length > 0) {
     const method = options.method ?? 'minmax';
     const batches = job.data.calibration!;
-    const stats = await collectStats(model, plan.activations, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
+    const stats = await collectStats(model, plan.placement.values, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
     for (const [name, s] of stats) ctx.ranges.set(name, calibratedRange(s, method, { percentile: options.percentile ?? 99.99 }));
     job.notes.push(`activation ranges: ${method}${method === 'percentile' ? ` ${options.percentile ?? 99.99}` : ''} over ${batches.length} calibration batch(es)`);
   }
@@ -271,13 +289,25 @@ async function toInt8(job: Job): Promise<Conversion> {
   return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
 }
 
+/** What `auto` chose, by form and op type, and what calibration data would add. */
+function autoNote(plan: Int8Plan, calibrated: boolean): string {
+  const byForm = (form: Int8Form) => {
+    const counts = new Map<string, number>();
+    for (const s of plan.selected) if (s.mode === form) counts.set(s.node.opType, (counts.get(s.node.opType) ?? 0) + 1);
+    return counts.size ? [...counts].map(([op, n]) => `${n} ${op}`).join(', ') : 'nothing';
+  };
+  const waiting = plan.blocked.filter((b) => b.reason === NEEDS_CALIBRATION).length;
+  return `${opt('mode', 'auto')}: dynamic for ${byForm('dynamic')}; static QDQ for ${byForm('static')}`
+    + (calibrated ? '' : waiting ? `; ${waiting} node(s) have only a static INT8 form that pays, which needs ${opt('calibration')}` : '');
+}
+
 /**
- * Dynamic mode fuses first (fusion/fuse.ts), so the quantizers see the fused ops. Static mode
- * does not: its QDQ model is for TensorRT, which has no com.microsoft ops. A fused attention
+ * Dynamic and auto modes fuse first (fusion/fuse.ts), so the quantizers see the fused ops.
+ * Static mode and the TensorRT target do not: TensorRT has no com.microsoft ops. A fused attention
  * only pays when it is quantized too, so op types without Attention turn fusion off.
  */
 async function fuseForInt8(job: Job, mode: Int8Mode, opTypes: string[]): Promise<Record<string, number>> {
-  if (!(job.options.fuse ?? mode === 'dynamic')) {
+  if (!(job.options.fuse ?? (mode !== 'static' && job.options.target !== 'tensorrt'))) {
     if (job.options.fuse === false) job.notes.push(`no fusion (${opt('fuse', false)})`);
     return {};
   }

@@ -1,4 +1,6 @@
 import type { CheckReport } from '../accuracy/check.js';
+import type { SpeedReport } from './speed.js';
+import type { Int8Mode, Int8Target } from './targets.js';
 
 /** A node of a convertible kind that stayed in float32, and why. */
 export interface BlockedNode {
@@ -11,7 +13,9 @@ export interface BlockedNode {
 export interface QuantizeReport {
   output: string;
   to: 'fp16' | 'int8';
-  mode: 'dynamic' | 'static' | null;
+  mode: Int8Mode | null;
+  /** int8: what the model was quantized for */
+  target: Int8Target | null;
   /** bytes of the model and its external data, before and after */
   sizeBefore: number;
   sizeAfter: number;
@@ -25,6 +29,8 @@ export interface QuantizeReport {
   fused: Record<string, number>;
   /** the new model against the original, on the given inputs, the calibration data or generated inputs */
   drift: CheckReport;
+  /** the new model's speed against the original's, measured side by side on the first input set */
+  speed: SpeedReport;
   /** choices made and defaults taken, for the report */
   notes: string[];
   /** with `fallback: true`: the nodes the search kept in float32 */

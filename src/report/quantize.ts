@@ -1,4 +1,5 @@
 import type { FallbackReport, QuantizeReport } from '../quantize/result.js';
+import { formatMs, formatSpeedup } from '../quantize/speed.js';
 import { checkTable } from './check.js';
 import type { ReportDocument } from './document.js';
 import { formatBytes, formatCosine, keyValues, table } from './format.js';
@@ -18,6 +19,7 @@ export function quantizeText(r: QuantizeReport): string {
       ['nodes converted', r.nodesConverted],
       ['weights converted', `${r.weights.converted.toLocaleString('en-US')} of ${r.weights.float32.toLocaleString('en-US')} float32 elements`],
       ['nodes kept float32', r.blockedNodes.length],
+      ['speed-up', `${formatSpeedup(r.speed.speedup)} (${formatMs(r.speed.quantizedMs)} against ${formatMs(r.speed.originalMs)}, ${r.speed.provider})${r.speed.slower ? ' slower' : ''}`],
       ...(r.to === 'fp16' ? [['values clamped', r.clamped] as [string, number]] : []),
     ]),
   ];

@@ -11,12 +11,17 @@ test('quantize --json prints one document with the size, the conversion and the 
   const r = runCli(['quantize', fixture('encoder.onnx'), '-o', out, '--to', 'int8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'weights', 'drift', 'notes']);
+  assert.deepEqual(Object.keys(report), ['output', 'to', 'mode', 'target', 'sizeBefore', 'sizeAfter', 'nodesConverted', 'blockedNodes', 'clamped', 'fused', 'weights', 'drift', 'speed', 'notes']);
   assert.equal(report.drift.passed, true);
+  assert.deepEqual(Object.keys(report.speed), ['originalMs', 'quantizedMs', 'speedup', 'runs', 'provider', 'slower']);
+  assert.equal(report.speed.speedup, report.speed.originalMs / report.speed.quantizedMs);
+  assert.equal(report.speed.slower, report.speed.speedup < 0.95);
+  assert.equal(report.notes.some((n: string) => n.startsWith('warning: the quantized model runs at')), report.speed.slower);
   assert.deepEqual(report.drift.outputs.map((o: { name: string }) => o.name), ['logits', 'hidden_states']);
   assert.ok(report.drift.outputs.every((o: { cosine: number }) => o.cosine > 0.999));
   assert.equal(report.output, out);
-  assert.equal(report.mode, 'dynamic');
+  assert.equal(report.mode, 'auto');
+  assert.equal(report.target, 'cpu');
   assert.deepEqual(report.fused, { Attention: 2 });
   assert.equal(report.nodesConverted, 12);
   assert.ok(report.sizeAfter < 0.35 * report.sizeBefore);
@@ -33,6 +38,7 @@ test('quantize prints a table for people, with the blocked nodes grouped', () =>
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /│ precision\s+│ fp16\s+│/);
   assert.match(r.stdout, /│ size\s+│ 716 KiB → 3\d\d KiB \(5\d\.\d %\)/);
+  assert.match(r.stdout, /│ speed-up\s+│ \d+\.\d\d× \([\d.]+ ms against [\d.]+ ms, cpu\)( slower)?\s+│/);
   assert.match(r.stdout, /│ Softmax\s+│ 2 \(\/blocks\.0\/attention\/Softmax, …\) │ op type named by --block-op │/);
 });
 
@@ -58,7 +64,7 @@ test('bad input exits 2 with one clear line and writes nothing', () => {
   const out = path.join(dir, 'out', 'model.onnx');
   const cases: [string[], RegExp][] = [
     [['--to', 'int4'], /option '--to <precision>' argument 'int4' is invalid\. Allowed choices are fp16, int8\./],
-    [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are dynamic, static\./],
+    [['--to', 'int8', '--mode', 'half'], /option '--mode <mode>' argument 'half' is invalid\. Allowed choices are auto, dynamic, static\./],
     [['--to', 'int8', '--mode', 'static', '--method', 'mean', '--calibration', fixture('encoder.calibration.npz')], /argument 'mean' is invalid\. Allowed choices are minmax, percentile, entropy\./],
     [['--to', 'int8', '--mode', 'static'], /static quantization needs calibration data/],
     [['--to', 'int8', '--mode', 'static', '--calibration', fixture('convnet.reference.npz')], /calibration data .*convnet\.reference\.npz has no tensor for input 'input_ids'/],

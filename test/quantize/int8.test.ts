@@ -129,17 +129,15 @@ test('--op-types and --exclude-node choose what is quantized', async () => {
   assert.equal(report.nodesConverted, 13);
 });
 
-test('convnet: dynamic (ConvInteger) and static (QDQ Conv) stay close to the reference', async () => {
-  const dir = tempDir();
+test('convnet: dynamic keeps Conv float (ConvInteger loses to float Conv on this CPU) and quantizes the Gemm, close to the reference', async () => {
   const reference = await readNpz(fixture('convnet.reference.npz'));
-  for (const options of [{ mode: 'dynamic' }, { mode: 'static', calibration: fixture('convnet.reference.npz') }] as const) {
-    const report = await quantize(fixture('convnet.onnx'), { output: path.join(dir, `${options.mode}.onnx`), to: 'int8', ...options });
-    assert.equal(report.nodesConverted, 3, '2 Conv + 1 Gemm');
-    const model = await loadModel(report.output);
-    assert.equal(ops(model).filter((o) => o === (options.mode === 'dynamic' ? 'ConvInteger' : 'Conv')).length, 2);
-    const { cosine, maxAbs } = drift(reference.get('logits')!, (await run(report.output, reference)).get('logits')!);
-    assert.ok(cosine > 0.999 && maxAbs < 0.02, `${options.mode}: cosine ${cosine}, max abs ${maxAbs}`);
-  }
+  const report = await quantize(fixture('convnet.onnx'), { output: path.join(tempDir(), 'dynamic.onnx'), to: 'int8', mode: 'dynamic' });
+  assert.equal(report.nodesConverted, 1, 'the Gemm');
+  assert.deepEqual(report.blockedNodes.map((b) => b.op), ['Conv', 'Conv']);
+  assert.match(report.blockedNodes[0].reason, /^no faster INT8 kernel on this CPU: DynamicQuantizeLinear\+ConvInteger\+Cast\+Mul ran at 0\.\d\d× float speed \(x64-avx2, bench\/int8-kernels\.ts\)$/);
+  assert.deepEqual(ops(await loadModel(report.output)).filter((o) => o === 'ConvInteger' || o === 'Conv'), ['Conv', 'Conv']);
+  const { cosine, maxAbs } = drift(reference.get('logits')!, (await run(report.output, reference)).get('logits')!);
+  assert.ok(cosine > 0.999 && maxAbs < 0.02, `cosine ${cosine}, max abs ${maxAbs}`);
 });
 
 test('com.microsoft Attention becomes QAttention and keeps its outputs', async () => {
@@ -202,7 +200,7 @@ test('an opset-10 model keeps Conv float32 in dynamic mode (DynamicQuantizeLinea
   ], [value('image', 'float32', ['batch', 2, 5, 5]), value('x', 'float32', ['batch', 4])], [value('features', 'float32', ['batch', 3, 3, 3]), value('y', 'float32', ['batch', 3])], {
     kernel: floats([3, 2, 3, 3], () => random.normal()), w: floats([4, 3], () => random.normal()),
   }, { '': 10 });
-  const report = await quantize(source, { output: path.join(dir, 'opset10.int8.onnx'), to: 'int8' });
+  const report = await quantize(source, { output: path.join(dir, 'opset10.int8.onnx'), to: 'int8', mode: 'dynamic' });
   assert.deepEqual(report.blockedNodes, [{ node: 'conv', op: 'Conv', reason: 'DynamicQuantizeLinear needs opset 11, the model has opset 10' }]);
   assert.equal(report.nodesConverted, 1);
   assert.deepEqual(ops(await loadModel(report.output)), ['Conv', 'DynamicQuantizeMatMul']);

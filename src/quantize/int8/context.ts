@@ -3,13 +3,19 @@ import { type OnnxModel, readTensor } from '../../onnx/model.js';
 import { tensorDtype, tensorFromProto } from '../../onnx/tensor-proto.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Range } from '../calibration/methods.js';
-import type { Int8Mode } from '../targets.js';
+import type { CpuProfile } from '../cpu.js';
+import type { Int8Mode, Int8Target } from '../targets.js';
 import { type GraphView, attr, constantTensor, freshName, makeNode } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
+import type { ValueType } from '../types.js';
 import { quantizeWeight, roundHalfEven, transpose2d } from './weights.js';
 
 export interface Int8Settings {
+  /** what was asked for; each node's form is decided in planInt8 */
   mode: Int8Mode;
+  target: Int8Target;
+  /** whether calibration data was given (static forms need it) */
+  calibrated: boolean;
   perChannel: boolean;
   /** 127, or 63 for 7-bit weights */
   weightMax: number;
@@ -17,6 +23,8 @@ export interface Int8Settings {
   symmetric: boolean;
   /** the model's ONNX opset: DynamicQuantizeLinear needs 11, a per-axis DequantizeLinear 13 */
   opset: number;
+  /** the CPU the model is for: its column of the kernel table decides which forms pay */
+  cpu: CpuProfile;
 }
 
 export interface WeightNames {
@@ -35,6 +43,8 @@ export interface WeightNames {
  */
 export class Int8Context {
   readonly added: NodeProto[] = [];
+  /** the QuantizeLinear of each quantized activation: the one reader left reading the float value */
+  readonly activationQuantizers = new Set<NodeProto>();
   readonly initializers: TensorProto[] = [];
   private readonly weights = new Map<string, Promise<WeightNames>>();
   private readonly activations = new Map<string, string>();
@@ -45,7 +55,15 @@ export class Int8Context {
     readonly view: GraphView,
     readonly settings: Int8Settings,
     private readonly scratch: ScratchSpace,
+    /** the graph's value types, where static forms need them (sizes, float32 values); empty otherwise */
+    readonly types: Map<string, ValueType> = new Map(),
   ) {}
+
+  /** The numeric dims of a value from `from` on; symbolic or unknown dims count as 1. */
+  knownSize(value: string, from: number): number {
+    const shape = this.types.get(value)?.shape ?? [];
+    return shape.slice(from).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
+  }
 
   /** calibrated activation ranges (static mode), set once calibration has run */
   ranges = new Map<string, Range>();
@@ -112,26 +130,52 @@ export class Int8Context {
 
   /**
    * Static mode: a QuantizeLinear/DequantizeLinear pair on an activation, with the scale and zero
-   * point from its calibrated range; shared by every node that reads the activation.
+   * point from its calibrated range. Returns the dequantized name, which the activation's readers
+   * are then pointed at.
    */
   async quantizeDequantize(activation: string): Promise<string> {
     const done = this.activations.get(activation);
     if (done) return done;
-    const range = this.ranges.get(activation);
-    if (!range) throw new Error(`no calibrated range for '${activation}'`);
-    const { scale, zeroPoint } = activationParameters(range, this.settings.symmetric);
+    const { scale, zeroPoint } = this.activationParameters(activation);
     const scaleName = await this.initializer(`${activation}_scale`, { dtype: 'float32', shape: [], data: Float32Array.of(scale) });
     const zeroName = await this.initializer(`${activation}_zero_point`, this.settings.symmetric
       ? { dtype: 'int8', shape: [], data: Int8Array.of(zeroPoint) }
       : { dtype: 'uint8', shape: [], data: Uint8Array.of(zeroPoint) });
     const quantized = this.name(`${activation}_quantized`);
     const dequantized = this.name(`${activation}_dequantized`);
-    this.added.push(
-      makeNode('QuantizeLinear', [activation, scaleName, zeroName], [quantized], { name: this.name(`QuantizeLinear_${quantized}`) }),
-      makeNode('DequantizeLinear', [quantized, scaleName, zeroName], [dequantized], { name: this.name(`DequantizeLinear_${dequantized}`) }),
-    );
+    const quantize = makeNode('QuantizeLinear', [activation, scaleName, zeroName], [quantized], { name: this.name(`QuantizeLinear_${quantized}`) });
+    this.activationQuantizers.add(quantize);
+    this.added.push(quantize, makeNode('DequantizeLinear', [quantized, scaleName, zeroName], [dequantized], { name: this.name(`DequantizeLinear_${dequantized}`) }));
     this.activations.set(activation, dequantized);
     return dequantized;
+  }
+
+  /** The scale and zero point of a calibrated activation. */
+  activationParameters(activation: string): { scale: number; zeroPoint: number } {
+    const range = this.ranges.get(activation);
+    if (!range) throw new Error(`no calibrated range for '${activation}'`);
+    return activationParameters(range, this.settings.symmetric);
+  }
+
+  /**
+   * A Conv or Gemm bias as int32 in units of (input scale × weight scale), zero point 0, behind a
+   * DequantizeLinear: the form ONNX Runtime folds into QLinearConv/QGemm (a float bias would keep
+   * the op in float, reading dequantized values).
+   */
+  async dequantizedBias(bias: string, input: string, w: WeightNames): Promise<string> {
+    const values = (await this.read(this.constant(bias)!)).data as Float32Array;
+    const inputScale = this.activationParameters(input).scale;
+    const scales = Float32Array.from(values, (_, c) => inputScale * w.scales[w.scales.length === 1 ? 0 : c]);
+    const perAxis = this.settings.opset >= 13;
+    const shape = perAxis ? [values.length] : [];
+    const quantized: WeightNames = {
+      values: await this.initializer(`${bias}_quantized`, { dtype: 'int32', shape: [values.length], data: Int32Array.from(values, (b, c) => clampInt32(roundHalfEven(b / scales[c]))) }),
+      scale: await this.initializer(`${bias}_scale`, { dtype: 'float32', shape, data: perAxis ? scales : scales.subarray(0, 1) }),
+      zeroPoint: await this.initializer(`${bias}_zero_point`, { dtype: 'int32', shape, data: new Int32Array(perAxis ? values.length : 1) }),
+      axis: perAxis ? 0 : undefined,
+      scales,
+    };
+    return this.dequantize(quantized, `${bias}_dequantized`);
   }
 
   /** Dynamic mode: one DynamicQuantizeLinear per activation → [uint8 values, scale, zero point]. */
@@ -144,6 +188,10 @@ export class Int8Context {
     }
     return outputs;
   }
+}
+
+function clampInt32(x: number): number {
+  return Math.max(-2147483648, Math.min(2147483647, x));
 }
 
 /** Scale and zero point covering a range: uint8 asymmetric, or int8 symmetric around zero. */

@@ -6,7 +6,9 @@ import { MICROSOFT, type OpQuantizer, checkWeight } from './quantizer.js';
 /**
  * MatMul with a constant [K, N] weight. Dynamic: com.microsoft DynamicQuantizeMatMul, which
  * quantizes the activation and multiplies in one kernel, with a following bias Add folded in
- * (ORT fuses a bias only when it is an input of the kernel). Static: QDQ around the MatMul.
+ * (ORT fuses a bias only when it is an input of the kernel). Static: the weight int8 behind
+ * DequantizeLinear, the bias Add left to follow (ONNX Runtime folds MatMul, Add and the
+ * QuantizeLinear after them into QGemm).
  */
 export const matmul: OpQuantizer = {
   domain: '',
@@ -20,10 +22,10 @@ export const matmul: OpQuantizer = {
     return { nodes: [makeNode('DynamicQuantizeMatMul', inputs, [output], { name: node.name, domain: MICROSOFT })], absorbed: bias ? [bias.add] : [] };
   },
   async static(node, ctx) {
-    const a = await ctx.quantizeDequantize(node.input[0]);
     const b = await ctx.dequantizedWeight(node.input[1], 1);
-    return { nodes: [makeNode('MatMul', [a, b], node.output, { name: node.name })] };
+    return { nodes: [makeNode('MatMul', [node.input[0], b], node.output, { name: node.name })] };
   },
+  unitOutput: (node, ctx) => biasAdd(node, ctx)?.add.output[0] ?? node.output[0],
 };
 
 /** The Add that follows a MatMul with a constant 1-D bias of N values, when nothing else reads the product. */

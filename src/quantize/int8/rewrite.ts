@@ -1,17 +1,22 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
-import { dropUnused, importOpset, nodeLabel, sortTopologically } from '../graph.js';
+import { dropUnused, importOpset, nodeLabel, renameInputs, sortTopologically } from '../graph.js';
 import type { BlockedNode } from '../result.js';
-import type { Int8Context } from './context.js';
-import { MICROSOFT, type OpQuantizer } from './quantizer.js';
+import type { Int8Form } from '../targets.js';
+import type { Int8Context, Int8Settings } from './context.js';
+import { type Placement, placeStatic } from './placement.js';
+import { AUTO_FORMS, MICROSOFT, type OpQuantizer } from './quantizer.js';
 import { quantizerFor } from './registry.js';
 import { opt } from '../../option-ref.js';
 
+/** Why `auto` leaves a node float without calibration data. */
+export const NEEDS_CALIBRATION = `its INT8 form that pays is static, which needs calibration data (${opt('calibration')})`;
+
 export interface Int8Plan {
-  selected: { node: NodeProto; quantizer: OpQuantizer }[];
+  selected: { node: NodeProto; quantizer: OpQuantizer; mode: Int8Form }[];
   /** nodes of a known op type left in float32, and why */
   blocked: BlockedNode[];
-  /** activations static mode needs calibrated ranges for */
-  activations: string[];
+  /** where static nodes put their QDQ pairs: the values calibration needs ranges for */
+  placement: Placement;
 }
 
 export interface PlanRules {
@@ -19,37 +24,48 @@ export interface PlanRules {
   excludeNodes: string[];
 }
 
-/** Which nodes get quantized: known op types the user did not exclude whose quantizer accepts them. */
+/**
+ * Which nodes get quantized: known op types the user did not exclude whose quantizer accepts
+ * them; then, for the static ones, where the QDQ pairs go.
+ */
 export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
-  const plan: Int8Plan = { selected: [], blocked: [], activations: [] };
-  const activations = new Set<string>();
+  const selected: Int8Plan['selected'] = [];
+  const blocked: BlockedNode[] = [];
   for (const node of ctx.view.graph.node) {
     const quantizer = quantizerFor(node);
     if (!quantizer || !rules.opTypes.includes(node.opType)) continue;
-    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: `named by ${opt('excludeNodes')}` } : quantizer.check(node, ctx);
+    const mode = formOf(node, ctx.settings);
+    const verdict = rules.excludeNodes.includes(node.name) ? { blocked: `named by ${opt('excludeNodes')}` } : quantizer.check(node, ctx, mode);
     if (verdict === 'ignore') continue;
-    if (verdict !== 'quantize') {
-      plan.blocked.push({ node: nodeLabel(node), op: node.opType, reason: verdict.blocked });
-      continue;
-    }
-    plan.selected.push({ node, quantizer });
-    for (const a of quantizer.activations(node)) activations.add(a);
+    const reason = verdict !== 'quantize' ? verdict.blocked : mode === 'static' && !ctx.settings.calibrated ? NEEDS_CALIBRATION : undefined;
+    if (reason) blocked.push({ node: nodeLabel(node), op: node.opType, reason });
+    else selected.push({ node, quantizer, mode });
   }
-  plan.activations = [...activations];
-  return plan;
+  const placement = placeStatic(ctx, selected.filter((s) => s.mode === 'static'));
+  return { selected, blocked, placement };
 }
 
-/** Replaces every selected node by its quantized form and tidies the graph. */
+/** Each node's form: TensorRT reads QDQ only; `auto` takes the op's winning form on CPU. */
+function formOf(node: NodeProto, settings: Int8Settings): Int8Form {
+  if (settings.target === 'tensorrt') return 'static';
+  return settings.mode === 'auto' ? AUTO_FORMS[node.opType] : settings.mode;
+}
+
+/** Replaces every selected node by its quantized form, puts the QDQ pairs in place and tidies the graph. */
 export async function applyInt8(ctx: Int8Context, plan: Int8Plan): Promise<void> {
   const graph = ctx.view.graph;
   const replaced = new Map<NodeProto, NodeProto[]>();
   const absorbed = new Set<NodeProto>();
-  for (const { node, quantizer } of plan.selected) {
-    const rewrite = await (ctx.settings.mode === 'dynamic' ? quantizer.dynamic(node, ctx) : quantizer.static(node, ctx));
+  for (const { node, quantizer, mode } of plan.selected) {
+    const rewrite = await (mode === 'dynamic' ? quantizer.dynamic(node, ctx) : quantizer.static(node, ctx));
     replaced.set(node, rewrite.nodes);
     for (const a of rewrite.absorbed ?? []) absorbed.add(a);
   }
-  graph.node = sortTopologically([...graph.node.flatMap((n) => (absorbed.has(n) ? [] : replaced.get(n) ?? [n])), ...ctx.added]);
+  const dequantized = new Map<string, string>();
+  for (const value of plan.placement.values) dequantized.set(value, await ctx.quantizeDequantize(value));
+  const nodes = [...graph.node.flatMap((n) => (absorbed.has(n) ? [] : replaced.get(n) ?? [n])), ...ctx.added];
+  for (const node of nodes) if (!ctx.activationQuantizers.has(node)) renameInputs(node, dequantized);
+  graph.node = sortTopologically(nodes);
   graph.initializer.push(...ctx.initializers);
   for (const tensor of dropUnused(graph)) ctx.model.ranges.delete(tensor);
   if (graph.node.some((n) => n.domain === MICROSOFT)) importOpset(ctx.model.proto, MICROSOFT, 1);

@@ -1,0 +1,104 @@
+/**
+ * The kernel table: for each INT8 form tdeploy can emit, how much faster than float ONNX
+ * Runtime's CPU provider runs it, measured by bench/int8-kernels.ts (one op, float and int8 side
+ * by side, static forms between int8 neighbours). INT8 is only worth its drift where its kernel
+ * wins: a form whose measured speed-up is below 1 stays float, with the figure as the reason.
+ *
+ * Measured with onnxruntime-node 1.30.0 on an AMD EPYC with AVX2 and no VNNI (2 shared cores,
+ * default threads). x64 with VNNI and arm64 were not measured here: their columns are empty,
+ * and a CPU without its own figures uses the x64 AVX2 ones (VNNI only makes the integer kernels
+ * faster, so a form that wins without it wins with it), which the report says.
+ */
+import type { CpuKind, CpuProfile } from '../cpu.js';
+
+export type KernelForm =
+  | 'dynamic-matmul' | 'dynamic-conv'
+  | 'static-conv' | 'static-matmul' | 'static-gemm'
+  | 'static-add' | 'static-mul' | 'static-concat' | 'static-maxpool' | 'static-averagepool' | 'static-globalaveragepool' | 'static-sigmoid';
+
+export interface KernelRow {
+  form: KernelForm;
+  /** the op and its size, as the benchmark built it */
+  shape: string;
+  /** what ONNX Runtime ran the int8 model as */
+  ranAs: string;
+  /** float time / int8 time, per CPU class; absent where not measured */
+  speedup: Partial<Record<CpuKind, number>>;
+  /**
+   * A small product, measured to show where the form stops paying: it does not decide the form,
+   * and a static node of at most these multiply-adds per sample stays float (`tooSmall`).
+   */
+  small?: { macs: number };
+}
+
+/** The CPU class whose figures stand in for a class that has none. */
+const MEASURED: CpuKind = 'x64-avx2';
+
+/** The benchmark's output, one row per form and shape. */
+export const KERNEL_TABLE: KernelRow[] = [
+  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→768', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 6.0 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→3072', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 1.68 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 16 tokens × 64→64', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 0.94 }, small: { macs: 16 * 64 * 64 } },
+  { form: 'dynamic-conv', shape: 'Conv 64→64 3×3 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.41 } },
+  { form: 'dynamic-conv', shape: 'Conv 64→256 1×1 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.45 } },
+  { form: 'dynamic-conv', shape: 'Conv 96→96 3×3 depthwise on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.26 } },
+  { form: 'dynamic-conv', shape: 'Conv 3→64 7×7 stride 2 on 224×224', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.39 } },
+  { form: 'static-conv', shape: 'Conv+Relu 64→64 3×3 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.55 } },
+  { form: 'static-conv', shape: 'Conv+Relu 64→256 1×1 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 2.96 } },
+  { form: 'static-conv', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 12.07 } },
+  { form: 'static-conv', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.5 } },
+  { form: 'static-conv', shape: 'Conv+Relu 16→16 3×3 on 14×14', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.03 }, small: { macs: 16 * 16 * 9 * 14 * 14 } },
+  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→768', ranAs: 'QGemm', speedup: { 'x64-avx2': 5.14 } },
+  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→3072', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.5 } },
+  { form: 'static-gemm', shape: 'Gemm batch 1 × 2048→1000', ranAs: 'QGemm', speedup: { 'x64-avx2': 3.49 } },
+  { form: 'static-gemm', shape: 'Gemm batch 1 × 64→10', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.07 }, small: { macs: 64 * 10 } },
+  { form: 'static-add', shape: 'Add 1×64×56×56', ranAs: 'QLinearAdd', speedup: { 'x64-avx2': 2.03 } },
+  { form: 'static-mul', shape: 'Mul 1×64×56×56', ranAs: 'QLinearMul', speedup: { 'x64-avx2': 1.35 } },
+  { form: 'static-concat', shape: 'Concat 2 × 1×64×28×28', ranAs: 'QLinearConcat', speedup: { 'x64-avx2': 2.06 } },
+  { form: 'static-maxpool', shape: 'MaxPool 3×3 stride 2 on 1×64×112×112', ranAs: 'MaxPool (uint8)', speedup: { 'x64-avx2': 0.29 } },
+  { form: 'static-averagepool', shape: 'AveragePool 2×2 on 1×64×56×56', ranAs: 'QLinearAveragePool', speedup: { 'x64-avx2': 0.16 } },
+  { form: 'static-globalaveragepool', shape: 'GlobalAveragePool 1×1280×7×7', ranAs: 'QLinearGlobalAveragePool', speedup: { 'x64-avx2': 1.64 } },
+  { form: 'static-sigmoid', shape: 'Sigmoid 1×64×56×56', ranAs: 'QLinearSigmoid', speedup: { 'x64-avx2': 1.73 } },
+];
+
+export interface KernelVerdict {
+  wins: boolean;
+  /** the slowest measured speed-up of the form (its `small` rows aside) */
+  speedup: number;
+  /** the CPU class the figure was measured on */
+  measuredOn: CpuKind;
+  /** what ONNX Runtime runs the form as */
+  ranAs: string;
+}
+
+export function kernelVerdict(form: KernelForm, cpu: CpuProfile): KernelVerdict {
+  const rows = KERNEL_TABLE.filter((r) => r.form === form && !r.small);
+  const measuredOn = rows.some((r) => r.speedup[cpu.kind] !== undefined) ? cpu.kind : MEASURED;
+  const speedup = Math.min(...rows.map((r) => r.speedup[measuredOn]!));
+  return { wins: speedup >= 1, speedup, measuredOn, ranAs: rows[0].ranAs };
+}
+
+/**
+ * Static forms pay for a QuantizeLinear, a DequantizeLinear and layout changes around their
+ * int8 region; below the size of the form's small row, where the kernel alone barely ties, they
+ * lose. The reason to keep such a node float, or undefined when it is large enough (or its size
+ * is not known: symbolic dims count as 1, so an unknown size is only ever underestimated).
+ */
+export function tooSmall(form: KernelForm, macs: number, cpu: CpuProfile): string | undefined {
+  const small = KERNEL_TABLE.find((r) => r.form === form && r.small);
+  if (!small?.small || macs > small.small.macs) return undefined;
+  const at = small.speedup[cpu.kind] ?? small.speedup[MEASURED]!;
+  return `too small for INT8 to pay: ${macs.toLocaleString('en-US')} multiply-adds per sample, and the int8 kernel ran at ${at.toFixed(2)}× float at ${small.small.macs.toLocaleString('en-US')} (${small.shape})`;
+}
+
+/** The reason a node of a losing form stays float, for `blockedNodes`. */
+export function losingReason(verdict: KernelVerdict): string {
+  return `no faster INT8 kernel on this CPU: ${verdict.ranAs} ran at ${verdict.speedup.toFixed(2)}× float speed (${verdict.measuredOn}, bench/int8-kernels.ts)`;
+}
+
+/** Said once when the CPU has no figures of its own. */
+export function borrowedNote(cpu: CpuProfile): string | undefined {
+  return KERNEL_TABLE.some((r) => r.speedup[cpu.kind] !== undefined)
+    ? undefined
+    : `the INT8 kernel table has no figures for this CPU (${cpu.description}); it uses those measured on ${MEASURED}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Where static INT8 puts its QuantizeLinear/DequantizeLinear pairs so that ONNX Runtime's CPU
+ * provider turns them into integer kernels. ORT fuses a "node unit" (DequantizeLinear on every
+ * input → op → QuantizeLinear on the output) into one QLinear kernel; a unit missing its output
+ * QuantizeLinear runs in float on dequantized values, which is why QDQ on inputs alone is slower
+ * than float. So:
+ * - every quantized Conv/MatMul/Gemm gets QDQ on its input and on its output;
+ * - the output pair goes after a Relu/Clip that alone reads the op's output (Conv+Relu and
+ *   Add+Relu kept together: ORT drops the Relu into the QLinear kernel when the zero point is the
+ *   range's bottom, which calibration gives a Relu's output), and after a MatMul's bias Add;
+ * - ops between int8 neighbours that have a faster int8 kernel (Add, Mul, Concat,
+ *   GlobalAveragePool, Sigmoid, by the kernel table) join the int8 region: QDQ on all their inputs
+ *   and their output, so a residual Add or a Concat of conv outputs stays in int8;
+ * - a graph output is never quantized: it is what the user reads.
+ * Every reader of a quantized value reads its DequantizeLinear, so the producer's QuantizeLinear is
+ * its only reader, as the fusion needs.
+ */
+import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
+import { isOnnxOp } from '../graph.js';
+import type { Int8Context } from './context.js';
+import { type KernelForm, kernelVerdict } from './kernels.js';
+import type { OpQuantizer } from './quantizer.js';
+
+/** Activations ORT folds into the output range of the QLinear kernel before them. */
+const FOLDED_ACTIVATIONS = new Set(['Relu', 'Clip']);
+
+/** Ops with an int8 kernel of their own, joined to an int8 region when the kernel table says it wins. */
+const REGION_OPS: Record<string, KernelForm> = {
+  Add: 'static-add',
+  Mul: 'static-mul',
+  Concat: 'static-concat',
+  GlobalAveragePool: 'static-globalaveragepool',
+  Sigmoid: 'static-sigmoid',
+};
+
+/** The ops whose static form ends in a QuantizeLinear on their output. */
+const OUTPUT_QUANTIZED = new Set(['Conv', 'MatMul', 'Gemm']);
+
+export interface Placement {
+  /** the values that get a QuantizeLinear/DequantizeLinear pair, in graph order */
+  values: string[];
+  /** ops joined to int8 regions (no weights: only their inputs and output are quantized) */
+  regionNodes: NodeProto[];
+}
+
+export function placeStatic(ctx: Int8Context, units: { node: NodeProto; quantizer: OpQuantizer }[]): Placement {
+  const { view } = ctx;
+  const values = new Set<string>();
+  /** values produced in int8 (an output pair is on them) */
+  const int8 = new Set<string>();
+  const isFloatActivation = (name: string) => Boolean(name) && !ctx.constant(name) && ctx.types.get(name)?.dtype === 'float32';
+  const addOutput = (name: string) => {
+    if (view.graphOutputs.has(name)) return;
+    values.add(name);
+    int8.add(name);
+  };
+  const unitNodes = new Set(units.map((u) => u.node));
+  for (const { node, quantizer } of units) {
+    for (const a of quantizer.activations(node)) if (isFloatActivation(a)) values.add(a);
+    if (!OUTPUT_QUANTIZED.has(node.opType)) continue;
+    addOutput(foldedActivation(ctx, quantizer.unitOutput?.(node, ctx) ?? node.output[0]));
+  }
+  const regionNodes: NodeProto[] = [];
+  for (const node of view.graph.node) {
+    const form = REGION_OPS[node.opType];
+    if (!form || !isOnnxOp(node) || unitNodes.has(node)) continue;
+    const inputs = node.input.filter(Boolean);
+    if (!inputs.every(isFloatActivation) || !inputs.some((i) => int8.has(i)) || !joins(ctx, node, form)) continue;
+    regionNodes.push(node);
+    for (const i of inputs) values.add(i);
+    addOutput(foldedActivation(ctx, node.output[0]));
+  }
+  return { values: [...values], regionNodes };
+}
+
+/**
+ * On CPU an op joins when its int8 kernel wins (the kernel table); TensorRT wants QDQ on the
+ * inputs of residual Adds, and fuses the rest itself.
+ */
+function joins(ctx: Int8Context, node: NodeProto, form: KernelForm): boolean {
+  return ctx.settings.target === 'tensorrt' ? node.opType === 'Add' : kernelVerdict(form, ctx.settings.cpu).wins;
+}
+
+/** The output of the Relu/Clip that alone reads `value`, which ORT folds into the kernel; else `value`. */
+function foldedActivation(ctx: Int8Context, value: string): string {
+  const readers = ctx.view.consumers.get(value) ?? [];
+  const [next] = readers;
+  const folds = readers.length === 1 && FOLDED_ACTIVATIONS.has(next.opType) && isOnnxOp(next) && !ctx.view.graphOutputs.has(value);
+  return folds ? next.output[0] : value;
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { loadModel, readTensor } from '../../src/onnx/model.js';
+import { tensorDtype } from '../../src/onnx/tensor-proto.js';
+import { attr, makeNode } from '../../src/quantize/graph.js';
+import { NEEDS_CALIBRATION } from '../../src/quantize/int8/rewrite.js';
+import { quantize } from '../../src/quantize/quantize.js';
+import { writeNpz } from '../../src/tensor/npz.js';
+import { Random } from '../../src/tensor/random.js';
+import { fixture, tempDir } from '../helpers.js';
+import { floats, value, writeModel } from './helpers.js';
+
+const conv = (input: string, weight: string, bias: string, output: string) => makeNode('Conv', [input, weight, bias], [output], {
+  name: output, attributes: [attr.ints('kernel_shape', [3, 3]), attr.ints('pads', [1, 1, 1, 1])],
+});
+
+/** A residual block: Conv+Relu, Conv, Add of the block's input, Relu, MaxPool, GlobalAveragePool, a small classifier. */
+async function residualBlock(dir: string): Promise<string> {
+  const random = new Random(4);
+  const c = 32;
+  return writeModel(path.join(dir, 'block.onnx'), [
+    conv('x', 'w1', 'b1', 'c1'),
+    makeNode('Relu', ['c1'], ['r1']),
+    conv('r1', 'w2', 'b2', 'c2'),
+    makeNode('Add', ['c2', 'x'], ['sum']),
+    makeNode('Relu', ['sum'], ['r2']),
+    makeNode('MaxPool', ['r2'], ['pooled'], { attributes: [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])] }),
+    makeNode('GlobalAveragePool', ['pooled'], ['mean']),
+    makeNode('Flatten', ['mean'], ['flat']),
+    makeNode('Gemm', ['flat', 'fc', 'fc_bias'], ['logits'], { attributes: [attr.int('transB', 1)] }),
+  ], [value('x', 'float32', ['batch', c, 32, 32])], [value('logits', 'float32', ['batch', 10])], {
+    w1: floats([c, c, 3, 3], () => random.normal() * 0.08), b1: floats([c], () => random.normal() * 0.1),
+    w2: floats([c, c, 3, 3], () => random.normal() * 0.08), b2: floats([c], () => random.normal() * 0.1),
+    fc: floats([10, c], () => random.normal() * 0.2), fc_bias: floats([10], () => random.normal() * 0.1),
+  });
+}
+
+/** The op types of the graph ONNX Runtime's CPU provider optimizes a model into: what it really runs. */
+async function ranAs(file: string): Promise<Record<string, number>> {
+  const optimized = `${file}.optimized.onnx`;
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+  await session.release();
+  const counts: Record<string, number> = {};
+  for (const node of (await loadModel(optimized)).proto.graph!.node) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
+  return counts;
+}
+
+test('static QDQ is placed so that ONNX Runtime runs QLinearConv with the Relu folded in, QLinearAdd, and int32 biases', async () => {
+  const dir = tempDir();
+  const source = await residualBlock(dir);
+  const random = new Random(5);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([8, 32, 32, 32], () => random.normal())]]));
+  const report = await quantize(source, { output: path.join(dir, 'block.int8.onnx'), to: 'int8', mode: 'static', calibration });
+  assert.equal(report.nodesConverted, 2);
+  assert.deepEqual(report.blockedNodes.map((b) => [b.node, b.reason.replace(/:.*/, '')]), [['Gemm(logits)', 'too small for INT8 to pay']]);
+  assert.match(report.blockedNodes[0].reason, /320 multiply-adds per sample, and the int8 kernel ran at 1\.\d\d× float at 640 \(Gemm batch 1 × 64→10\)$/);
+  const ran = await ranAs(report.output);
+  assert.equal(ran.QLinearConv, 2, JSON.stringify(ran));
+  assert.equal(ran.QLinearAdd, 1, JSON.stringify(ran));
+  assert.equal(ran.QLinearGlobalAveragePool, undefined, 'the pooling follows a float MaxPool region edge, not an int8 producer');
+  for (const op of ['Conv', 'FusedConv', 'Relu', 'Add']) assert.equal(ran[op], undefined, `${op} left in float: ${JSON.stringify(ran)}`);
+  const model = await loadModel(report.output);
+  const graph = model.proto.graph!;
+  for (const bias of ['b1', 'b2']) {
+    const quantized = graph.initializer.find((t) => t.name === `${bias}_quantized`)!;
+    assert.equal(tensorDtype(quantized), 'int32');
+    const scale = (await readTensor(model, graph.initializer.find((t) => t.name === `${bias}_scale`)!)).data as Float32Array;
+    const weightScale = (await readTensor(model, graph.initializer.find((t) => t.name === `w${bias[1]}_scale`)!)).data as Float32Array;
+    const input = bias === 'b1' ? 'x' : 'r1';
+    const inputScale = (await readTensor(model, graph.initializer.find((t) => t.name === `${input}_scale`)!)).data[0] as number;
+    assert.equal(scale.length, 32);
+    scale.forEach((s, c) => assert.ok(Math.abs(s - inputScale * weightScale[c]) <= 1e-6 * s, `${bias}[${c}]`));
+  }
+  const zeroPoint = (await readTensor(model, graph.initializer.find((t) => t.name === 'r1_zero_point')!)).data[0];
+  assert.equal(zeroPoint, 0, 'a Relu output starts at 0, so ORT can drop the Relu into the QLinearConv');
+  assert.ok(report.drift.outputs[0].cosine! > 0.99, `cosine ${report.drift.outputs[0].cosine}`);
+});
+
+test('convnet: every product is below the size at which the int8 kernels pay, so static INT8 keeps them float and says why', async () => {
+  const dir = tempDir();
+  const report = await quantize(fixture('convnet.onnx'), { output: path.join(dir, 'convnet.int8.onnx'), to: 'int8', mode: 'static', calibration: fixture('convnet.reference.npz') });
+  assert.equal(report.nodesConverted, 0);
+  assert.deepEqual(report.blockedNodes.map((b) => [b.op, b.reason.replace(/ per sample.*/, '')]), [
+    ['Conv', 'too small for INT8 to pay: 221,184 multiply-adds'],
+    ['Conv', 'too small for INT8 to pay: 294,912 multiply-adds'],
+    ['Gemm', 'too small for INT8 to pay: 160 multiply-adds'],
+  ]);
+});
+
+test('auto (the default): dynamic where the dynamic kernel wins, static Conv with calibration, float Conv with the reason without it', async () => {
+  const dir = tempDir();
+  const source = await residualBlock(dir);
+  const random = new Random(6);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([8, 32, 32, 32], () => random.normal())]]));
+  const bare = await quantize(source, { output: path.join(dir, 'bare.onnx'), to: 'int8' });
+  assert.equal(bare.mode, 'auto');
+  assert.deepEqual(bare.blockedNodes.map((b) => [b.node, b.reason]), [
+    ['c1', NEEDS_CALIBRATION], ['c2', NEEDS_CALIBRATION],
+  ]);
+  assert.ok(bare.notes.includes('`mode: auto`: dynamic for 1 Gemm; static QDQ for nothing; 2 node(s) have only a static INT8 form that pays, which needs `calibration`'), bare.notes.join('\n'));
+  assert.deepEqual((await loadModel(bare.output)).proto.graph!.node.map((n) => n.opType).filter((o) => o !== 'Relu'), ['Conv', 'Conv', 'Add', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'DynamicQuantizeMatMul']);
+
+  const calibrated = await quantize(source, { output: path.join(dir, 'auto.onnx'), to: 'int8', calibration });
+  assert.deepEqual(calibrated.blockedNodes, []);
+  assert.ok(calibrated.notes.includes('`mode: auto`: dynamic for 1 Gemm; static QDQ for 2 Conv'), calibrated.notes.join('\n'));
+  const ran = await ranAs(calibrated.output);
+  assert.deepEqual([ran.QLinearConv, ran.QLinearAdd, ran.DynamicQuantizeMatMul], [2, 1, 1], JSON.stringify(ran));
+  assert.ok(calibrated.drift.outputs[0].cosine! > 0.99);
+});
+
+test('--target tensorrt: symmetric int8 QDQ on every Conv and Gemm input whatever their size, the residual Add inputs too, no com.microsoft ops', async () => {
+  const dir = tempDir();
+  const source = await residualBlock(dir);
+  const random = new Random(7);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([8, 32, 32, 32], () => random.normal())]]));
+  const report = await quantize(source, { output: path.join(dir, 'trt.onnx'), to: 'int8', target: 'tensorrt', calibration });
+  assert.deepEqual([report.mode, report.target, report.nodesConverted, report.blockedNodes.length, report.fused], ['static', 'tensorrt', 3, 0, {}]);
+  const model = await loadModel(report.output);
+  const graph = model.proto.graph!;
+  assert.ok(graph.node.every((n) => n.domain === ''), 'only ONNX ops');
+  const dequantized = (name: string) => graph.node.find((n) => n.opType === 'DequantizeLinear' && n.output[0] === name);
+  const readsDequantized = (op: string) => graph.node.filter((n) => n.opType === op).map((n) => n.input.slice(0, 2).map((i) => Boolean(dequantized(i))));
+  assert.deepEqual(readsDequantized('Conv'), [[true, true], [true, true]]);
+  assert.deepEqual(readsDequantized('Gemm'), [[true, true]]);
+  assert.deepEqual(readsDequantized('Add'), [[true, true]]);
+  for (const q of graph.node.filter((n) => n.opType === 'QuantizeLinear')) {
+    const zero = graph.initializer.find((t) => t.name === q.input[2])!;
+    assert.equal(tensorDtype(zero), 'int8');
+    assert.equal((await readTensor(model, zero)).data[0], 0);
+  }
+  await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt', mode: 'dynamic', calibration }), /`target: tensorrt` is static QDQ/);
+  await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt' }), /static quantization needs calibration data/);
+});
