@@ -91,7 +91,7 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
 }
 
 /**
- * The report around measured results, with the verdict of `bench` and `bench --server` alike: no
+ * The report around measured results, with one verdict for local and served benchmarks: no
  * regression beyond the baseline and, when required, every result stable; null when nothing was gated.
  */
 export function benchReport(results: BenchResult[], options: { gate?: Gate; requireStable?: boolean }, notes: string[]): BenchReport {
