@@ -13,7 +13,7 @@ export function addServerOptions(command: Command, required = false): Command {
     .addOption(required ? server.makeOptionMandatory() : server)
     .addOption(required ? model.makeOptionMandatory() : model)
     .option('--model-version <v>', 'the model version (default: the server\'s choice)')
-    .option('--concurrency <levels>', 'closed loop: clients sending back to back, a comma list of levels (default 1)')
+    .option('--concurrency <levels>', 'closed loop: clients sending back to back, a comma list of levels (default: 1)')
     .option('--request-rate <levels>', 'open loop: Poisson arrivals per second, a comma list of levels')
     .option('--metrics-url <url>', 'Triton\'s Prometheus metrics (default: port 8002 of the server\'s host)')
     .option('--no-metrics', 'do not read the server\'s metrics')

@@ -27,7 +27,7 @@ export interface Problem {
 }
 
 export interface VerifyReport {
-  ok: boolean;
+  passed: boolean;
   /** the tritonserver release the model files were checked against */
   triton: { release: string; byDefault: boolean; notChecked: ReleaseFinding[] };
   models: { name: string; problems: Problem[] }[];
@@ -59,7 +59,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   const strays = leftovers(repo, names);
   if (names.length === 0) {
     const problems = [{ file: '.', field: '', message: 'the repository holds no model folders' }, ...strays];
-    return { ok: false, triton: triton(target, notChecked), models: [{ name: '.', problems }], notes: [] };
+    return { passed: false, triton: triton(target, notChecked), models: [{ name: '.', problems }], notes: [] };
   }
   const models = new Map<string, Checked>();
   for (const name of names) {
@@ -72,7 +72,7 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
   if (strays.length > 0) list.unshift({ name: '.', problems: strays });
   target.unchecked = notChecked;
-  return { ok: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
+  return { passed: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
 }
 
 /**

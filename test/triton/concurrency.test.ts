@@ -52,5 +52,5 @@ test('two --force writers of different models under one name: the config always 
     assert.equal(fs.statSync(path.join(repo, 'enc', '1', 'model.onnx')).size, sizes.get(config.maxBatchSize), `trial ${trial}`);
     assert.deepEqual(listFiles(repo), ['enc/1/model.onnx', 'enc/config.pbtxt', 'tdeploy.json']);
   }
-  assert.equal((await verifyRepository(repo)).ok, true);
+  assert.equal((await verifyRepository(repo)).passed, true);
 });
