@@ -152,6 +152,8 @@ async function killRuns(): Promise<void> {
 
 interface Race {
   name: string;
+  /** whether the repository already holds the model (enc, max batch 4) */
+  overExisting?: boolean;
   runs: (repo: string) => string[][];
   /** what went wrong, if anything, given both exit codes */
   judge: (repo: string, codes: number[]) => string | undefined;
@@ -166,10 +168,11 @@ const RACES: Race[] = [
   {
     name: 'one name, no --force',
     runs: (repo) => [1, 2].map(() => ['package', encoder, '-o', repo, '--name', 'enc']),
-    judge: (repo, codes) => (codes.filter((c) => c === 0).length !== 1 ? 'silently replaced' : modelTorn(path.join(repo, 'enc')) !== false ? 'torn' : undefined),
+    judge: (repo, codes) => (codes.filter((c) => c === 0).length !== 1 ? `exit codes ${codes.join(' and ')}` : modelTorn(path.join(repo, 'enc')) !== false ? 'torn' : undefined),
   },
   {
     name: 'one name, both --force, different models',
+    overExisting: true,
     runs: (repo) => [[encoder, '4'], [variant, '8']].map(([model, batch]) => ['package', model, '-o', repo, '--name', 'enc', '--force', '--max-batch-size', batch]),
     judge: (repo, codes) => (codes.some((c) => c !== 0) ? 'a run failed' : modelTorn(path.join(repo, 'enc')) !== false ? 'torn' : undefined),
   },
@@ -182,7 +185,7 @@ async function raceRuns(): Promise<void> {
     const c = counts.get(race.name)!;
     const dir = fs.mkdtempSync(path.join(work, 'race-'));
     const repo = path.join(dir, 'models');
-    if (race.name.includes('--force')) await run(['package', encoder, '-o', repo, '--name', 'enc', '--max-batch-size', '4']);
+    if (race.overExisting) await run(['package', encoder, '-o', repo, '--name', 'enc', '--max-batch-size', '4']);
     const codes = await Promise.all(race.runs(repo).map((args) => run(args)));
     c.trials += 1;
     const failure = race.judge(repo, codes);
