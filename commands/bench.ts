@@ -5,6 +5,7 @@ import { type Gate, readBaseline } from '../src/bench/baseline.js';
 import { type BenchOptions, DEFAULT_WARMUP, DEFAULT_WINDOW, bench, describeResult, windowPlan } from '../src/bench/bench.js';
 import { benchDocument } from '../src/report/bench.js';
 import { MAX_ITERATIONS } from '../src/bench/harness.js';
+import { formatShapes } from '../src/bench/sweep.js';
 import { RegressionMetricSchema } from '../src/bench/result.js';
 import { GateError, InputError } from '../src/errors.js';
 import { refuseFolderOutput, writeFileAtomic } from '../src/io/atomic.js';
@@ -13,6 +14,7 @@ import { FORMATS, type Format } from '../src/report/document.js';
 import { formatNumber } from '../src/report/format.js';
 import { render } from '../src/report/render.js';
 import { parseOptions } from '../src/validation.js';
+import { TRTEXEC_SEARCH } from '../src/trt/locate.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
@@ -32,6 +34,7 @@ const BenchFlags = z.object({
   duration: z.string().regex(/^\d+(\.\d+)?$/, 'expected seconds, e.g. 5 or 0.5').transform(Number).refine((s) => s > 0, 'must be more than 0').optional(),
   stability: percent.refine((p) => p > 0, 'must be more than 0%').optional(),
   maxWindows: whole(3),
+  requireStable: z.boolean().optional(),
   batch: z.string().regex(/^\d+(,\d+)*$/, 'expected a comma list of batch sizes, e.g. 1,8,32').transform((s) => s.split(',').map(Number))
     .refine((list) => list.every((n) => n >= 1), 'batch sizes must be at least 1').optional(),
   label: z.array(z.string().min(1)).optional(),
@@ -52,17 +55,18 @@ export const benchCommand = addServerOptions(addSessionOptions(addInputOptions(a
   .argument('[models...]', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
   .option('--batch <sizes>', 'sweep the batch-like dimension, e.g. 1,8,32')
   .option('--warmup <n>', 'untimed runs before each case', String(DEFAULT_WARMUP))
-  .option('--iterations <n>', `timed runs per window, at least (default ${DEFAULT_WINDOW.iterations})`)
-  .option('--duration <seconds>', `seconds per window, at least (default ${DEFAULT_WINDOW.durationMs / 1000} unless --iterations is given)`)
+  .addOption(new Option('--iterations <n>', 'timed runs per window, at least').default(undefined, String(DEFAULT_WINDOW.iterations)))
+  .addOption(new Option('--duration <seconds>', 'seconds per window, at least').default(undefined, `${DEFAULT_WINDOW.durationMs / 1000} unless --iterations is given`))
   .option('--stability <percent>', 'repeat windows until 3 in a row agree within this, e.g. 10%')
   .option('--max-windows <n>', 'give up on --stability after this many windows', '10')
-  .addOption(new Option('--label <name>', 'name of each model in the report, in model order (default: file name)').argParser(collect))
-  .addOption(new Option('--format <format>', 'report format (default: table, or from the --output extension)').choices(FORMATS))
+  .option('--require-stable', 'with --stability: fail (exit 1) when a result never met it')
+  .addOption(new Option('--label <name>', 'name of each model in the report, in model order').argParser(collect).default(undefined, 'the file name'))
+  .addOption(new Option('--format <format>', 'report format').choices(FORMATS).default(undefined, 'table, or from the --output extension'))
   .option('-o, --output <file>', 'write the report there (stdout then shows the table)')
-  .option('--io-from <model.onnx>', 'the ONNX model whose inputs the run feeds (default: the first ONNX model given; engines need one)')
-  .option('--trtexec <path>', 'trtexec for .plan engines (default: $TDEPLOY_TRTEXEC, then PATH, then /usr/src/tensorrt/bin/trtexec)')
+  .addOption(new Option('--io-from <model.onnx>', 'the ONNX model whose inputs the run feeds; engines need one').default(undefined, 'the first ONNX model given'))
+  .addOption(new Option('--trtexec <path>', 'trtexec for .plan engines').default(undefined, TRTEXEC_SEARCH))
   .option('--baseline <report.json>', 'an earlier `--format json` report to gate against')
-  .option('--max-regression <percent>', 'with --baseline: fail (exit 1) when a result got worse by more than this (default 10%)')
+  .addOption(new Option('--max-regression <percent>', 'with --baseline: fail (exit 1) when a result got worse by more than this').default(undefined, '10%'))
   .addOption(new Option('--regression-metric <metric>', 'what --max-regression compares').choices(RegressionMetricSchema.options).default('p50'))
   .addHelpText('after', [
     '',
@@ -95,6 +99,7 @@ export const benchCommand = addServerOptions(addSessionOptions(addInputOptions(a
       window: windowPlan(flags.iterations, flags.duration),
       stability: flags.stability === undefined ? undefined : { percent: flags.stability, maxWindows: flags.maxWindows },
       gate,
+      requireStable: flags.requireStable,
       ioFrom: flags.ioFrom,
     };
     const report = served.server
@@ -103,6 +108,12 @@ export const benchCommand = addServerOptions(addSessionOptions(addInputOptions(a
     const doc = ctx.document(report, (r) => benchDocument(r, gate));
     if (flags.output) await writeFileAtomic(flags.output, render(format, doc));
     ctx.print(doc, flags.output ? 'table' : format);
+    const unstable = report.results.filter((r) => r.stable === false);
+    if (flags.requireStable && unstable.length && !report.regressions.length) {
+      throw new GateError(`${unstable.length} result(s) never met --stability ${flags.stability}%: ${unstable.slice(0, 3).map((r) => `${r.label} (${formatShapes(r.shapes)})`).join('; ')}`, {
+        kind: 'unstable', hint: 'give it more windows (--max-windows), longer ones (--duration), or a quieter machine',
+      });
+    }
     if (gate && report.regressions.length) {
       const worst = report.regressions.slice(0, 3).map((r) => `${describeResult(r)} ${formatNumber(r.worsePercent)}% worse`);
       throw new GateError(

@@ -5,16 +5,17 @@ import { removePendingOutputs } from '../src/io/atomic.js';
 import { killActiveTools } from '../src/process/active.js';
 import { currentContext } from './action.js';
 import { flagSpeller } from './options/spelling.js';
-import { buildProgram, isCleanExit } from './program.js';
+import { VERSION_FLAGS, buildProgram, isCleanExit, normalizeArgv } from './program.js';
 
 /**
  * The executable's body: parse, run, and turn every failure into one line on stderr and the
  * contract's exit code (with --json, a JSON error object on stdout unless a report was printed).
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(given: string[]): Promise<number> {
+  const argv = normalizeArgv(given);
   try {
     // Commander would print the whole help to stderr; one line and a hint say it better.
-    if (!argv.slice(2).some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
+    if (!argv.slice(2).some((a) => !a.startsWith('-') || ['-h', '--help', ...VERSION_FLAGS].includes(a))) {
       throw new InputError('no command given', { kind: 'usage', hint: "see 'tdeploy --help'; 'tdeploy run' runs the whole pipeline on the bundled example" });
     }
     await (await buildProgram(argv)).parseAsync(argv);
@@ -50,11 +51,22 @@ function reportError(error: unknown, argv: string[]): number {
   }
   process.stderr.write(`tdeploy: error: ${message}\n`);
   if (hint) process.stderr.write(`hint: ${hint}\n`);
+  // A failed gate shows up on the pull request, not only in the log. stderr keeps --json's stdout one document.
+  if (code === 1 && process.env.GITHUB_ACTIONS === 'true') {
+    const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? 'tdeploy';
+    process.stderr.write(`::error title=${annotation(`tdeploy ${command}`, true)}::${annotation(hint ? `${message} (${hint})` : message)}\n`);
+  }
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   if (json && !currentContext?.reported) {
     process.stdout.write(`${JSON.stringify({ error: { code, kind, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
   }
   return code;
+}
+
+/** A workflow command's text: %, CR and LF escaped, and in a property also : and , (GitHub's toolkit rules). */
+function annotation(text: string, property = false): string {
+  const escaped = text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return property ? escaped.replace(/:/g, '%3A').replace(/,/g, '%2C') : escaped;
 }
 
 // `tdeploy ... --json | head -1`: once the reader has gone, what is left to print has nowhere to go.
@@ -66,6 +78,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    currentContext?.finish();
     killActiveTools();
     removePendingOutputs();
     process.stderr.write(`tdeploy: interrupted (${signal})\n`);

@@ -2,6 +2,7 @@ import type { Ora } from 'ora';
 import { type Speller, respellAll } from '../src/option-ref.js';
 import type { Progress, ProgressEvent } from '../src/progress.js';
 import type { Format, ReportDocument, TabularDocument } from '../src/report/document.js';
+import { setTableWidth } from '../src/report/format.js';
 import { renderJson } from '../src/report/json.js';
 import { render, renderText } from '../src/report/render.js';
 
@@ -21,6 +22,8 @@ export interface GlobalFlags {
 export class Context {
   /** set once the command has printed its report, so a later failure prints no second document */
   reported = false;
+  /** notes of the command itself (a deprecated flag), printed with its report's */
+  readonly notes: string[] = [];
   readonly progress: Progress;
   private spinner?: Ora;
   /** ora, loaded only when a spinner may be shown (it costs start-up time otherwise) */
@@ -28,6 +31,8 @@ export class Context {
 
   constructor(readonly flags: GlobalFlags, readonly spell: Speller) {
     this.progress = (event) => this.onProgress(event);
+    // Tables fit the terminal they are shown in; a file or a pipe gets them whole.
+    setTableWidth(process.stdout.isTTY ? process.stdout.columns : undefined);
     if (this.spinnerAllowed) void import('ora').then((m) => (this.ora = m.default));
   }
 
@@ -38,15 +43,19 @@ export class Context {
 
   /**
    * Prints a document: its notes on stderr unless --quiet, then one JSON document with --json,
-   * else its text (or, for a document with rows, any format) unless --quiet.
+   * else its text (or, for a document with rows, any format). --quiet keeps the result: the
+   * document's verdict where it has one, else its text.
    */
   print(doc: ReportDocument): void;
   print(doc: TabularDocument, format: Format): void;
   print(doc: ReportDocument, format: Format = 'table'): void {
     this.stopSpinner();
+    // The document's notes are usually its data's too, so these reach the JSON as well.
+    doc.notes.unshift(...this.notes.splice(0));
     if (!this.flags.quiet) for (const note of doc.notes) process.stderr.write(`tdeploy: note: ${note}\n`);
     if (this.flags.json) process.stdout.write(renderJson(doc));
-    else if (!this.flags.quiet) process.stdout.write(format === 'table' ? renderText(doc) : render(format, doc as TabularDocument));
+    else if (format !== 'table') process.stdout.write(render(format, doc as TabularDocument));
+    else process.stdout.write(this.flags.quiet && doc.brief ? `${doc.brief()}\n` : renderText(doc));
     this.reported = true;
   }
 
@@ -77,7 +86,7 @@ export class Context {
       const pct = event.fraction === undefined ? '' : ` ${Math.round(event.fraction * 100)}%`;
       const text = `${event.phase}${pct}${event.detail ? ` — ${event.detail}` : ''}`;
       if (this.spinner) this.spinner.text = text;
-      else if (this.ora) this.spinner = this.ora({ text, stream: process.stderr }).start();
+      else if (this.ora) this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
     }
   }
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { GateError } from '../src/errors.js';
 import { convertDocument } from '../src/report/convert.js';
 import { CONVERT_GATE } from '../src/torch/gate.js';
-import { parseInputSpec } from '../src/torch/inputs.js';
+import { EXAMPLE_DIMS, parseInputSpec } from '../src/torch/inputs.js';
+import { PYTHON_SEARCH } from '../src/torch/python.js';
 import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
 import type { Context } from './context.js';
@@ -26,17 +27,19 @@ const Flags = z.object({
   check: z.boolean(),
 });
 
+const EXAMPLE_DIM_HELP = `${EXAMPLE_DIMS.batch} for batch-like names, where tracing may bake in 1; else ${EXAMPLE_DIMS.other}`;
+
 const base = new Command('convert')
   .description('convert a PyTorch model to ONNX with your Python + torch, with reference data')
   .argument('<source>', 'TorchScript archive (.pt/.pth from torch.jit.save), torch.export archive (.pt2), or package.module:factory')
   .requiredOption('-o, --output <file.onnx>', 'ONNX file to write; the reference data goes to <file>.reference.npz')
-  .addOption(new Option('--input <name:dtype:dims>', "one of forward's inputs, in order; dims are sizes or symbolic names, e.g. input_ids:int64:batch,seq (repeatable)").argParser(collect))
-  .addOption(new Option('--example-dim <name=size>', 'size of a symbolic dim in the example inputs (default 2 for batch-like names, else 8; repeatable)').argParser(collect))
+  .addOption(new Option('--input <name:dtype:dims>', "one of forward's inputs, in order; dims are sizes or symbolic names, e.g. input_ids:int64:batch,seq").argParser(collect))
+  .addOption(new Option('--example-dim <name=size>', 'size of a symbolic dim in the example inputs').argParser(collect).default(undefined, EXAMPLE_DIM_HELP))
   .addOption(new Option('--example-inputs <file.npz>', 'example inputs keyed by input name, instead of generated ones'))
   .addOption(new Option('--output-names <a,b>', 'names of the outputs, in the order forward returns them'))
-  .addOption(new Option('--opset <n>', 'ONNX opset (default: the highest your torch exports)'))
-  .addOption(new Option('--python <path>', 'Python interpreter with torch (default: $TDEPLOY_PYTHON, else python3)'))
-  .addOption(new Option('--python-path <dir>', 'folder to import a package.module:factory source from (repeatable)').argParser(collect))
+  .addOption(new Option('--opset <n>', 'ONNX opset').default(undefined, 'the highest your torch exports'))
+  .addOption(new Option('--python <path>', 'Python interpreter with torch').default(undefined, PYTHON_SEARCH))
+  .addOption(new Option('--python-path <dir>', 'folder to import a package.module:factory source from').argParser(collect))
   .addOption(new Option('--timeout <seconds>', 'stop the export after this long').default('1800'))
   .option('--no-check', "do not run the written model on the example inputs and compare with torch's outputs");
 

@@ -6,7 +6,8 @@ import { type EngineOptions, buildEngine, engineFromLog } from '../src/trt/engin
 import { PRECISIONS } from '../src/trt/flags.js';
 import { parseProfile } from '../src/trt/profiles.js';
 import { parseOptions } from '../src/validation.js';
-import { action } from './action.js';
+import { TRTEXEC_SEARCH } from '../src/trt/locate.js';
+import { action, deprecatedAlias } from './action.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
 import { collect } from './options/collect.js';
@@ -20,26 +21,25 @@ const PRECISION_HELP: Record<(typeof PRECISIONS)[number], string> = {
 const command = new Command('engine')
   .description('build a TensorRT engine with trtexec (TensorRT 8.x, 10.x, 11.x), or report on a trtexec log')
   .argument('[model]', 'ONNX model to build')
-  .option('-o, --output <file>', 'engine file (default: the model with .plan); the full log is kept as <file>.log')
-  .option('--trtexec <path>', 'trtexec to run (default: $TDEPLOY_TRTEXEC, then PATH, then /usr/src/tensorrt/bin/trtexec)');
+  .addOption(new Option('-o, --output <file>', 'engine file; the full log is kept as <file>.log').default(undefined, 'the model with .plan'))
+  .addOption(new Option('--trtexec <path>', 'trtexec to run').default(undefined, TRTEXEC_SEARCH));
 for (const p of PRECISIONS) command.option(`--${p}`, PRECISION_HELP[p]);
 command
   .option('--strongly-typed', 'precisions from the model\'s tensor types (TensorRT 9.3+; always so from 11.0)')
-  .addOption(new Option('--shapes <name:MINxA,OPTxB,MAXxC>', 'optimization profile of one input, e.g. input_ids:1x16,8x128,32x512 (repeatable)').argParser(collect))
   .option('--workspace <MiB>', 'builder workspace limit in MiB')
   .option('--calib <cache>', 'INT8 calibration cache')
   .option('--timing-cache <file>', 'timing cache to read and update (faster rebuilds)')
-  .option('--builder-level <n>', 'builder optimization level 0-5 (TensorRT 8.6+; default 3)')
-  .addOption(new Option('--extra <args>', 'raw trtexec arguments in --flag=value form, split at spaces (repeatable)').argParser(collect))
+  .addOption(new Option('--builder-level <n>', 'builder optimization level 0-5 (TensorRT 8.6+)').default(undefined, "3, trtexec's"))
+  .addOption(new Option('--extra <args>', 'raw trtexec arguments in --flag=value form, split at spaces').argParser(collect))
   .option('--no-inference', 'build only: skip the timing run after the build')
-  .option('--timeout <seconds>', 'kill trtexec (and everything it started) after this long (default: no limit)')
+  .addOption(new Option('--timeout <seconds>', 'kill trtexec (and everything it started) after this long').default(undefined, 'no limit'))
   .option('--from-log <file>', 'report on a trtexec log made elsewhere instead of building');
 
 const Raw = z.object({
   output: z.string().optional(),
   trtexec: z.string().optional(),
   stronglyTyped: z.boolean().optional(),
-  shapes: z.array(z.string()).optional(),
+  shape: z.array(z.string()).optional(),
   workspace: z.coerce.number().int().positive().optional(),
   calib: z.string().optional(),
   timingCache: z.string().optional(),
@@ -51,14 +51,20 @@ const Raw = z.object({
 });
 
 /** What only a build takes, to refuse it next to --from-log. */
-const BUILD_FLAGS = ['output', 'trtexec', 'stronglyTyped', 'shapes', 'workspace', 'calib', 'timingCache', 'builderLevel', 'extra', 'timeout', 'shape', 'dim', ...PRECISIONS];
+const BUILD_FLAGS = ['output', 'trtexec', 'stronglyTyped', 'workspace', 'calib', 'timingCache', 'builderLevel', 'extra', 'timeout', 'shape', 'dim', ...PRECISIONS];
 
-export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic dimension wherever it appears, e.g. batch=1,8,32')
+addShapeOptions(
+  command,
+  'min,opt,max of a symbolic dimension wherever it appears, e.g. batch=1,8,32',
+  "one input's optimization profile, name:MINxA,OPTxB,MAXxC, or one fixed shape, e.g. input_ids:1x16,8x128,32x512",
+);
+
+export const engineCommand = deprecatedAlias(command, new Option('--shapes <name:MINxA,OPTxB,MAXxC>').argParser(collect), 'shape', '--shape')
   .addHelpText('after', [
     '',
     'Examples:',
     '  tdeploy engine model.onnx -o model.plan --fp16 --dim batch=1,8,32 --dim seq=16,128,512',
-    '  tdeploy engine model.onnx --shapes input_ids:1x16,8x128,32x512 --workspace 4096 --timing-cache trt.cache',
+    '  tdeploy engine model.onnx --shape input_ids:1x16,8x128,32x512 --workspace 4096 --timing-cache trt.cache',
     '  tdeploy engine --from-log build.log --json',
     '',
     'trtexec is run with --flag=value arguments and only with flags its release knows; the engine',
@@ -74,7 +80,7 @@ export const engineCommand = addShapeOptions(command, 'min,opt,max of a symbolic
     if (!model) throw new InputError('give a model to build, or --from-log <file> to read a log', { kind: 'usage', hint: "see 'tdeploy engine --help'" });
     const report = await buildEngine(model, engineOptions(options, raw), ctx.progress);
     ctx.render(report, engineDocument);
-    if (report.outcome !== 'passed') {
+    if (!report.passed) {
       const failure = report.failure!;
       throw new ToolError(`trtexec ${report.outcome === 'failed' ? 'failed' : 'did not finish'} (${failure.kind}): ${failure.message.split('\n')[0]}`, {
         kind: failure.kind, hint: `${failure.hint}; full log: ${report.log}`,
@@ -96,8 +102,9 @@ function engineOptions(options: z.infer<typeof Raw>, raw: Record<string, unknown
     stronglyTyped: options.stronglyTyped,
     calib: options.calib,
     workspaceMiB: options.workspace,
-    profiles: Object.fromEntries((options.shapes ?? []).map(parseProfile)),
-    shapes: shapeSpec(raw, { min: 1, max: 3 }),
+    // One spelling for shapes: a --shape with one shape fixes it, with three it is a profile.
+    profiles: Object.fromEntries((options.shape ?? []).map(parseProfile)),
+    shapes: shapeSpec({ dim: raw.dim as string[] | undefined }, { min: 1, max: 3 }),
     timingCache: options.timingCache,
     builderLevel: options.builderLevel,
     extra: (options.extra ?? []).flatMap((e) => e.trim().split(/\s+/)).filter(Boolean),

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
+import { configureHelp } from './options/help.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -20,31 +21,43 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   package: async () => (await import('./package.js')).packageCommand,
   run: async () => (await import('./run.js')).runCommand,
   schema: async () => (await import('./schema.js')).schemaCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
+
+/** `-v` as node and npm spell it; `-V`, commander's, still works. */
+export const VERSION_FLAGS = ['-v', '-V', '--version'];
 
 /** The program with the subcommand named in argv, or all of them (for help and unknown names). */
 export async function buildProgram(argv: string[]): Promise<Command> {
   // Global options are all flags without values, so the first other word names the command.
   const args = argv.slice(2);
-  const named = args.find((a) => !a.startsWith('-'));
-  const versionOnly = !named && args.some((a) => a === '-V' || a === '--version') && !args.some((a) => a === '-h' || a === '--help');
+  const words = args.filter((a) => !a.startsWith('-'));
+  // `tdeploy help bench` needs bench alone.
+  const named = words[0] === 'help' && words[1] ? words[1] : words[0];
+  const versionOnly = !named && args.some((a) => VERSION_FLAGS.includes(a)) && !args.some((a) => a === '-h' || a === '--help');
   const loaders = versionOnly ? [] : named && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]] : Object.values(COMMANDS);
   const commands = await Promise.all(loaders.map((load) => load()));
   const program = new Command('tdeploy')
     .description('PyTorch to production serving: convert, quantize, build TensorRT engines, check, bench, package for Triton')
-    .version(version, '-V, --version', 'print the version')
+    .version(version, '-v, --version', 'print the version')
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .addHelpText('after', '\nExit codes: 0 success, 1 gate failed, 2 usage or input error, 3 external tool failed.\nExample:\n  tdeploy run            # the whole pipeline on the bundled example');
   addGlobalOptions(program);
   for (const command of commands) program.addCommand(addGlobalOptions(command));
   for (const command of [program, ...commands]) {
-    command.exitOverride().configureOutput({ outputError: () => {} });
+    configureHelp(command).exitOverride().configureOutput({ outputError: () => {} });
   }
   return program;
 }
 
-/** Commander signals help and --version with errors too; those are successes. */
+/** argv as commander should read it: `-V` before the command is `-v`. */
+export function normalizeArgv(argv: string[]): string[] {
+  const first = argv.findIndex((a, i) => i >= 2 && !a.startsWith('-'));
+  return argv.map((a, i) => (a === '-V' && (first === -1 || i < first) ? '-v' : a));
+}
+
+/** Commander signals help (`--help` and `tdeploy help`) and --version with errors too; those are successes. */
 export function isCleanExit(error: unknown): boolean {
-  return error instanceof CommanderError && ['commander.helpDisplayed', 'commander.version'].includes(error.code);
+  return error instanceof CommanderError && ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
 }

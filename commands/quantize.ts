@@ -13,37 +13,44 @@ import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.
 import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
 import { type ShapeFlags, addShapeOptions, shapeSpec } from './options/shapes.js';
 
-/** The help of an option is its description in the one schema of quantize's options. */
-const help = (key: keyof typeof QuantizeOptions.shape) => QuantizeOptions.shape[key].description ?? '';
-const repeatable = (key: keyof typeof QuantizeOptions.shape) => `${help(key)} (repeatable)`;
+/**
+ * An option whose help is its description in the one schema of quantize's options; a default
+ * that description states is shown the way every --help shows defaults.
+ */
+function described(flags: string, key: keyof typeof QuantizeOptions.shape, more = ''): Option {
+  const text = QuantizeOptions.shape[key].description ?? '';
+  const [, description, shown] = /^(.*?)\s*(?:\(default:? ([^)]*)\))?$/.exec(text)!;
+  const option = new Option(flags, `${description}${more}`);
+  return shown === undefined ? option : option.default(undefined, shown);
+}
 
 const base = new Command('quantize')
   .description('convert a model to FP16 or INT8 (dynamic, or static QDQ calibrated on data) and judge its drift against the original')
   .argument('<model>', 'ONNX model to quantize (float32)')
-  .requiredOption('-o, --output <file>', help('output'))
-  .addOption(new Option('--to <precision>', help('to')).choices(TARGETS).makeOptionMandatory())
-  .addOption(new Option('--keep-io-types', help('keepIoTypes')))
-  .addOption(new Option('--block-op <op>', repeatable('blockOps')).argParser(collect))
-  .addOption(new Option('--block-node <name>', repeatable('blockNodes')).argParser(collect))
-  .addOption(new Option('--auto-block', help('autoBlock')))
-  .addOption(new Option('--mode <mode>', help('mode')).choices(INT8_MODES))
-  .addOption(new Option('--target <runtime>', help('target')).choices(INT8_TARGETS))
-  .addOption(new Option('--calibration <file|dir>', help('calibration')))
-  .addOption(new Option('--calibration-batch <n>', help('calibrationBatch')))
-  .addOption(new Option('--method <method>', help('method')).choices(Object.keys(methods)))
-  .addOption(new Option('--percentile <p>', help('percentile')))
-  .addOption(new Option('--per-channel', help('perChannel')))
+  .addOption(described('-o, --output <file>', 'output').makeOptionMandatory())
+  .addOption(described('--to <precision>', 'to').choices(TARGETS).makeOptionMandatory())
+  .addOption(described('--keep-io-types', 'keepIoTypes'))
+  .addOption(described('--block-op <op>', 'blockOps').argParser(collect))
+  .addOption(described('--block-node <name>', 'blockNodes').argParser(collect))
+  .addOption(described('--auto-block', 'autoBlock'))
+  .addOption(described('--mode <mode>', 'mode').choices(INT8_MODES))
+  .addOption(described('--target <runtime>', 'target').choices(INT8_TARGETS))
+  .addOption(described('--calibration <file|dir>', 'calibration'))
+  .addOption(described('--calibration-batch <n>', 'calibrationBatch'))
+  .addOption(described('--method <method>', 'method').choices(Object.keys(methods)))
+  .addOption(described('--percentile <p>', 'percentile'))
+  .addOption(described('--per-channel', 'perChannel'))
   .addOption(new Option('--no-per-channel', 'int8: one weight scale per tensor'))
-  .addOption(new Option('--reduce-range', help('reduceRange')))
+  .addOption(described('--reduce-range', 'reduceRange'))
   .addOption(new Option('--no-reduce-range', 'int8: full 8-bit weights whatever the CPU'))
-  .addOption(new Option('--symmetric', help('symmetric')))
-  .addOption(new Option('--op-types <list>', `${help('opTypes')}, comma-separated`).argParser((list) => list.split(',').map((s) => s.trim()).filter(Boolean)))
-  .addOption(new Option('--exclude-node <name>', repeatable('excludeNodes')).argParser(collect))
+  .addOption(described('--symmetric', 'symmetric'))
+  .addOption(described('--op-types <list>', 'opTypes', ', comma-separated').argParser((list) => list.split(',').map((s) => s.trim()).filter(Boolean)))
+  .addOption(described('--exclude-node <name>', 'excludeNodes').argParser(collect))
   .addOption(new Option('--no-fuse', 'int8 dynamic: quantize the graph as exported, without first fusing attention into com.microsoft Attention (QAttention)'))
-  .addOption(new Option('--max-drift-cosine <c>', `${help('maxDriftCosine')}; exit 1 after the report`))
+  .addOption(described('--max-drift-cosine <c>', 'maxDriftCosine', '; exit 1 after the report'))
   .addOption(new Option('--no-gate', 'report the drift without judging it: no exit 1, whatever the drift'))
   .addOption(new Option('--fallback', 'when the drift misses the gate, search for a small set of nodes to keep in float32 that meets it'))
-  .addOption(new Option('--fallback-max <n>', help('fallbackMax')));
+  .addOption(described('--fallback-max <n>', 'fallbackMax'));
 
 export const quantizeCommand = addSessionOptions(addShapeOptions(addInputOptions(base), 'set a symbolic dimension of generated inputs, e.g. seq=128'))
   .addHelpText('after', `

@@ -57,3 +57,4 @@ export { quantizeDocument, quantizeText } from './report/quantize.js';
 export { checkDocument } from './report/check.js';
 export { opt, respell, respellAll, keySpelling, type Speller } from './option-ref.js';
 export { runPipeline, type RunReport } from './pipeline/run.js';
+export { doctor, type DoctorReport } from './doctor/doctor.js';

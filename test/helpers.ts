@@ -46,7 +46,8 @@ export interface CliResult {
 export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'tdeploy.js'), ...args], {
     cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, CI: 'true', ...options.env },
+    // GitHub's runner sets GITHUB_ACTIONS; tests that want its annotations set it themselves.
+    env: { ...process.env, CI: 'true', GITHUB_ACTIONS: '', ...options.env },
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });

@@ -8,10 +8,14 @@ import { collect } from './collect.js';
  * means the same everywhere. How many values a dim may carry is the command's choice:
  * one (check), a sweep (bench), or min,opt,max (engine).
  */
-export function addShapeOptions(command: Command, dimHelp = 'set a symbolic dimension wherever it appears, e.g. batch=8'): Command {
+export function addShapeOptions(
+  command: Command,
+  dimHelp = 'set a symbolic dimension wherever it appears, e.g. batch=8',
+  shapeHelp = "fix one input's shape, e.g. input_ids:2x16",
+): Command {
   return command
-    .addOption(new Option('--shape <name:dims>', "fix one input's shape, e.g. input_ids:2x16 (repeatable)").argParser(collect))
-    .addOption(new Option('--dim <name=values>', `${dimHelp} (repeatable)`).argParser(collect));
+    .addOption(new Option('--shape <name:dims>', `${shapeHelp}`).argParser(collect))
+    .addOption(new Option('--dim <name=values>', `${dimHelp}`).argParser(collect));
 }
 
 export interface ShapeFlags {
@@ -26,6 +30,9 @@ export function shapeSpec(raw: ShapeFlags, values: { min?: number; max?: number 
     if (at <= 0) throw new InputError(`--shape ${item}: expected name:dims, e.g. input_ids:2x16`, { kind: 'usage' });
     const dims = item.slice(at + 1);
     const name = item.slice(0, at);
+    if (/^\d+(,\d+)+$/.test(dims)) {
+      throw new InputError(`--shape ${item}: dims are separated by x here`, { kind: 'usage', hint: `--shape ${name}:${dims.replaceAll(',', 'x')} (perf_analyzer's --shape takes commas; tdeploy writes shapes as trtexec does)` });
+    }
     if (spec.shapes[name]) throw repeated(`--shape ${item}`, name, spec.shapes[name].join('x'), 'one --shape per input');
     spec.shapes[name] = dims === '' ? [] : dims.split('x').map((d) => positive(d, `--shape ${item}`));
   }

@@ -22,7 +22,7 @@ const FLAGS: Record<string, string> = {
 const BY_COMMAND: Record<string, Record<string, string>> = {
   convert: { inputs: '--input', output: '-o' },
   quantize: { output: '-o' },
-  engine: { output: '-o' },
+  engine: { output: '-o', profiles: '--shape' },
 };
 
 /** The flag an option key comes from: `maxBatchSize` → `--max-batch-size`. */

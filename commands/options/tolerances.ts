@@ -6,7 +6,7 @@ import { InputError } from '../../src/errors.js';
 import { parseOptions } from '../../src/validation.js';
 import { collect } from './collect.js';
 
-const BY_PRECISION = 'default: by the model\'s precision, see below';
+const BY_PRECISION = "by the model's precision, see below";
 
 /**
  * The tolerance argument group: what counts as accurate enough, shared by check, convert and
@@ -14,12 +14,11 @@ const BY_PRECISION = 'default: by the model\'s precision, see below';
  * are the command's own; without them the gate follows the model's precision.
  */
 export function addToleranceOptions(command: Command, defaults?: Tolerance): Command {
-  const shown = (value: string) => (defaults ? `default ${value}` : BY_PRECISION);
   return command
-    .addOption(new Option('--atol <x>', `absolute tolerance, or a share of each output's range, e.g. 1% (${shown(String(defaults?.atol))})`))
-    .addOption(new Option('--rtol <x>', `relative tolerance, times |expected| (${shown(String(defaults?.rtol))})`))
-    .addOption(new Option('--tolerance <name=atol[:rtol]>', 'tolerance for one output (repeatable)').argParser(collect))
-    .addOption(new Option('--min-cosine <c>', `also fail an output whose cosine similarity is below c, e.g. 0.999${defaults ? '' : ` (${BY_PRECISION})`}`))
+    .addOption(new Option('--atol <x>', "absolute tolerance, or a share of each output's range, e.g. 1%").default(undefined, defaults ? String(defaults.atol) : BY_PRECISION))
+    .addOption(new Option('--rtol <x>', 'relative tolerance, times |expected|').default(undefined, defaults ? String(defaults.rtol) : BY_PRECISION))
+    .addOption(new Option('--tolerance <name=atol[:rtol]>', 'tolerance for one output').argParser(collect))
+    .addOption(new Option('--min-cosine <c>', 'also fail an output whose cosine similarity is below c, e.g. 0.999').default(undefined, defaults ? undefined : BY_PRECISION))
     .addOption(new Option('--min-top1 <f>', 'also fail a classifier output whose top-1 agreement is below f (0..1)'))
     .addOption(new Option('--top-k <k>', 'k of the top-k agreement').default(String(DEFAULT_GATE.topK)))
     .addOption(new Option('--quantile <q>', 'error quantile to report (0..1)').default(String(DEFAULT_GATE.quantile)));

@@ -16,7 +16,7 @@ import { saveModel } from '../onnx/save.js';
 import { signature } from '../onnx/signature.js';
 import { type Progress, silent } from '../progress.js';
 import { inferTypes } from '../quantize/types.js';
-import { type Provider, type SessionOptions, openSession } from '../runtime/session.js';
+import { type Provider, type SessionOptions, openSession, providerList } from '../runtime/session.js';
 import { type Dtype, dtypeInfo } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { type GateOptions, type OutputComparison, combineSets, compareTensors } from './compare.js';
@@ -95,7 +95,7 @@ export async function compareLayers(
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-layerwise-'));
   const compared = new Map<LayerMatch, OutputComparison>();
   const skipped: string[] = [];
-  let provider: Provider = options.session?.provider ?? 'cpu';
+  let provider: Provider = providerList(options.session?.provider)[0];
   try {
     for (const [b, batch] of batches.entries()) {
       const detail = `batch ${b + 1} of ${batches.length}`;

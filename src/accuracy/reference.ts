@@ -7,8 +7,9 @@ import path from 'node:path';
 import { InputError, fileError } from '../errors.js';
 import type { ModelSignature, TensorInfo } from '../onnx/signature.js';
 import { checkInputs, checkTensor } from '../runtime/inputs.js';
+import { isBatchLike } from '../runtime/shapes.js';
 import { readTensorFile, readTensorPb } from '../tensor/files.js';
-import type { TensorMap } from '../tensor/tensor.js';
+import type { Tensor, TensorMap } from '../tensor/tensor.js';
 
 export interface DataSet {
   /** where the set came from, for messages: the file, or the data-set folder */
@@ -54,6 +55,7 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
   }
   const result = isDir ? await readFolder(location, sig, withOutputs) : await readFile(location, sig, withOutputs);
   for (const set of result.sets) {
+    for (const info of sig.inputs) refuseEmptyBatch(info, set.inputs.get(info.name)!, set.source);
     for (const info of withOutputs ? sig.outputs : []) {
       const tensor = set.outputs.get(info.name);
       if (!tensor) {
@@ -67,6 +69,23 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
   }
   return result;
 }
+
+/**
+ * A batch of 0 samples gives the model nothing to run on (onnxruntime then fails deep inside a
+ * Reshape). Other dims may be 0 (a decoder's past key/values start with no past), and so may a
+ * list: a 1-D input of no elements (ONNX's test_sequence_model8 splits one).
+ */
+function refuseEmptyBatch(info: TensorInfo, tensor: Tensor, source: string): void {
+  if (tensor.shape.length < 2) return;
+  const axis = tensor.shape.findIndex((size, i) => size === 0 && isBatchAxis(info.shape?.[i]));
+  if (axis < 0) return;
+  throw new InputError(`${source}: input '${info.name}' is empty (shape [${tensor.shape.join(', ')}]): a batch of 0 samples gives the model nothing to run on`, {
+    kind: 'empty-input',
+    hint: 'give at least one sample of every input',
+  });
+}
+
+const isBatchAxis = (dim: string | number | null | undefined) => typeof dim === 'string' && isBatchLike(dim);
 
 async function readFile(file: string, sig: ModelSignature, withOutputs: boolean): Promise<DataSets> {
   const tensors = await readTensorFile(file);

@@ -12,7 +12,7 @@ import type { BenchTarget, OpenOptions } from './backend-types.js';
 import { type Gate, compareToBaseline, regressions, resultKey } from './baseline.js';
 import type { WindowPlan } from './harness.js';
 import { type FedCase, type InputSource, feedsFor, runCases } from './inputs.js';
-import { type BenchReport, type BenchResult, environment, tool } from './result.js';
+import { type BenchReport, type BenchResult, environment, environmentChanges, tool } from './result.js';
 import { type Measured, type StabilityCriterion, measureWindows } from './stability.js';
 import { type LatencyStats, summarize } from './stats.js';
 import { formatShapes } from './sweep.js';
@@ -30,6 +30,8 @@ export interface BenchOptions {
   /** one per model; by default the file name (the path where two models share a name) */
   labels?: string[];
   gate?: Gate;
+  /** fail the gate when a result never met the stability criterion (needs `stability`) */
+  requireStable?: boolean;
   /** the trtexec that runs TensorRT engines */
   trtexec?: string;
   /** the ONNX model whose inputs the run feeds (default: the first ONNX model of the run); engines need one */
@@ -53,6 +55,9 @@ export function windowPlan(iterations?: number, durationS?: number): WindowPlan 
  */
 export async function bench(models: string[], options: BenchOptions = {}, progress: Progress = silent): Promise<BenchReport> {
   if (models.length === 0) throw new InputError('no model to benchmark', { kind: 'usage' });
+  if (options.requireStable && !options.stability) {
+    throw new InputError(`${opt('requireStable')} needs a stability criterion`, { kind: 'usage', hint: `give one with ${opt('stability', '10%')}` });
+  }
   const labels = labelModels(models, options.labels);
   const backends = await Promise.all(models.map(backendFor));
   const open: OpenOptions = { session: options.session, trtexec: options.trtexec };
@@ -73,7 +78,7 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
         if (!measured.stable) {
           notes.push(`${what}: no 3 consecutive windows agreed within ${options.stability?.percent}% in ${measured.measured} windows; reporting the last 3`);
         }
-        results.push(result(model, labels[i], backends[i].name, target.provider, c, measured));
+        results.push(result(model, labels[i], backends[i].name, target.provider, c, measured, options.stability !== undefined));
       }
     } finally {
       await target.close();
@@ -82,8 +87,21 @@ export async function bench(models: string[], options: BenchOptions = {}, progre
   }
   // results[k % cases.length] is the first model's result for the same case.
   for (const [k, r] of results.entries()) r.speedup = round(results[k % cases.length].latencyMs.p50 / r.latencyMs.p50, 4);
-  const comparisons = options.gate ? compareToBaseline(results, options.gate) : [];
-  return { tool, environment: environment(), results, regressions: regressions(comparisons), notes };
+  return benchReport(results, options, notes);
+}
+
+/**
+ * The report around measured results, with the verdict of `bench` and `bench --server` alike: no
+ * regression beyond the baseline and, when required, every result stable; null when nothing was gated.
+ */
+export function benchReport(results: BenchResult[], options: { gate?: Gate; requireStable?: boolean }, notes: string[]): BenchReport {
+  const regressed = regressions(options.gate ? compareToBaseline(results, options.gate) : []);
+  const here = environment();
+  const baselineEnvironment = options.gate ? environmentChanges(options.gate.baseline.environment, here) : [];
+  if (baselineEnvironment.length) notes.push(`the baseline was measured in another environment, so the comparison measures it too: ${baselineEnvironment.join('; ')}`);
+  const gated = options.gate !== undefined || options.requireStable === true;
+  const passed = gated ? regressed.length === 0 && (!options.requireStable || results.every((r) => r.stable)) : null;
+  return { tool, environment: here, results, regressions: regressed, passed, baselineEnvironment, notes };
 }
 
 async function measureCase(target: BenchTarget, feeds: TensorMap, what: string, options: BenchOptions, progress: Progress): Promise<Measured> {
@@ -97,7 +115,7 @@ async function measureCase(target: BenchTarget, feeds: TensorMap, what: string, 
   }, options.stability);
 }
 
-function result(model: string, label: string, backend: string, provider: string, c: FedCase, measured: Measured): BenchResult {
+function result(model: string, label: string, backend: string, provider: string, c: FedCase, measured: Measured, criterion: boolean): BenchResult {
   const samples = measured.windows.flatMap((w) => w.samplesMs);
   const seconds = measured.windows.reduce((sum, w) => sum + w.seconds, 0);
   const inferencesPerSec = samples.length / seconds;
@@ -108,6 +126,7 @@ function result(model: string, label: string, backend: string, provider: string,
     latencyMs: roundStats(stats),
     throughput: { inferencesPerSec: round(inferencesPerSec, 3), samplesPerSec: round(inferencesPerSec * c.batch, 3) },
     speedup: 1,
+    stable: criterion ? measured.stable : null,
   };
 }
 

@@ -42,6 +42,8 @@ export const BenchResultSchema = z.object({
   errors: z.number().int().nonnegative().optional(),
   /** what the server's metrics say about the same windows; null when they could not be read */
   server: ServerFiguresSchema.nullable().optional(),
+  /** whether three consecutive windows agreed within the stability criterion; null without one (reports before 0.2 have none) */
+  stable: z.boolean().nullable().default(null),
 });
 
 export const RegressionMetricSchema = z.enum(['p50', 'p99', 'throughput']);
@@ -64,6 +66,10 @@ export const BenchReportSchema = z.object({
   environment: z.object({ node: z.string(), onnxruntime: z.string(), cpu: z.string(), cores: z.number().int(), os: z.string() }),
   results: z.array(BenchResultSchema),
   regressions: z.array(RegressionSchema),
+  /** the gate's verdict: no regression beyond the baseline and, when required, every result stable; null when nothing was gated */
+  passed: z.boolean().nullable().default(null),
+  /** how the baseline's environment differs from this one (its CPU, onnxruntime, Node...): a comparison across them measures the machines too */
+  baselineEnvironment: z.array(z.string()).default([]),
   /** generated inputs, fallbacks, unstable windows, results without a baseline (reports from before 0.2 have none) */
   notes: z.array(z.string()).default([]),
 });
@@ -77,6 +83,13 @@ export type Environment = BenchReport['environment'];
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 export const tool: BenchReport['tool'] = { name: 'tdeploy', version };
+
+/** What differs between where a baseline was measured and here, said as `cpu: X (baseline Y)`. */
+export function environmentChanges(baseline: Environment, current: Environment): string[] {
+  return (Object.keys(current) as (keyof Environment)[])
+    .filter((key) => String(baseline[key]) !== String(current[key]))
+    .map((key) => `${key}: ${current[key]} (baseline ${baseline[key]})`);
+}
 
 /** Where the numbers were measured, so two reports can be told apart. */
 export function environment(): Environment {

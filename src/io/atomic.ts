@@ -2,25 +2,37 @@
  * Outputs are written to temporary paths beside their destination and renamed into place only
  * when complete, so a failed or interrupted command never leaves a half-written file.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { makeFolders } from './folders.js';
 import { statIfExists } from './read.js';
+import { type JournalEntry, newTag, rollForward, sweepAbandoned, temporaryPath } from './temporaries.js';
 import { opt } from '../option-ref.js';
 
 const pending = new Set<string>();
+/** Commits between their first and last rename, by journal: these are finished, never undone. */
+const committing = new Map<string, JournalEntry[]>();
 
-/** Removes every temporary output still in flight (the CLI calls this on SIGINT/SIGTERM). */
+/**
+ * Finishes the commits under way and removes every other temporary output still in flight (the
+ * CLI calls this on SIGINT/SIGTERM). A commit that has begun renaming is finished rather than
+ * removed: its originals are already aside.
+ */
 export function removePendingOutputs(): void {
+  for (const [journal, entries] of committing) {
+    rollForward(entries);
+    fs.rmSync(journal, { force: true });
+  }
+  committing.clear();
   for (const tmp of pending) fs.rmSync(tmp, { recursive: true, force: true });
   pending.clear();
 }
 
-/** Beside the destination, named after it: cut to 50 characters so that a long but legal name stays legal with the additions. */
-function tempPathFor(dest: string): string {
-  const name = [...path.basename(dest)].slice(0, 50).join('');
-  return path.join(path.dirname(dest), `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+/** Registers a file (a lock) for removal on SIGINT/SIGTERM, after the commits under way are finished; returns the unregistering. */
+export function removeOnInterrupt(file: string): () => void {
+  pending.add(file);
+  return () => pending.delete(file);
 }
 
 /** Why an output could not be written or its folder made, by error code. */
@@ -39,43 +51,133 @@ function writeProblem(error: unknown): string {
   return WRITE_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 }
 
-async function makeParent(dest: string): Promise<void> {
-  const dir = path.dirname(dest);
+/** Makes an output's folder, or says why it cannot be made, as an input error. */
+export async function makeOutputFolder(dir: string): Promise<void> {
   try {
-    await fs.promises.mkdir(dir, { recursive: true });
+    await makeFolders(dir);
   } catch (error) {
-    throw new InputError(`cannot create output folder ${dir}: ${writeProblem(error)}`, { kind: 'file', cause: error });
+    // mkdir's ENOENT with the parent present: a pseudo-file system (/proc, /sys) that takes no folders.
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file system there takes no new folders' : writeProblem(error);
+    throw new InputError(`cannot create output folder ${dir}: ${why}`, { kind: 'file', cause: error });
+  }
+}
+
+/** Folders this process has cleared of what killed runs left there (once each is enough). */
+const swept = new Set<string>();
+
+/** Removes what killed runs left in `dir` (and finishes their interrupted commits), once per process. */
+export async function sweepOnce(dir: string): Promise<void> {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  await sweepAbandoned(dir);
+}
+
+/**
+ * Tests set TDEPLOY_TEST_COMMIT_PAUSE_MS to hold each commit after every step, so that a test
+ * can kill the process in each window between two renames instead of relying on timing luck.
+ */
+const pauseMs = Number(process.env.TDEPLOY_TEST_COMMIT_PAUSE_MS ?? 0);
+const pause = () => (pauseMs > 0 ? new Promise((resolve) => setTimeout(resolve, pauseMs)) : Promise.resolve());
+
+/** Flushes a written file or folder tree to the disk, so that a rename after it survives a power cut, not only a kill. */
+async function syncTree(target: string): Promise<void> {
+  const stat = await fs.promises.lstat(target);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    for (const entry of await fs.promises.readdir(target)) await syncTree(path.join(target, entry));
+  }
+  await syncOne(target);
+}
+
+/** Flushes one file, or one folder's entries (the renames made in it). */
+async function syncOne(target: string): Promise<void> {
+  const handle = await fs.promises.open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
 /**
  * A group of outputs that appear together or not at all, e.g. a model and its external-data
- * file. `temp(dest)` gives the path to write; `commit()` renames them all into place.
+ * file. `temp(dest)` gives the path to write; `commit()` renames them into place in the order
+ * they were taken, so take data before the file that points at it.
  */
 export class OutputSet {
   private readonly temps = new Map<string, string>();
+  private readonly tag = newTag();
 
   async temp(dest: string): Promise<string> {
     const resolved = path.resolve(dest);
     const existing = this.temps.get(resolved);
     if (existing) return existing;
-    await makeParent(resolved);
-    const tmp = tempPathFor(resolved);
+    await makeOutputFolder(path.dirname(resolved));
+    await sweepOnce(path.dirname(resolved));
+    const tmp = temporaryPath(resolved, this.tag, 'tmp');
     this.temps.set(resolved, tmp);
     pending.add(tmp);
     return tmp;
   }
 
-  /** Renames every temporary into place; side files first so the main file never points at a missing one. */
-  async commit(): Promise<void> {
-    const entries = [...this.temps].reverse();
-    // All checked before any is renamed, so a refusal leaves none of the set in place.
-    for (const [dest, tmp] of entries) await checkReplaceable(tmp, dest);
-    for (const [dest, tmp] of entries) {
-      await renameOver(tmp, dest);
-      pending.delete(tmp);
+  /** A temporary folder beside `dest` (a work or scratch folder), made now; a folder that cannot be written in is an input error naming it. */
+  async folder(dest: string): Promise<string> {
+    const dir = await this.temp(dest);
+    try {
+      await fs.promises.mkdir(dir);
+    } catch (error) {
+      throw new InputError(`cannot write in ${path.dirname(dir)}: ${writeProblem(error)}`, { kind: 'file', cause: error });
     }
+    return dir;
+  }
+
+  /**
+   * One output that replaces nothing, or replaces a file, is one rename. Anything more is a
+   * journalled commit: the journal names every rename; the originals are moved aside (the file
+   * that points at data first), so that at no moment does a destination hold an old file beside a
+   * new one; then the temporaries are renamed in order. A run killed in between leaves the
+   * journal, and the next run into that folder finishes the commit.
+   */
+  async commit(): Promise<void> {
+    if (this.temps.size === 0) return;
+    const entries: JournalEntry[] = [...this.temps].map(([dest, tmp]) => ({ dest, tmp, aside: temporaryPath(dest, this.tag, 'old') }));
+    // All checked before any is renamed, so a refusal leaves none of the set in place.
+    for (const { tmp, dest } of entries) await checkReplaceable(tmp, dest);
+    for (const { tmp } of entries) await syncTree(tmp);
+    const single = entries.length === 1 && !(await lstatOf(entries[0].dest))?.isDirectory();
+    if (single) await renameInto(entries[0].tmp, entries[0].dest);
+    else await this.journalled(entries);
+    for (const dir of new Set(entries.map((e) => path.dirname(e.dest)))) await syncOne(dir);
+    for (const { tmp } of entries) pending.delete(tmp);
     this.temps.clear();
+  }
+
+  private async journalled(entries: JournalEntry[]): Promise<void> {
+    const journal = temporaryPath(entries[0].dest, this.tag, 'commit');
+    await fs.promises.writeFile(journal, JSON.stringify(entries));
+    await syncOne(journal);
+    await syncOne(path.dirname(journal));
+    committing.set(journal, entries);
+    await pause();
+    const done: [string, string][] = [];
+    const step = async (from: string, to: string) => {
+      await renameInto(from, to);
+      done.push([from, to]);
+      await pause();
+    };
+    try {
+      for (const e of [...entries].reverse()) if (await lstatOf(e.dest)) await step(e.dest, e.aside);
+      for (const e of entries) await step(e.tmp, e.dest);
+    } catch (error) {
+      // Undone step by step, so that a refused rename leaves what was there.
+      for (const [from, to] of done.reverse()) await fs.promises.rename(to, from);
+      committing.delete(journal);
+      await fs.promises.rm(journal, { force: true });
+      throw error;
+    }
+    rollForward(entries);
+    committing.delete(journal);
+    await fs.promises.rm(journal, { force: true });
   }
 
   async abort(): Promise<void> {
@@ -114,31 +216,21 @@ export class OutputSet {
  * output given the path of an existing folder would otherwise delete everything in it.
  */
 async function checkReplaceable(tmp: string, dest: string): Promise<void> {
-  const existing = await fs.promises.lstat(dest).catch(() => undefined);
+  const existing = await lstatOf(dest);
   if (!existing?.isDirectory() || (await fs.promises.lstat(tmp)).isDirectory()) return;
   throw new InputError(`${dest} is a folder; tdeploy does not replace a folder with a file`, { kind: 'file', hint: 'give the path of the file to write' });
 }
 
-/**
- * rename() replaces a file atomically but refuses to replace a non-empty directory. Such a folder
- * is moved aside first and deleted last: an interruption in between leaves it under its
- * temporary name (not registered as pending, so Ctrl-C keeps it) instead of deleted.
- */
-async function renameOver(tmp: string, dest: string): Promise<void> {
+/** What is at `path`, if anything (a name too long to exist counts as nothing; its rename says why). */
+const lstatOf = (file: string) => fs.promises.lstat(file).catch(() => undefined);
+
+async function renameInto(tmp: string, dest: string): Promise<void> {
   try {
     await fs.promises.rename(tmp, dest);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new InputError(`cannot write ${dest}: ${writeProblem(error)}`, { kind: 'file', cause: error });
-    const aside = tempPathFor(dest);
-    await fs.promises.rename(dest, aside);
-    try {
-      await fs.promises.rename(tmp, dest);
-    } catch (second) {
-      await fs.promises.rename(aside, dest);
-      throw new InputError(`cannot write ${dest}: ${writeProblem(second)}`, { kind: 'file', cause: second });
-    }
-    await fs.promises.rm(aside, { recursive: true, force: true });
+    // A folder that appeared meanwhile (another run's) is not replaced.
+    const why = ['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '') ? 'another run put a folder there meanwhile' : writeProblem(error);
+    throw new InputError(`cannot write ${dest}: ${why}`, { kind: 'file', cause: error });
   }
 }
 

@@ -279,7 +279,7 @@ export const packageStep: Step<(PackageResult & { verify: VerifyReport }) | null
     }, progress);
     const verified = await verifyRepository(repository, progress, { triton: serving.triton });
     const result = { ...packaged, verify: verified };
-    if (!verified.ok) {
+    if (!verified.passed) {
       const problems = verified.models.flatMap((m) => m.problems.map((p) => `${m.name}: ${p.message}`));
       return { status: 'failed', reason: `the repository fails verification: ${problems.join('; ')}`, result, notes: packaged.notes };
     }

@@ -133,16 +133,12 @@ async function stage(model: OnnxModel, scratch: ScratchSpace, output: string, ex
   return saveModel(model, path.join(dir, path.basename(output)), { externalData: external ? 'always' : 'auto' });
 }
 
-/**
- * Renames the staged files into place together. An OutputSet commits its files in the reverse
- * order it was given them: the data file is given last, so it is in place before the model that
- * points at it.
- */
+/** Renames the staged files into place together, the data file first: an OutputSet commits in the order it was given its files. */
 async function commit(staged: SavedModel, output: string): Promise<SavedModel> {
   const dataFile = staged.dataFile && path.join(path.dirname(path.resolve(output)), path.basename(staged.dataFile));
   await new OutputSet().run(async (set) => {
-    await fs.promises.rename(staged.path, await set.temp(output));
     if (staged.dataFile) await fs.promises.rename(staged.dataFile, await set.temp(dataFile!));
+    await fs.promises.rename(staged.path, await set.temp(output));
   });
   return { path: path.resolve(output), dataFile, sizeBytes: staged.sizeBytes };
 }

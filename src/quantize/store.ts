@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.js';
 import { OutputSet } from '../io/atomic.js';
 import { writeFully } from '../io/ranges.js';
 import { create } from '@bufbuild/protobuf';
@@ -29,14 +28,7 @@ export interface ScratchSpace {
 
 export async function openScratch(model: OnnxModel, besideFile: string): Promise<ScratchSpace> {
   const owner = new OutputSet();
-  const dir = await owner.temp(path.join(path.dirname(path.resolve(besideFile)), 'tdeploy-scratch'));
-  // owner.temp made the parent folder; a plain mkdir also fails cleanly where recursive mkdir
-  // spins (pseudo-filesystems such as /proc).
-  try {
-    await fs.promises.mkdir(dir);
-  } catch (error) {
-    throw new InputError(`cannot write beside ${besideFile}: ${(error as Error).message}`, { kind: 'file' });
-  }
+  const dir = await owner.folder(path.join(path.dirname(path.resolve(besideFile)), 'tdeploy-scratch'));
   const file = path.join(dir, 'tensors.bin');
   const handle = await fs.promises.open(file, 'w');
   let length = 0;

@@ -6,7 +6,7 @@ import { layerwiseText } from './layerwise.js';
 import { type Cell, formatCosine, formatNumber, formatTolerance, keyValues, table } from './format.js';
 
 export function checkDocument(report: CheckReport): ReportDocument<CheckReport> {
-  return { title: 'tdeploy check', data: report, notes: report.notes, text: () => checkTable(report) };
+  return { title: 'tdeploy check', data: report, notes: report.notes, text: () => checkTable(report), brief: () => checkVerdict(report) };
 }
 
 /**
@@ -30,13 +30,6 @@ export function checkTable(report: CheckReport): string {
     o.passed === null ? '-' : o.passed ? 'pass' : 'FAIL',
   ]);
   const failing = report.outputs.filter((o) => o.passed === false);
-  const sets = `${report.sets} input set${report.sets === 1 ? '' : 's'}`;
-  const outputs = `${report.outputs.length} output${report.outputs.length === 1 ? '' : 's'}`;
-  const verdict = report.passed === null
-    ? `NOT JUDGED: ${outputs} compared over ${sets}, without a gate`
-    : failing.length
-      ? `FAILED: ${failing.length} of ${report.outputs.length} outputs beyond tolerance (${failing.map((o) => o.name).join(', ')}) over ${sets}`
-      : `PASSED: ${outputs} within tolerance over ${sets}`;
   return [
     keyValues([
       ['model', report.model],
@@ -51,8 +44,19 @@ export function checkTable(report: CheckReport): string {
     ),
     ...failing.map(failureText),
     ...(report.layers && report.layerwise ? [layerwiseText({ ...report.layerwise, layers: report.layers, firstDivergent: report.firstDivergent ?? null })] : []),
-    verdict,
+    checkVerdict(report),
   ].join('\n');
+}
+
+/** The last line of the report: PASSED, FAILED, or that nothing was judged. */
+export function checkVerdict(report: CheckReport): string {
+  const failing = report.outputs.filter((o) => o.passed === false);
+  const sets = `${report.sets} input set${report.sets === 1 ? '' : 's'}`;
+  const outputs = `${report.outputs.length} output${report.outputs.length === 1 ? '' : 's'}`;
+  if (report.passed === null) return `NOT JUDGED: ${outputs} compared over ${sets}, without a gate`;
+  return failing.length
+    ? `FAILED: ${failing.length} of ${report.outputs.length} outputs beyond tolerance (${failing.map((o) => o.name).join(', ')}) over ${sets}`
+    : `PASSED: ${outputs} within tolerance over ${sets}`;
 }
 
 /** The tolerances in force: the gate's, the outputs with their own, the outputs compared exactly. */

@@ -13,6 +13,8 @@ export interface ReportDocument<Data = unknown> {
   /** defaults taken, fallbacks, what was done: for people, and in `data` for machines */
   notes: string[];
   text(): string;
+  /** what quiet output prints when it is less than text(): the verdict of a gate */
+  brief?(): string;
   records?: Records;
 }
 
@@ -37,6 +39,8 @@ export interface Field {
   align: 'left' | 'right';
   /** limits a column to human formats (table, Markdown) or to CSV */
   only?: 'human' | 'csv';
+  /** a terminal too narrow for the table leaves this column out, lowest first */
+  drop?: number;
 }
 
 /** How a column of a document's records is read from one row. */
@@ -50,7 +54,7 @@ export interface Column<Row> extends Omit<Field, 'align'> {
 
 export function records<Row>(columns: Column<Row>[], rows: Row[], lines: { headline?: string[]; footer?: string[] } = {}): Records {
   return {
-    fields: columns.map(({ key, header, align = 'left', only }) => ({ key, header, align, ...(only ? { only } : {}) })),
+    fields: columns.map(({ key, header, align = 'left', only, drop }) => ({ key, header, align, ...(only ? { only } : {}), ...(drop === undefined ? {} : { drop }) })),
     rows: rows.map((row) => ({ raw: columns.map((c) => c.value(row)), human: columns.map((c) => humanCell(c, row)) })),
     headline: lines.headline ?? [],
     footer: lines.footer ?? [],

@@ -18,7 +18,7 @@ export function engineText(r: EngineReport): string {
   const parts = [keyValues([
     ['engine', r.engine],
     ['TensorRT', r.trtVersion],
-    ['outcome', r.outcome],
+    ['result', r.passed ? 'passed' : r.outcome],
     ['precision', r.precision.join('+') || null],
     ['build time', r.buildSeconds === null ? null : `${formatNumber(r.buildSeconds)} s`],
     ['throughput', r.summary?.throughputQps == null ? null : `${r.summary.throughputQps.toLocaleString('en-US', { maximumFractionDigits: 1 })} qps`],

@@ -34,10 +34,10 @@ export function packageText(r: PackageResult): string {
   ].join('\n');
 }
 
-/** The human report of verifying a repository: ok, or every problem by model, file and field. */
+/** The human report of verifying a repository: passed, or every problem by model, file and field. */
 export function verifyText(r: VerifyReport): string {
   const problems = r.models.flatMap((m) => m.problems.map((p) => [m.name, p.file, p.field || '-', p.message]));
   const names = r.models.map((m) => m.name).join(', ');
-  if (problems.length === 0) return `ok: ${r.models.length} model${r.models.length === 1 ? '' : 's'} (${names})`;
+  if (problems.length === 0) return `passed: ${r.models.length} model${r.models.length === 1 ? '' : 's'} (${names})`;
   return table(['model', 'file', 'field', 'problem'], problems);
 }

@@ -4,7 +4,7 @@ import type { ReportDocument } from './document.js';
 import { formatBytes, formatCosine, formatNumber, table } from './format.js';
 
 export function runDocument(report: RunReport): ReportDocument<RunReport> {
-  return { title: 'tdeploy run', data: report, notes: report.notes, text: () => runTable(report) };
+  return { title: 'tdeploy run', data: report, notes: report.notes, text: () => runTable(report), brief: () => runVerdict(report) };
 }
 
 /** The human summary of `tdeploy run`: each step, then each artifact with size, accuracy and speed. */
@@ -26,9 +26,11 @@ export function runTable(r: RunReport): string {
   );
   const lines = [steps, artifacts];
   if (r.outputs.repository) lines.push(`Triton repository: ${rel(r.outputs.repository)} (verified)`);
-  lines.push(r.passed ? 'pipeline passed' : `pipeline stopped: the ${r.failedStep} step failed`);
+  lines.push(runVerdict(r));
   return lines.join('\n');
 }
+
+const runVerdict = (r: RunReport) => (r.passed ? 'pipeline passed' : `pipeline stopped: the ${r.failedStep} step failed`);
 
 function verdict(passed: boolean | null | undefined): string {
   if (passed === undefined) return '-';

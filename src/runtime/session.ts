@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import { dtypeFromOrt, dtypeInfo } from '../tensor/dtype.js';
+import { opt } from '../option-ref.js';
 import { firstLine, ortError } from './ort-errors.js';
 import type { Tensor, TensorMap } from '../tensor/tensor.js';
 
@@ -14,15 +15,16 @@ export const GRAPH_OPTIMIZATIONS = ['disabled', 'basic', 'extended', 'all'] as c
 export type GraphOptimization = (typeof GRAPH_OPTIMIZATIONS)[number];
 
 export interface SessionOptions {
-  provider?: Provider;
+  /** a provider, or several tried in order (`['cuda', 'cpu']`): the first that loads runs the model */
+  provider?: Provider | readonly Provider[];
   threads?: number;
   graphOptimization?: GraphOptimization;
 }
 
 export interface Session {
-  /** the provider that actually runs the model (cpu after a fallback) */
+  /** the provider that actually runs the model (a later one of the list after a fallback) */
   provider: Provider;
-  /** set when the requested provider was unavailable and CPU was used instead */
+  /** set when an earlier provider of the list could not be had, and says which ran instead */
   fallback?: string;
   run(feeds: TensorMap, outputNames?: string[]): Promise<TensorMap>;
   release(): Promise<void>;
@@ -34,28 +36,50 @@ export interface Session {
 // load, a model it rejects) to stderr in colour; tdeploy reports them itself, once, classified.
 ort.env.logLevel = 'fatal';
 
+/** How onnxruntime-node says that a provider cannot be had here, as opposed to a model it cannot load. */
+const UNAVAILABLE = /AppendExecutionProvider|Failed to load (shared )?library|backend not found|cannot open shared object/i;
+
+export function providerList(provider: SessionOptions['provider']): Provider[] {
+  return provider === undefined ? ['cpu'] : typeof provider === 'string' ? [provider] : [...provider];
+}
+
+/**
+ * A session on the first provider of the list that loads. A provider that cannot be had is an
+ * error unless the list names another: a CI gate that asked for CUDA must not time the CPU and pass.
+ */
 export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<Session> {
-  const requested = options.provider ?? 'cpu';
+  const providers = providerList(options.provider);
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimization ?? 'all',
     logSeverityLevel: 4,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
-  let fallback: string | undefined;
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: [requested] });
-  } catch (error) {
-    if (requested === 'cpu') throw ortError('load', modelPath, error);
-    fallback = `the ${requested} execution provider is not available (${firstLine(error)}); running on CPU`;
+  const missing: { provider: Provider; reason: string }[] = [];
+  for (const provider of providers) {
+    let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
-    } catch (cpuError) {
-      throw ortError('load', modelPath, cpuError);
+      session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: [provider] });
+    } catch (error) {
+      if (provider === 'cpu' || !UNAVAILABLE.test(firstLine(error))) throw ortError('load', modelPath, error);
+      missing.push({ provider, reason: firstLine(error) });
+      continue;
     }
+    return wrap(modelPath, session, provider, missing.length ? `${unavailable(missing)}; running on ${provider}` : undefined);
   }
+  throw new InputError(unavailable(missing), {
+    kind: 'provider',
+    hint: `list a fallback to run elsewhere, e.g. ${opt('provider', [...providers, 'cpu'].join(','))}; 'tdeploy doctor' shows the providers that load here`,
+  });
+}
+
+function unavailable(missing: { provider: Provider; reason: string }[]): string {
+  const names = missing.map((m) => m.provider).join(' and the ');
+  return `the ${names} execution provider${missing.length > 1 ? 's are' : ' is'} not available here (${[...new Set(missing.map((m) => m.reason))].join('; ')})`;
+}
+
+function wrap(modelPath: string, session: ort.InferenceSession, provider: Provider, fallback: string | undefined): Session {
   return {
-    provider: fallback ? 'cpu' : requested,
+    provider,
     fallback,
     ort: session,
     async run(feeds, outputNames) {

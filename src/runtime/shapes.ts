@@ -22,6 +22,9 @@ export interface ResolvedShapes {
 
 const BATCH_LIKE = /^(n|b|bs|batch.*|.*_batch)$/i;
 
+/** The size of a symbolic dim that tdeploy generates inputs for without being told one: the same in every command. */
+export const GENERATED_DIMS = { batch: 1, other: 16 } as const;
+
 /** Whether a dimension name looks like a batch axis (it then defaults to 1 rather than 16). */
 export function isBatchLike(name: string): boolean {
   return BATCH_LIKE.test(name);
@@ -32,7 +35,7 @@ export function isBatchLike(name: string): boolean {
  * first). A symbolic dim without a value takes 1 when batch-like, else `otherDefault` (16); an
  * unnamed unknown dim counts as batch-like on the first axis.
  */
-export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, otherDefault = 16): ResolvedShapes {
+export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, otherDefault = GENERATED_DIMS.other): ResolvedShapes {
   checkSpec(inputs, spec);
   const defaulted = new Set<string>();
   const shapes = new Map<string, number[]>();
@@ -50,7 +53,7 @@ export function resolveShapes(inputs: TensorInfo[], spec: ShapeSpec, pick = 0, o
       const values = typeof d === 'string' ? spec.dims[d] : undefined;
       if (values) return values[Math.min(pick, values.length - 1)];
       const label = typeof d === 'string' ? d : `${input.name}[${axis}]`;
-      const value = (typeof d === 'string' ? isBatchLike(d) : axis === 0) ? 1 : otherDefault;
+      const value = (typeof d === 'string' ? isBatchLike(d) : axis === 0) ? GENERATED_DIMS.batch : otherDefault;
       defaulted.add(`${label}=${value}`);
       return value;
     }));

@@ -6,11 +6,11 @@
  * every window, so each row also says what the server did: time queued and computing, and the
  * batch its dynamic batcher formed.
  */
-import { type Gate, compareToBaseline, regressions } from '../bench/baseline.js';
-import { DEFAULT_WARMUP, DEFAULT_WINDOW, describeResult, unmatchedInBaseline } from '../bench/bench.js';
+import type { Gate } from '../bench/baseline.js';
+import { DEFAULT_WARMUP, DEFAULT_WINDOW, benchReport, describeResult, unmatchedInBaseline } from '../bench/bench.js';
 import type { WindowPlan } from '../bench/harness.js';
 import { type FedCase, type InputSource, runCases } from '../bench/inputs.js';
-import { type BenchReport, type BenchResult, environment, tool } from '../bench/result.js';
+import type { BenchReport, BenchResult } from '../bench/result.js';
 import { type Measured, type StabilityCriterion, measureWindows } from '../bench/stability.js';
 import { summarize } from '../bench/stats.js';
 import { InputError, TdeployError, ToolError } from '../errors.js';
@@ -48,6 +48,7 @@ export interface ServerBenchOptions {
   stability?: StabilityCriterion;
   label?: string;
   gate?: Gate;
+  requireStable?: boolean;
   /** JSON tensors instead of the binary tensor extension */
   jsonTensors?: boolean;
   /** Prometheus metrics URL (default: port 8002 of the server's host); false: none */
@@ -89,7 +90,7 @@ export async function benchServer(options: ServerBenchOptions, progress: Progres
           const what = describeResult({ label, shapes: c.shapes, ...level });
           const measured = await measureLevel(send, level, scraper, what, options, progress);
           if (!measured.stable) notes.push(`${what}: no 3 consecutive windows agreed within ${options.stability?.percent}% in ${measured.measured} windows; reporting the last 3`);
-          const r = levelResult(`${base.origin}${modelPath(served.name, options.modelVersion)}`, label, served.platform, c, level, measured, scraper !== undefined);
+          const r = levelResult(`${base.origin}${modelPath(served.name, options.modelVersion)}`, label, served.platform, c, level, measured, scraper !== undefined, options.stability !== undefined);
           const failed = measured.windows.find((w) => w.firstError)?.firstError;
           if (r.errors && !r.iterations) throw new ToolError(`every request failed at ${what}: ${failed}`, { kind: 'server' });
           if (r.errors) notes.push(`${what}: ${r.errors} of ${r.requests} requests failed, the first with ${failed}`);
@@ -99,8 +100,7 @@ export async function benchServer(options: ServerBenchOptions, progress: Progres
     } finally {
       scraper?.close();
     }
-    const comparisons = options.gate ? compareToBaseline(results, options.gate) : [];
-    return { tool, environment: environment(), results, regressions: regressions(comparisons), notes };
+    return benchReport(results, options, notes);
   } finally {
     client.close();
   }
@@ -186,7 +186,7 @@ async function measureLevel(send: Send, level: LoadMode, scraper: MetricsScraper
   }, options.stability);
 }
 
-function levelResult(model: string, label: string, provider: string, c: FedCase, level: LoadMode, measured: Measured<ServedWindow>, scraped: boolean): BenchResult {
+function levelResult(model: string, label: string, provider: string, c: FedCase, level: LoadMode, measured: Measured<ServedWindow>, scraped: boolean, criterion: boolean): BenchResult {
   const samples = measured.windows.flatMap((w) => w.samplesMs);
   const seconds = measured.windows.reduce((sum, w) => sum + w.seconds, 0);
   const errors = measured.windows.reduce((sum, w) => sum + w.errors, 0);
@@ -198,6 +198,7 @@ function levelResult(model: string, label: string, provider: string, c: FedCase,
     latencyMs,
     throughput: { inferencesPerSec: round(inferencesPerSec, 3), samplesPerSec: round(inferencesPerSec * c.batch, 3) },
     speedup: 1,
+    stable: criterion ? measured.stable : null,
     ...level,
     requests: samples.length + errors,
     errors,

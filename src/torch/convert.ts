@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckReport } from '../accuracy/check.js';
 import type { GateOptions } from '../accuracy/compare.js';
@@ -84,8 +83,7 @@ export async function convert(source: string, options: ConvertOptions, progress:
   const scratch = new OutputSet();
   let written: { exported: ExportResult; delivered: Delivered; after: typeof import('./deliver.js'); notes: string[] };
   try {
-    const work = await scratch.temp(path.join(path.dirname(output), `${path.basename(output)}.export`));
-    await fs.promises.mkdir(work);
+    const work = await scratch.folder(path.join(path.dirname(output), `${path.basename(output)}.export`));
     const { specs, examples, notes } = await prepareExamples(options, work, progress);
     const onnx = path.join(work, 'model.onnx');
     written = await new OutputSet().run(async (set) => {

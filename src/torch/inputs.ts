@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { TensorInfo } from '../onnx/signature.js';
 import { generateInputs, checkInputs } from '../runtime/inputs.js';
-import { isBatchLike } from '../runtime/shapes.js';
+import { GENERATED_DIMS, isBatchLike } from '../runtime/shapes.js';
 import type { Dtype } from '../tensor/dtype.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { opt } from '../option-ref.js';
@@ -57,9 +57,14 @@ export function checkSpecs(specs: InputSpec[]): void {
 
 export const asTensorInfo = (spec: InputSpec): TensorInfo => ({ name: spec.name, dtype: spec.dtype, shape: spec.dims });
 
-/** Batch-like symbolic dims export at 2 (at 1, tracing may bake the size in); others at 8. */
+/**
+ * The generated-input sizes every command uses, except that a batch-like dim exports at 2: at 1,
+ * tracing may bake the size in, and torch.export specializes sizes 0 and 1 to constants.
+ */
+export const EXAMPLE_DIMS = { batch: Math.max(2, GENERATED_DIMS.batch), other: GENERATED_DIMS.other } as const;
+
 export function exampleDimDefault(name: string): number {
-  return isBatchLike(name) ? 2 : 8;
+  return isBatchLike(name) ? EXAMPLE_DIMS.batch : EXAMPLE_DIMS.other;
 }
 
 /** The concrete example shapes: `dims` values, else the defaults above. */

@@ -15,6 +15,9 @@ export interface PythonChoice {
   chosenBy: string;
 }
 
+/** How choosePython picks without the option, as help texts say it. */
+export const PYTHON_SEARCH = '$TDEPLOY_PYTHON, else python3 on PATH';
+
 export const TORCH_INSTALL = 'apt-get install python3-torch, or pip install torch';
 
 export function choosePython(flag?: string, env: NodeJS.ProcessEnv = process.env): PythonChoice {

@@ -62,9 +62,9 @@ export function modelConfig(name: string, kind: SourceKind, signature: ModelSign
   if (labels) labelOutput(config.output, signature, labels).labelFilename = labels.fileName;
   applyScheduler(config, serving);
   applyInstances(config, kind, serving);
-  if (serving.warmup !== undefined) config.modelWarmup = [warmup(signature, kind, maxBatchSize, serving, notes)];
+  if (serving.warmupBatch !== undefined) config.modelWarmup = [warmup(signature, kind, maxBatchSize, serving, notes)];
   else if (Object.keys(serving.shapes.dims).length + Object.keys(serving.shapes.shapes).length > 0) {
-    throw new InputError(`${opt('dims')} and ${opt('shapes')} set the shapes of the warm-up request: give ${opt('warmup', 'N')} too`);
+    throw new InputError(`${opt('dims')} and ${opt('shapes')} set the shapes of the warm-up request: give ${opt('warmupBatch', 'N')} too`);
   }
   if (serving.versionPolicy) config.versionPolicy = versionPolicy(serving.versionPolicy);
   return { config, notes };
@@ -175,15 +175,15 @@ function applyInstances(config: ModelConfig, kind: SourceKind, serving: ServingO
 }
 
 /**
- * One warm-up sample of `warmup` requests (the batch size). Triton fills `random_data` with random bytes
+ * One warm-up sample of `warmupBatch` requests (the batch size). Triton fills `random_data` with random bytes
  * (core GenerateWarmupData), which for integer inputs means token ids far outside any vocabulary
  * and a model that fails to load; integer and bool inputs therefore get zeros.
  */
 function warmup(signature: ModelSignature, kind: SourceKind, maxBatchSize: number, serving: ServingOptions, notes: string[]): ModelWarmup {
-  const batch = serving.warmup!;
-  if (maxBatchSize > 0 && batch > maxBatchSize) throw new InputError(`${opt('warmup', batch)} is larger than max_batch_size ${maxBatchSize}`);
+  const batch = serving.warmupBatch!;
+  if (maxBatchSize > 0 && batch > maxBatchSize) throw new InputError(`${opt('warmupBatch', batch)} is larger than max_batch_size ${maxBatchSize}`);
   if (maxBatchSize === 0 && batch !== 1) {
-    throw new InputError(`${opt('warmup', batch)}: without batching (max_batch_size 0) a warm-up request takes whole shapes`, { hint: `use ${opt('warmup', 1)} and set the batch dim with ${opt('dims')}` });
+    throw new InputError(`${opt('warmupBatch', batch)}: without batching (max_batch_size 0) a warm-up request takes whole shapes`, { hint: `use ${opt('warmupBatch', 1)} and set the batch dim with ${opt('dims')}` });
   }
   const batched = maxBatchSize > 0;
   // With batching the leading dim is Triton's own; only the other symbolic dims need values.

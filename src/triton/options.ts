@@ -48,21 +48,19 @@ const shapeSpec = z.object({
 /** How the model is served: everything that ends up in its config.pbtxt besides its tensors. */
 export const ServingOptions = z.object({
   /** undefined: Triton's default of 4 when the model can batch (raised to the largest preferred size), else 0 */
-  maxBatchSize: count.nonnegative().optional(),
-  dynamicBatching: z.boolean().default(false),
-  preferredBatchSize: commaList.optional(),
-  maxQueueDelayUs: count.nonnegative().optional(),
-  instances: count.positive().optional(),
-  kind: z.enum(['gpu', 'cpu', 'auto']).optional(),
-  /** ONNX Runtime's TensorRT execution accelerator, at this precision */
-  trtAccelerator: z.enum(['fp16', 'fp32']).optional(),
-  /** a model_warmup entry at this batch size */
-  warmup: count.positive().optional(),
+  maxBatchSize: count.nonnegative().optional()
+    .describe('0 = no batching; N > 0 needs a dynamic leading dim on every tensor (default: 4 when the model can batch, else 0)'),
+  dynamicBatching: z.boolean().default(false).describe("turn on Triton's dynamic batcher"),
+  preferredBatchSize: commaList.optional().describe('preferred batch sizes for the dynamic batcher'),
+  maxQueueDelayUs: count.nonnegative().optional().describe('how long the dynamic batcher may hold a request, in microseconds'),
+  instances: count.positive().optional().describe('model instances per device'),
+  kind: z.enum(['gpu', 'cpu', 'auto']).optional().describe('where instances run'),
+  trtAccelerator: z.enum(['fp16', 'fp32']).optional().describe("ONNX Runtime's TensorRT execution accelerator, at this precision"),
+  warmupBatch: count.positive().optional().describe('warm the model up with one request of this batch size when it loads'),
   /** fixes symbolic dims for the warm-up request (one value each) */
   shapes: shapeSpec.default({ shapes: {}, dims: {} }),
-  versionPolicy: versionPolicy.optional(),
-  /** a label file for a classifier output: `FILE`, or `OUTPUT=FILE` when several outputs could be one */
-  labelFile: z.string().min(1).optional(),
+  versionPolicy: versionPolicy.optional().describe('which versions Triton serves: latest:N, all or specific:1,3'),
+  labelFile: z.string().min(1).optional().describe('labels for a classifier output, one per line: FILE, or OUTPUT=FILE when several outputs could be one'),
 });
 
 export type ServingOptions = z.infer<typeof ServingOptions>;

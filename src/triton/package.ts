@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { OutputSet } from '../io/atomic.js';
 import { requireFile } from '../io/read.js';
 import { type OnnxModel, externalDataFiles, loadModel } from '../onnx/model.js';
 import { type ModelSignature, signature } from '../onnx/signature.js';
@@ -108,9 +109,12 @@ async function packageSource(model: string, source: Source, target: ReleaseTarge
   target.judge(findings);
   if (source.rewrite) folders[0].versionFiles = await source.rewrite();
   progress({ kind: 'phase', phase: 'writing repository', detail: options.output });
-  const written = await writeRepository(options.output, folders, { version: options.modelVersion, force: options.force });
   const models = folders.map((f) => describe(f.config, f.role));
-  await writeTargetFile(written.repository, target, models.map((m) => m.name));
+  const written = await writeRepository(options.output, folders, {
+    version: options.modelVersion,
+    force: options.force,
+    updateRoot: (repository) => writeTargetFile(repository, target, models.map((m) => m.name)),
+  });
   notes.push(...target.notes());
   return { repository: written.repository, version: written.version, models, files: written.files, replaced: written.replaced, triton: targetSummary(target), notes };
 }
@@ -155,9 +159,8 @@ async function readSource(model: string, options: PackageOptions, target: Releas
 
 /** The model saved with its new IR version into a scratch folder beside the repository, to be copied in. */
 async function rewritten(loaded: OnnxModel, repository: string, fileName: string): Promise<Pick<Source, 'versionFiles' | 'scratch'>> {
-  const parent = path.dirname(path.resolve(repository));
-  await fs.promises.mkdir(parent, { recursive: true });
-  const scratch = await fs.promises.mkdtemp(path.join(parent, '.tdeploy-ir-'));
+  // Named as tdeploy's temporaries are, so that a killed run's copy is cleared by the next one.
+  const scratch = await new OutputSet().folder(path.join(path.dirname(path.resolve(repository)), 'tdeploy-ir'));
   const saved = await saveModel(loaded, path.join(scratch, fileName), { location: `${fileName}.data` });
   const files = [saved.path, ...(saved.dataFile ? [saved.dataFile] : [])];
   return { scratch, versionFiles: files.map((file) => ({ name: path.basename(file), from: file })) };

@@ -5,7 +5,9 @@ import { InputError, fileError } from '../errors.js';
 import { type Progress, silent } from '../progress.js';
 import type { ModelConfig } from './gen/model_config_pb.js';
 import { type ModelKind, kindOf } from './platforms.js';
-import { isVersionName, versionsIn } from './repository.js';
+import { isVersionName, lockFileOf, versionsIn } from './repository.js';
+import { isStale, readOwner } from '../io/lock.js';
+import { HOST, parseTemporary, temporariesIn } from '../io/temporaries.js';
 import { ConfigSyntaxError, readConfig } from './text.js';
 import { type Report, checkConfig } from './verify-config.js';
 import { type RepositoryModel, checkEnsemble } from './verify-ensemble.js';
@@ -25,7 +27,7 @@ export interface Problem {
 }
 
 export interface VerifyReport {
-  ok: boolean;
+  passed: boolean;
   /** the tritonserver release the model files were checked against */
   triton: { release: string; byDefault: boolean; notChecked: ReleaseFinding[] };
   models: { name: string; problems: Problem[] }[];
@@ -37,8 +39,6 @@ export interface VerifyOptions {
   triton?: string;
 }
 
-/** Folders tdeploy (io/atomic.ts) is still writing: not models. */
-const IN_FLIGHT = /^\..*\.tmp$/;
 
 interface Checked extends RepositoryModel {
   name: string;
@@ -55,9 +55,11 @@ export async function verifyRepository(repo: string, progress: Progress = silent
   } catch (error) {
     throw (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? new InputError(`${repo} is not a folder`) : fileError(repo, error, 'repository');
   }
-  const names = entries.filter((e) => e.isDirectory() && !IN_FLIGHT.test(e.name)).map((e) => e.name).sort();
+  const names = entries.filter((e) => e.isDirectory() && !parseTemporary(e.name)).map((e) => e.name).sort();
+  const strays = leftovers(repo, names);
   if (names.length === 0) {
-    return { ok: false, triton: triton(target, notChecked), models: [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }], notes: [] };
+    const problems = [{ file: '.', field: '', message: 'the repository holds no model folders' }, ...strays];
+    return { passed: false, triton: triton(target, notChecked), models: [{ name: '.', problems }], notes: [] };
   }
   const models = new Map<string, Checked>();
   for (const name of names) {
@@ -68,8 +70,32 @@ export async function verifyRepository(repo: string, progress: Progress = silent
     if (model.config) checkEnsemble(model.config, models, reporter(model.problems, `${model.name}/config.pbtxt`));
   }
   const list = [...models.values()].map(({ name, problems }) => ({ name, problems }));
+  if (strays.length > 0) list.unshift({ name: '.', problems: strays });
   target.unchecked = notChecked;
-  return { ok: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
+  return { passed: list.every((m) => m.problems.length === 0), triton: triton(target, notChecked), models: list, notes: target.notes() };
+}
+
+/**
+ * What interrupted or running tdeploy writes left in the repository and its model folders, and a
+ * lock whose holder is gone: Triton would try to load a leftover folder as a model.
+ */
+function leftovers(repo: string, models: string[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const dir of ['.', ...models]) {
+    for (const t of temporariesIn(path.join(repo, dir))) {
+      const who = `tdeploy process ${t.pid}${t.host === HOST ? '' : ' of another host'}`;
+      const message = t.abandoned
+        ? `a temporary left by a ${who} that was killed; the next tdeploy package into this repository removes it${t.role === 'commit' ? ' and finishes its commit' : ''}`
+        : `a temporary of a ${who} still running (a write in progress)`;
+      problems.push({ file: path.join(dir, t.name), field: '', message });
+    }
+  }
+  const lock = lockFileOf(path.resolve(repo));
+  const owner = readOwner(lock);
+  if (owner && isStale(owner)) {
+    problems.push({ file: path.relative(repo, lock), field: '', message: `a lock left by tdeploy process ${owner.pid}, which is gone; the next tdeploy package into this repository takes it over` });
+  }
+  return problems;
 }
 
 const triton = (target: ReturnType<typeof releaseTarget>, notChecked: ReleaseFinding[]) => ({ release: target.release.release, byDefault: target.byDefault, notChecked });

@@ -36,6 +36,9 @@ export interface EngineReport {
   /** the engine written (a build), or named in the log (a report on a log); null when a build wrote none */
   engine: string | null;
   trtVersion: string | null;
+  /** the verdict, named as in every report */
+  passed: boolean;
+  /** why not, when not: trtexec failed, or its run did not finish */
   outcome: Outcome;
   failure: Failure | null;
   precision: string[];
@@ -52,6 +55,7 @@ function engineReport(report: TrtexecReport, engine: string | null, log: string,
   return {
     engine,
     trtVersion: report.version && formatVersion(report.version),
+    passed: report.outcome === 'passed',
     outcome: report.outcome,
     failure: report.failure,
     precision: report.precision,

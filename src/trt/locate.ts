@@ -19,6 +19,9 @@ export interface LocateOptions {
 /** Where TensorRT's packages and containers install trtexec. */
 export const DEFAULT_TRTEXEC = '/usr/src/tensorrt/bin/trtexec';
 
+/** Where findTrtexec looks, in order, as its callers' help says it. */
+export const TRTEXEC_SEARCH = `$TDEPLOY_TRTEXEC, then PATH, then ${DEFAULT_TRTEXEC}`;
+
 const HOW_TO_POINT = `point tdeploy at it with ${opt('trtexec', 'PATH')} or TDEPLOY_TRTEXEC=PATH (trtexec ships in TensorRT's bin/ folder and in the nvcr.io/nvidia/tensorrt containers), ` +
   `or build on a GPU machine and read its log here with tdeploy engine ${opt('fromLog', '<log>')}`;
 

@@ -11,14 +11,14 @@ function result(label: string, batch: number, p50: number, p99: number, inferenc
     model: `models/${label}`, label, backend: 'onnxruntime', provider: 'cpu', batch,
     shapes: { input_ids: [batch, 16] }, iterations: 100,
     latencyMs: { mean: p50, std: 0.1, min: p50 / 2, p50, p90: p99, p95: p99, p99, max: p99 * 2 },
-    throughput: { inferencesPerSec, samplesPerSec: inferencesPerSec * batch }, speedup: 1,
+    throughput: { inferencesPerSec, samplesPerSec: inferencesPerSec * batch }, speedup: 1, stable: null,
   };
 }
 
 const report = (results: BenchResult[]): BenchReport => ({
   tool: { name: 'tdeploy', version: '0.1.0' },
   environment: { node: 'v20.0.0', onnxruntime: '1.30.0', cpu: 'test', cores: 2, os: 'linux' },
-  results, regressions: [], notes: [],
+  results, regressions: [], passed: null, baselineEnvironment: [], notes: [],
 });
 
 const old = report([result('a.onnx', 1, 1.0, 2.0, 1000), result('a.onnx', 8, 4.0, 8.0, 250), result('b.onnx', 1, 0.5, 1.0, 2000)]);

@@ -8,7 +8,7 @@ import { fixture, listFiles, runCli, tempDir } from '../helpers.js';
 const encoder = fixture('encoder.onnx');
 const external = fixture('encoder_external', 'encoder.onnx');
 const quick = ['--iterations', '5', '--warmup', '1'];
-const CSV_HEADER = 'model,label,provider,batch,shapes,iterations,mean,std,min,p50,p90,p95,p99,max,inferencesPerSec,samplesPerSec,speedup';
+const CSV_HEADER = 'model,label,provider,batch,shapes,iterations,mean,std,min,p50,p90,p95,p99,max,inferencesPerSec,samplesPerSec,speedup,stable';
 
 interface Result {
   model: string;
@@ -19,6 +19,7 @@ interface Result {
   latencyMs: Record<string, number>;
   throughput: { inferencesPerSec: number; samplesPerSec: number };
   speedup: number;
+  stable: boolean | null;
 }
 
 function benchJson(args: string[]): { report: { results: Result[]; regressions: unknown[] } & Record<string, unknown>; stderr: string } {
@@ -29,7 +30,8 @@ function benchJson(args: string[]): { report: { results: Result[]; regressions: 
 
 test('JSON: the documented keys, results in model order with the batch sweep, consistent statistics', () => {
   const { report, stderr } = benchJson([encoder, external, '--batch', '1,4', '--dim', 'seq=8', ...quick]);
-  assert.deepEqual(Object.keys(report), ['tool', 'environment', 'results', 'regressions', 'notes']);
+  assert.deepEqual(Object.keys(report), ['tool', 'environment', 'results', 'regressions', 'passed', 'baselineEnvironment', 'notes']);
+  assert.deepEqual([report.passed, report.baselineEnvironment], [null, []], 'nothing gated, no baseline');
   const version = JSON.parse(fs.readFileSync(fixture('..', 'package.json'), 'utf8')).version;
   assert.deepEqual(report.tool, { name: 'tdeploy', version });
   const env = report.environment as Record<string, unknown>;
@@ -41,7 +43,8 @@ test('JSON: the documented keys, results in model order with the batch sweep, co
 
   const { results } = report;
   for (const r of results) {
-    assert.deepEqual(Object.keys(r), ['model', 'label', 'backend', 'provider', 'batch', 'shapes', 'iterations', 'latencyMs', 'throughput', 'speedup']);
+    assert.deepEqual(Object.keys(r), ['model', 'label', 'backend', 'provider', 'batch', 'shapes', 'iterations', 'latencyMs', 'throughput', 'speedup', 'stable']);
+    assert.equal(r.stable, null, 'no criterion, no verdict');
     assert.deepEqual(Object.keys(r.latencyMs), ['mean', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max']);
     assert.deepEqual(Object.keys(r.throughput), ['inferencesPerSec', 'samplesPerSec']);
     const { min, p50, p90, p95, p99, max, mean } = r.latencyMs;
@@ -77,6 +80,44 @@ test('--stability repeats windows; --inputs (a file or an ONNX test data folder)
   assert.deepEqual([folder.results[0].shapes, folder.results[0].batch], [{ input_ids: [3, 8], attention_mask: [3, 8] }, 3]);
 });
 
+test('stability: every format says whether each result met --stability; --require-stable fails (exit 1) when one did not', () => {
+  // Three windows of 5 runs agreeing within 0.0001% on both p50 and throughput does not happen.
+  const never = ['--stability', '0.0001%', '--max-windows', '3', ...quick];
+  const { report, stderr } = benchJson([encoder, ...never]);
+  assert.deepEqual([report.results[0].stable, report.results[0].iterations, report.passed], [false, 15, null]);
+  assert.match(stderr, /^tdeploy: note: encoder\.onnx input_ids:1x16 attention_mask:1x16: no 3 consecutive windows agreed within 0\.0001% in 3 windows/m);
+  const markdown = runCli(['bench', encoder, ...never, '--format', 'markdown']);
+  assert.equal(markdown.code, 0, markdown.stderr);
+  assert.match(markdown.stdout, /^UNSTABLE: 1 of 1 result never had 3 consecutive windows agree \(encoder\.onnx input_ids:1x16 attention_mask:1x16\)$/m);
+  assert.match(markdown.stdout, /^\| model \| provider .* \| stable \|$/m);
+  assert.match(markdown.stdout, /\| NO \|$/m);
+  assert.match(markdown.stdout, /^- tdeploy [\d.]+, onnxruntime 1\.30\.0, Node v/m, 'the environment is in the Markdown');
+  const csv = runCli(['bench', encoder, ...never, '--format', 'csv']);
+  assert.equal(csv.stdout.trimEnd().split('\n')[1].split(',').at(-1), 'false');
+  const stable = benchJson([encoder, '--stability', '1000%', '--require-stable', ...quick]).report;
+  assert.deepEqual([stable.results[0].stable, stable.passed], [true, true]);
+  const required = runCli(['bench', encoder, ...never, '--require-stable', '--json']);
+  assert.equal(required.code, 1);
+  assert.equal(JSON.parse(required.stdout).passed, false, 'the report is printed with its verdict');
+  assert.match(required.stderr, /^tdeploy: error: 1 result\(s\) never met --stability 0\.0001%: encoder\.onnx \(input_ids:1x16 attention_mask:1x16\)$/m);
+  const alone = runCli(['bench', encoder, '--require-stable', ...quick]);
+  assert.deepEqual([alone.code, alone.stderr.split('\n')[0]], [2, 'tdeploy: error: --require-stable needs a stability criterion']);
+});
+
+test('a baseline measured in another environment is flagged in the comparison, in every format', () => {
+  const dir = tempDir();
+  const base = path.join(dir, 'main.json');
+  assert.equal(runCli(['bench', encoder, '-o', base, ...quick]).code, 0);
+  const json = JSON.parse(fs.readFileSync(base, 'utf8'));
+  json.environment.cpu = 'Other CPU @ 1.0GHz';
+  fs.writeFileSync(base, JSON.stringify(json));
+  const { report } = benchJson([encoder, '--baseline', base, '--max-regression', '1000%', ...quick]);
+  assert.deepEqual(report.baselineEnvironment, [`cpu: ${(report.environment as { cpu: string }).cpu} (baseline Other CPU @ 1.0GHz)`]);
+  assert.equal(report.passed, true);
+  const markdown = runCli(['bench', encoder, '--baseline', base, '--max-regression', '1000%', '--format', 'markdown', ...quick]);
+  assert.match(markdown.stdout, /^the baseline was measured elsewhere: cpu: .* \(baseline Other CPU @ 1\.0GHz\)$/m);
+});
+
 test('CSV: exactly the documented header and one row per result', () => {
   const r = runCli(['bench', encoder, '--batch', '1,2,3', '--label', 'enc', '--format', 'csv', ...quick]);
   assert.equal(r.code, 0, r.stderr);
@@ -84,9 +125,9 @@ test('CSV: exactly the documented header and one row per result', () => {
   assert.equal(lines[0], CSV_HEADER);
   assert.equal(lines.length, 4);
   const rows = lines.slice(1).map((l) => l.split(','));
-  assert.ok(rows.every((cells) => cells.length === 17));
-  assert.deepEqual(rows.map((c) => [c[0], c[1], c[2], c[3], c[4], c[5], c[16]]), [1, 2, 3].map((b) => [encoder, 'enc', 'cpu', String(b), `input_ids:${b}x16 attention_mask:${b}x16`, '5', '1']));
-  assert.ok(rows.every((cells) => cells.slice(6).every((v) => Number.isFinite(Number(v)) && v !== '')));
+  assert.ok(rows.every((cells) => cells.length === 18));
+  assert.deepEqual(rows.map((c) => [c[0], c[1], c[2], c[3], c[4], c[5], c[16], c[17]]), [1, 2, 3].map((b) => [encoder, 'enc', 'cpu', String(b), `input_ids:${b}x16 attention_mask:${b}x16`, '5', '1', '']));
+  assert.ok(rows.every((cells) => cells.slice(6, 17).every((v) => Number.isFinite(Number(v)) && v !== '')));
 });
 
 test('Markdown: a section with a header row, an alignment row and one row per result; table by default', () => {
@@ -147,7 +188,8 @@ test('gate: exit 0 within the threshold, exit 1 beyond it with the report writte
   const json = runCli(['bench', encoder, '--batch', '1,2', '--baseline', path.join(dir, 'fast.json'), '--output', out, '--json', ...quick]);
   assert.equal(json.code, 1);
   const printed = JSON.parse(json.stdout);
-  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions', 'notes'], 'one report document, no error object after it');
+  assert.deepEqual(Object.keys(printed), ['tool', 'environment', 'results', 'regressions', 'passed', 'baselineEnvironment', 'notes'], 'one report document, no error object after it');
+  assert.equal(printed.passed, false);
   assert.equal(printed.regressions.length, 1);
   assert.deepEqual(Object.keys(printed.regressions[0]), ['label', 'shapes', 'metric', 'baseline', 'current', 'worsePercent', 'maxPercent']);
   assert.deepEqual([printed.regressions[0].label, printed.regressions[0].metric, printed.regressions[0].maxPercent], ['encoder.onnx', 'p50', 10]);

@@ -13,11 +13,12 @@ test('global flags work before and after the subcommand', () => {
   assert.deepEqual(JSON.parse(before.stdout), JSON.parse(after.stdout));
 });
 
-test('--version counts only before a subcommand', () => {
+test('--version counts only before a subcommand; -v and -V alone print it too', () => {
   const version = JSON.parse(fs.readFileSync(fixture('..', 'package.json'), 'utf8')).version;
-  const ok = runCli(['--version']);
-  assert.equal(ok.code, 0);
-  assert.equal(ok.stdout.trim(), version);
+  for (const flag of ['--version', '-v', '-V']) {
+    const ok = runCli([flag]);
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, `${version}\n`, ''], flag);
+  }
   const after = runCli(['inspect', '--version']);
   assert.equal(after.code, 2);
   assert.match(after.stderr, /^tdeploy: error: unknown option '--version'/);
@@ -34,6 +35,28 @@ test('usage errors exit 2 with one line, and a JSON error object with --json', (
   assert.equal(json.code, 2);
   assert.deepEqual(JSON.parse(json.stdout).error.code, 2);
   assert.equal(JSON.parse(json.stdout).error.kind, 'usage');
+});
+
+test('tdeploy help and tdeploy help <command> print the help and exit 0', () => {
+  const top = runCli(['help']);
+  assert.deepEqual([top.code, top.stderr], [0, '']);
+  assert.equal(top.stdout, runCli(['--help']).stdout);
+  const bench = runCli(['help', 'bench']);
+  assert.deepEqual([bench.code, bench.stderr], [0, '']);
+  assert.equal(bench.stdout, runCli(['bench', '--help']).stdout);
+});
+
+test('every --help shows required options, repeatable options and defaults one way', () => {
+  const help = (name: string) => runCli([name, '--help']).stdout.replace(/\s+/g, ' ');
+  const all = ['inspect', 'convert', 'quantize', 'engine', 'check', 'bench', 'package', 'run', 'schema'].map(help).join('\n');
+  assert.doesNotMatch(all, /\(default [^:]|default: "|\((required|repeatable|one of|default)[^)]*\) \(/, 'one parenthesis of extras per option, defaults as `default: x`, values unquoted');
+  assert.match(help('quantize'), /-o, --output <file> where to write the quantized model \(required\)/);
+  assert.match(help('quantize'), /--to <precision> target precision \(required; one of: fp16, int8\)/);
+  assert.match(help('quantize'), /--method <method> int8 static: how activation ranges are chosen \(one of: minmax, percentile, entropy; default: minmax\)/);
+  assert.match(help('convert'), /-o, --output <file\.onnx> .* \(required\)/);
+  assert.match(help('bench'), /--warmup <n> untimed runs before each case \(default: 10\)/);
+  assert.match(help('check'), /--dim <name=values> .* \(repeatable\)/);
+  assert.match(help('engine'), /--trtexec <path> trtexec to run \(default: \$TDEPLOY_TRTEXEC, then PATH, then \/usr\/src\/tensorrt\/bin\/trtexec\)/);
 });
 
 test('every command has --help with an example', () => {

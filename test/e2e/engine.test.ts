@@ -23,11 +23,26 @@ test('engine --json prints exactly the report the issue specifies', () => {
   const r = engine([fixture('encoder.onnx'), '-o', '$OUT/enc.plan', '--fp16', '--json', ...encoderDims], { log: log('06') });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['engine', 'trtVersion', 'outcome', 'failure', 'precision', 'shapes', 'buildSeconds', 'summary', 'warnings', 'log', 'notes']);
+  assert.deepEqual(Object.keys(report), ['engine', 'trtVersion', 'passed', 'outcome', 'failure', 'precision', 'shapes', 'buildSeconds', 'summary', 'warnings', 'log', 'notes']);
   assert.deepEqual(Object.keys(report.summary), ['throughputQps', 'latencyMs', 'gpuComputeMs', 'enqueueMs', 'h2dMs', 'd2hMs', 'totalHostWalltimeS', 'totalGpuComputeS']);
   assert.deepEqual(report.summary.latencyMs, { min: 0.0333252, max: 0.26416, mean: 0.0385501, median: 0.0383301, p90: 0.0395508, p95: 0.0400391, p99: 0.046875 });
-  assert.deepEqual([report.engine, report.trtVersion, report.outcome, report.failure, report.log], [path.join(r.out, 'enc.plan'), '10.14.1', 'passed', null, path.join(r.out, 'enc.plan.log')]);
+  assert.deepEqual([report.engine, report.trtVersion, report.passed, report.outcome, report.failure, report.log], [path.join(r.out, 'enc.plan'), '10.14.1', true, 'passed', null, path.join(r.out, 'enc.plan.log')]);
   assert.deepEqual(listFiles(r.out), ['enc.plan', 'enc.plan.log']);
+});
+
+test('--shape takes a profile or one fixed shape; --shapes, its old spelling, still works with a note', () => {
+  const profile = ['--shape', 'input_ids:1x16,8x128,32x512', '--shape', 'attention_mask:2x64'];
+  const r = engine([fixture('encoder.onnx'), '-o', '$OUT/enc.plan', '--json', ...profile], { log: log('06') });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.build.includes('--minShapes=input_ids:1x16,attention_mask:2x64'), r.build.join(' '));
+  assert.ok(r.build.includes('--optShapes=input_ids:8x128,attention_mask:2x64'), r.build.join(' '));
+  assert.ok(r.build.includes('--maxShapes=input_ids:32x512,attention_mask:2x64'), r.build.join(' '));
+  const old = engine([fixture('encoder.onnx'), '-o', '$OUT/enc.plan', '--json', '--shapes', 'input_ids:1x16,8x128,32x512', '--shape', 'attention_mask:2x64'], { log: log('06') });
+  assert.equal(old.code, 0, old.stderr);
+  const shapes = (argv: string[]) => argv.filter((a) => /^--(min|opt|max)?Shapes=/i.test(a));
+  assert.deepEqual(shapes(old.build), shapes(r.build));
+  assert.match(old.stderr, /^tdeploy: note: --shapes is deprecated and will be removed; use --shape$/m);
+  assert.equal(JSON.parse(old.stdout).notes[0], '--shapes is deprecated and will be removed; use --shape');
 });
 
 /** Per release: what the build must pass for workspace and build-only, and what it must never pass. */
@@ -68,7 +83,7 @@ test('a failed build exits 3 with the failure class, keeps the log and leaves no
   assert.equal(r.code, 3);
   assert.match(r.stderr, /^tdeploy: error: trtexec failed \(unsupported-op\): While parsing node number 0 \[AddScalar -> "CustomOpModel-V-0-AddScalar-0"\]:\nhint: TensorRT has no importer or plugin for the 'AddScalar' op: .*; full log: .*c\.plan\.log\n$/);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual([report.engine, report.outcome, report.failure.kind], [null, 'failed', 'unsupported-op']);
+  assert.deepEqual([report.engine, report.passed, report.outcome, report.failure.kind], [null, false, 'failed', 'unsupported-op']);
   assert.deepEqual(listFiles(r.out), ['c.plan.log']);
 });
 
@@ -107,12 +122,12 @@ test('bad input exits 2 before trtexec is looked for; no trtexec exits 3 naming 
   const env = { TDEPLOY_TRTEXEC: '', PATH: '/nonexistent/bin' };
   const missing = runCli(['engine', '/nonexistent/model.onnx'], { env });
   assert.deepEqual([missing.code, missing.stderr.split('\n')[0]], [2, 'tdeploy: error: model not found: /nonexistent/model.onnx']);
-  const unknown = runCli(['engine', fixture('encoder.onnx'), '--shapes', 'input_idz:1x16,8x128,32x512', '--dim', 'batch=1,8,32', '--dim', 'seq=16,128,512'], { env });
-  assert.deepEqual([unknown.code, unknown.stderr.split('\n')[0]], [2, "tdeploy: error: --shapes names 'input_idz', which is not an input of the model"]);
+  const unknown = runCli(['engine', fixture('encoder.onnx'), '--shape', 'input_idz:1x16,8x128,32x512', '--dim', 'batch=1,8,32', '--dim', 'seq=16,128,512'], { env });
+  assert.deepEqual([unknown.code, unknown.stderr.split('\n')[0]], [2, "tdeploy: error: --shape names 'input_idz', which is not an input of the model"]);
   const dynamic = runCli(['engine', fixture('encoder.onnx')], { env });
   assert.equal(dynamic.code, 2);
   assert.equal(dynamic.stderr, 'tdeploy: error: the model has dynamic inputs without a profile: input_ids [batch, seq], attention_mask [batch, seq]\n' +
-    'hint: give min,opt,max for each dynamic dim, e.g. --dim batch=1,8,32 --dim seq=1,8,32, or --shapes input_ids:MINxA,OPTxB,MAXxC\n');
+    'hint: give min,opt,max for each dynamic dim, e.g. --dim batch=1,8,32 --dim seq=1,8,32, or --shape input_ids:MINxA,OPTxB,MAXxC\n');
   const twoValues = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,8'], { env });
   assert.deepEqual([twoValues.code, twoValues.stderr.split('\n')[0]], [2, 'tdeploy: error: --dim batch: give one value or three (min,opt,max), not 2']);
   const twice = runCli(['engine', fixture('convnet.onnx'), '--dim', 'batch=1,4,8', '--dim', 'batch=2'], { env });
@@ -141,7 +156,7 @@ test('--from-log reports any log that parses with exit 0, failed runs included',
   const r = runCli(['engine', '--from-log', log('03'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual([report.trtVersion, report.outcome, report.failure.kind, report.summary, report.log], ['8.2.4', 'failed', 'parse-error', null, log('03')]);
+  assert.deepEqual([report.trtVersion, report.passed, report.outcome, report.failure.kind, report.summary, report.log], ['8.2.4', false, 'failed', 'parse-error', null, log('03')]);
   const human = runCli(['engine', '--from-log', log('07')]);
   assert.equal(human.code, 0);
   assert.match(human.stdout, /throughput +│ 24,896\.9 qps/);

@@ -56,7 +56,10 @@ test('for people the notes go to stderr only: stdout holds the result', () => {
   assert.doesNotMatch(check.stdout, /note:/);
   assert.match(check.stderr, /^tdeploy: note: inputs generated with seed 0/m);
   const quiet = runCli(['check', fixture('encoder.onnx'), '--against', fixture('encoder.onnx'), '--quiet']);
-  assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, '', '']);
+  // --quiet keeps the main result, the verdict, and drops the notes.
+  assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, 'PASSED: 2 outputs within tolerance over 1 input set\n', '']);
+  const inspect = runCli(['inspect', fixture('encoder.onnx'), '-q']);
+  assert.deepEqual([inspect.code, inspect.stdout, inspect.stderr], [0, runCli(['inspect', fixture('encoder.onnx')]).stdout, '']);
 });
 
 test('engine notes what it adapted to the release, in --json too', () => {

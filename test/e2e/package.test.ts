@@ -41,7 +41,7 @@ test('package --json prints one document describing the repository it wrote', ()
   assert.match(r.stderr, /note: max_batch_size 4, Triton's default/);
   const verify = runCli(['package', '--verify', repo]);
   assert.equal(verify.code, 0, verify.stderr);
-  assert.equal(verify.stdout, 'ok: 3 models (encoder, encoder_pipeline, encoder_tokenize)\n');
+  assert.equal(verify.stdout, 'passed: 3 models (encoder, encoder_pipeline, encoder_tokenize)\n');
 });
 
 test('bad input exits 2 with one line and writes nothing', () => {
@@ -87,7 +87,7 @@ test('an existing version is not overwritten without --force', () => {
   assert.match(fs.readFileSync(path.join(repo, 'convnet', 'config.pbtxt'), 'utf8'), /^max_batch_size: 16$/m);
 });
 
-test('package --verify: exit 1 with every problem; --json gives {ok, models: [{name, problems}]}', () => {
+test('package --verify: exit 1 with every problem; --json gives {passed, models: [{name, problems}]}', () => {
   const repo = path.join(tempDir(), 'models');
   assert.equal(runCli(['package', fixture('encoder.onnx'), '-o', repo, '--tokenizer', fixture('tokenizer'), '--quiet']).code, 0);
   const config = path.join(repo, 'encoder', 'config.pbtxt');
@@ -98,8 +98,8 @@ test('package --verify: exit 1 with every problem; --json gives {ok, models: [{n
   assert.equal(r.stderr.split('\n').at(-2), 'tdeploy: error: the repository has 3 problems');
   assert.match(r.stderr, /^tdeploy: note: checked against tritonserver 26\.08 \(the newest/);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(report), ['ok', 'triton', 'models', 'notes']);
-  assert.equal(report.ok, false);
+  assert.deepEqual(Object.keys(report), ['passed', 'triton', 'models', 'notes']);
+  assert.equal(report.passed, false);
   assert.deepEqual(report.models.map((m: { name: string; problems: unknown[] }) => [m.name, m.problems.length]), [['encoder', 1], ['encoder_pipeline', 2], ['encoder_tokenize', 0]]);
   assert.deepEqual(report.models[0].problems[0], {
     file: 'encoder/1/model.onnx', field: 'input[0].data_type', message: "'input_ids' is TYPE_INT32 in the config but int64 (TYPE_INT64) in the model",
@@ -170,4 +170,20 @@ test('package --verify --triton reports a model the release cannot load as a pro
   const problem = report.models[0].problems[0];
   assert.equal(problem.field, 'triton 23.04: ir_version');
   assert.match(problem.message, /IR version 10; tritonserver 23\.04 \(onnxruntime 1\.14\.1\) loads IR 8 at most/);
+});
+
+test('--warmup-batch writes one warm-up request; --warmup, its old spelling, writes the same with a note', () => {
+  const dir = tempDir();
+  const config = (repo: string) => fs.readFileSync(path.join(repo, 'encoder', 'config.pbtxt'), 'utf8');
+  const r = runCli(['package', fixture('encoder.onnx'), '-o', path.join(dir, 'new'), '--warmup-batch', '2', '--dim', 'seq=16']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(config(path.join(dir, 'new')), /model_warmup: \{\n {2}name: "warmup_batch_2"\n {2}batch_size: 2\n/);
+  const old = runCli(['package', fixture('encoder.onnx'), '-o', path.join(dir, 'old'), '--warmup', '2', '--dim', 'seq=16']);
+  assert.equal(old.code, 0, old.stderr);
+  assert.equal(config(path.join(dir, 'old')), config(path.join(dir, 'new')));
+  assert.match(old.stderr, /^tdeploy: note: --warmup is deprecated and will be removed; use --warmup-batch$/m);
+  const both = runCli(['package', fixture('encoder.onnx'), '-o', path.join(dir, 'both'), '--warmup', '2', '--warmup-batch', '2']);
+  assertUsageError(both, /^tdeploy: error: --warmup is the old spelling of --warmup-batch: give one of them$/);
+  const run = runCli(['run', '--out', path.join(dir, 'a'), '-o', path.join(dir, 'b')]);
+  assertUsageError(run, /^tdeploy: error: --out is the old spelling of -o\/--output: give one of them$/);
 });

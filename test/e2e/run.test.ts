@@ -51,7 +51,7 @@ test('tdeploy run with no config runs the bundled example from TorchScript, ever
   assert.deepEqual(JSON.parse(verify.stdout).models.map((m: { name: string }) => m.name).sort(), ['encoder', 'encoder_pipeline', 'encoder_tokenize']);
 
   // A second run replaces the first one's outputs rather than refusing them.
-  const again = runCli(['run', '--json', '--out', path.join(dir, 'tdeploy-out')], { cwd: dir });
+  const again = runCli(['run', '--json', '-o', path.join(dir, 'tdeploy-out')], { cwd: dir });
   assert.equal(again.code, 0, again.stderr);
 });
 
@@ -149,7 +149,10 @@ test('config errors exit 2 naming the key; paths are relative to the config file
     [{ model: { source: fixture('encoder.onnx'), opset: 17 } }, /model\.opset applies to a PyTorch source, and the source is .*encoder\.onnx$/],
     [{ model: { source: fixture('encoder.pt'), reference: fixture('encoder.reference.npz') } }, /model\.reference applies to an ONNX source, and the source is .*encoder\.pt$/],
     [{ calibration: undefined }, /quantize\[0\]: static quantization needs calibration data$/],
-    [{ bench: { provider: 'gpu' } }, /bench\.provider: Invalid option: expected one of "cpu"\|"cuda"\|"tensorrt"$/],
+    [{ bench: { provider: 'gpu' } }, /bench\.provider: expected one of cpu, cuda, tensorrt, or a list of them tried in order$/],
+    // Every problem at once, and a key an earlier release spelt otherwise names its new spelling.
+    [{ bench: { iterations: 0, warmup: 1.5 }, package: { warmup: 2 } },
+      /: 3 problems: bench\.iterations: must be more than 0; bench\.warmup: expected a whole number; package: Unrecognized key: "warmup" \(now package\.warmupBatch\)$/],
   ];
   for (const [extra, message] of cases) {
     const r = runCli(['run', '--config', onnxConfig(dir, extra)]);

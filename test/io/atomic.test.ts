@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -84,4 +85,32 @@ test('a file-system error while writing names the output, not the temporary', as
   const tooLong = path.join(dir, 'n'.repeat(300));
   await assert.rejects(writeFileAtomic(tooLong, 'x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write ${tooLong}: the name is too long`);
   assert.deepEqual(listFiles(dir), [path.basename(longest)]);
+});
+
+test('an output under /proc fails at once with the reason, instead of looping in mkdir', async () => {
+  const started = Date.now();
+  await assert.rejects(writeFileAtomic('/proc/tdeploy-none/deeper/out.onnx', 'x'),
+    (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === 'cannot create output folder /proc/tdeploy-none/deeper: the file system there takes no new folders');
+  assert.ok(Date.now() - started < 2000);
+});
+
+test('outputs are committed in the order they were taken, data first; the set replaces a pair without a leftover', async () => {
+  const dir = tempDir();
+  const write = (model: string, data: string) => new OutputSet().run(async (set) => {
+    fs.writeFileSync(await set.temp(path.join(dir, 'm.onnx.data')), data);
+    fs.writeFileSync(await set.temp(path.join(dir, 'm.onnx')), model);
+  });
+  await write('model 1', 'data 1');
+  await write('model 2', 'data 2');
+  assert.deepEqual(listFiles(dir), ['m.onnx', 'm.onnx.data']);
+  assert.deepEqual(['m.onnx', 'm.onnx.data'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8')), ['model 2', 'data 2']);
+});
+
+test('a folder that cannot be written in is an input error naming it', { skip: process.getuid?.() !== 0 && 'chattr needs root' }, async (t) => {
+  const dir = path.join(tempDir(), 'locked');
+  fs.mkdirSync(dir);
+  if (spawnSync('chattr', ['+i', dir]).status !== 0) return t.skip('chattr +i is not supported here');
+  t.after(() => spawnSync('chattr', ['-i', dir]));
+  await assert.rejects(new OutputSet().folder(path.join(dir, 'out.onnx.export')),
+    (e: Error & { exitCode?: number }) => e.exitCode === 2 && e.message === `cannot write in ${dir}: permission denied`);
 });

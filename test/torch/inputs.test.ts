@@ -25,11 +25,11 @@ test('--input refuses what cannot become an ONNX input', () => {
   }
 });
 
-test('example shapes: batch-like dims 2, other symbolic dims 8, --example-dim wins', () => {
+test('example shapes: batch-like dims 2, other symbolic dims 16 as in every command, --example-dim wins', () => {
   const specs = ['input_ids:int64:batch,seq', 'pixel:float32:N,3,height,width'].map(parseInputSpec);
   const shapes = exampleShapes(specs, { width: 5 });
-  assert.deepEqual(shapes.get('input_ids'), [2, 8]);
-  assert.deepEqual(shapes.get('pixel'), [2, 3, 8, 5]);
+  assert.deepEqual(shapes.get('input_ids'), [2, 16]);
+  assert.deepEqual(shapes.get('pixel'), [2, 3, 16, 5]);
   assert.throws(() => exampleShapes(specs, { sequence: 4 }), /`exampleDims: sequence`: no `inputs` has a symbolic dim 'sequence'/);
 });
 

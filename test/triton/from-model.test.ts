@@ -111,15 +111,15 @@ test('serving options that contradict each other or the model are refused', asyn
     [{ kind: 'cpu', trtAccelerator: 'fp16' }, /`trtAccelerator` runs on GPU instances/],
     [{ trtAccelerator: 'fp32' }, /a tensorrt_plan model is already an engine/, plan],
     [{ kind: 'cpu' }, /`kind: cpu`: tensorrt_plan models run on GPUs only/, plan],
-    [{ warmup: 8 }, /`warmup: 8` is larger than max_batch_size 4/],
-    [{ maxBatchSize: 0, warmup: 2 }, /`warmup: 2`: without batching/],
-    [{ shapes: { shapes: {}, dims: { seq: [16] } } }, /`dims` and `shapes` set the shapes of the warm-up request: give `warmup: N` too/],
+    [{ warmupBatch: 8 }, /`warmupBatch: 8` is larger than max_batch_size 4/],
+    [{ maxBatchSize: 0, warmupBatch: 2 }, /`warmupBatch: 2`: without batching/],
+    [{ shapes: { shapes: {}, dims: { seq: [16] } } }, /`dims` and `shapes` set the shapes of the warm-up request: give `warmupBatch: N` too/],
   ];
   for (const [options, message, kind] of refused) assert.throws(() => derive(sig, options, kind), message, JSON.stringify(options));
 });
 
 test('warm-up: random floats, zeros for token ids (random bytes are out of any vocabulary), symbolic dims from --dim', async () => {
-  const encoderWarmup = derive(await encoder(), { warmup: 2, shapes: { shapes: {}, dims: { seq: [128] } } });
+  const encoderWarmup = derive(await encoder(), { warmupBatch: 2, shapes: { shapes: {}, dims: { seq: [128] } } });
   const [sample] = encoderWarmup.config.modelWarmup;
   assert.equal(sample.name, 'warmup_batch_2');
   assert.equal(sample.batchSize, 2);
@@ -130,11 +130,11 @@ test('warm-up: random floats, zeros for token ids (random bytes are out of any v
   ]);
   assert.deepEqual(encoderWarmup.notes.filter((n) => n.startsWith('warm-up')), []);
 
-  const defaulted = derive(await encoder(), { warmup: 1 });
+  const defaulted = derive(await encoder(), { warmupBatch: 1 });
   assert.deepEqual(defaulted.config.modelWarmup[0].inputs.input_ids.dims, [16n]);
   assert.ok(defaulted.notes.includes('warm-up shapes take seq=16 (set them with `dims`)'));
 
-  const image = derive(await convnet(), { warmup: 4 }).config.modelWarmup[0].inputs.image;
+  const image = derive(await convnet(), { warmupBatch: 4 }).config.modelWarmup[0].inputs.image;
   assert.deepEqual([image.dims.map(Number), image.inputDataType.case], [[3, 32, 32], 'randomData']);
 });
 

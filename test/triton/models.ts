@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ModelProtoSchema, type ValueInfoProto, ValueInfoProtoSchema } from '../../src/onnx/gen/onnx_pb.js';
 import { type Dtype, dtypeInfo } from '../../src/tensor/dtype.js';
+import { fixture } from '../helpers.js';
 
 export interface Io {
   name: string;
@@ -34,4 +35,11 @@ export function identityModel(dir: string, file: string, input: Io, output: Io):
   const dest = path.join(dir, file);
   fs.writeFileSync(dest, toBinary(ModelProtoSchema, model));
   return dest;
+}
+
+/** The encoder with a field ONNX does not define appended: the same tensors, other bytes, so a model's origin shows. */
+export function encoderVariant(dir: string): string {
+  const file = path.join(dir, 'variant.onnx');
+  fs.writeFileSync(file, Buffer.concat([fs.readFileSync(fixture('encoder.onnx')), Buffer.from([0xc0, 0x3e, 0x01])]));
+  return file;
 }

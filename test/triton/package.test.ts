@@ -35,7 +35,7 @@ test('external data travels with the model into the version folder, and the copy
   const copy = await loadModel(path.join(repo, 'ext', '1', 'model.onnx'));
   assert.equal(copy.sizeBytes, original.sizeBytes);
   assert.ok(fs.readFileSync(path.join(repo, 'ext', '1', 'encoder.onnx.data')).equals(fs.readFileSync(fixture('encoder_external', 'encoder.onnx.data'))));
-  assert.equal((await verifyRepository(repo)).ok, true);
+  assert.equal((await verifyRepository(repo)).passed, true);
 });
 
 test('a TensorRT engine: platform tensorrt_plan, model.plan, tensors from --io-from', async () => {
@@ -61,10 +61,10 @@ test('versions: an existing one is kept without --force, --force replaces it, ne
   const repo = path.join(tempDir(), 'models');
   await pack(fixture('encoder.onnx'), { output: repo });
   const before = snapshot(repo);
-  await assert.rejects(pack(fixture('encoder.onnx'), { output: repo, warmup: 1 }), /encoder\/1 already exists/);
+  await assert.rejects(pack(fixture('encoder.onnx'), { output: repo, warmupBatch: 1 }), /encoder\/1 already exists/);
   assert.deepEqual(snapshot(repo), before);
 
-  const forced = await pack(fixture('encoder.onnx'), { output: repo, force: true, warmup: 1 });
+  const forced = await pack(fixture('encoder.onnx'), { output: repo, force: true, warmupBatch: 1 });
   assert.deepEqual(forced.replaced, ['encoder/1']);
   assert.equal((await readConfig(path.join(repo, 'encoder', 'config.pbtxt'))).modelWarmup.length, 1);
 
@@ -73,7 +73,7 @@ test('versions: an existing one is kept without --force, --force replaces it, ne
   assert.deepEqual(listFiles(repo), ['encoder/1/model.onnx', 'encoder/2/model.onnx', 'encoder/config.pbtxt', 'tdeploy.json']);
   const third = await pack(fixture('encoder.onnx'), { output: repo, modelVersion: '5' });
   assert.equal(third.version, 5);
-  assert.equal((await verifyRepository(repo)).ok, true);
+  assert.equal((await verifyRepository(repo)).passed, true);
 });
 
 test('a new version must describe the same tensors as the versions beside it', async () => {

@@ -12,7 +12,7 @@ import { identityModel } from './models.js';
 /** A fresh repository with the encoder, its tokenizer step and the ensemble, all valid. */
 async function pipelineRepo(): Promise<string> {
   const repo = path.join(tempDir(), 'models');
-  await packageModel(fixture('encoder.onnx'), PackageOptions.parse({ output: repo, maxBatchSize: 8, tokenizer: fixture('tokenizer'), warmup: 1 }));
+  await packageModel(fixture('encoder.onnx'), PackageOptions.parse({ output: repo, maxBatchSize: 8, tokenizer: fixture('tokenizer'), warmupBatch: 1 }));
   return repo;
 }
 
@@ -27,13 +27,13 @@ function edit(repo: string, file: string, change: (text: string) => string): voi
 async function problemsOf(repo: string): Promise<(Problem & { model: string })[]> {
   const report = await verifyRepository(repo);
   const problems = report.models.flatMap((m) => m.problems.map((p) => ({ model: m.name, ...p })));
-  assert.equal(report.ok, problems.length === 0);
+  assert.equal(report.passed, problems.length === 0);
   return problems;
 }
 
 test('a repository tdeploy wrote verifies clean', async () => {
   const report = await verifyRepository(await pipelineRepo());
-  assert.equal(report.ok, true);
+  assert.equal(report.passed, true);
   assert.deepEqual(report.models, [{ name: 'encoder', problems: [] }, { name: 'encoder_pipeline', problems: [] }, { name: 'encoder_tokenize', problems: [] }]);
   // The newest release's Python version is not in the table: the tokenizer's model.py is not claimed parsed.
   assert.equal(report.triton.release, '26.08');
@@ -213,6 +213,6 @@ test('a path that is not a repository is a usage error; an empty one is a failed
   await assert.rejects(verifyRepository(path.join(dir, 'file')), /is not a folder/);
   fs.mkdirSync(path.join(dir, 'empty'));
   const empty = await verifyRepository(path.join(dir, 'empty'));
-  assert.equal(empty.ok, false);
+  assert.equal(empty.passed, false);
   assert.deepEqual(empty.models, [{ name: '.', problems: [{ file: '.', field: '', message: 'the repository holds no model folders' }] }]);
 });
