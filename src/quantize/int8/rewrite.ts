@@ -17,6 +17,8 @@ export interface Int8Plan {
   blocked: BlockedNode[];
   /** where static nodes put their QDQ pairs: the values calibration needs ranges for */
   placement: Placement;
+  /** nodes named by `excludeNodes`: they keep reading float values, even one quantized for its other readers */
+  excluded: Set<NodeProto>;
 }
 
 export interface PlanRules {
@@ -31,6 +33,7 @@ export interface PlanRules {
 export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
   const selected: Int8Plan['selected'] = [];
   const blocked: BlockedNode[] = [];
+  const excluded = new Set(ctx.view.graph.node.filter((n) => rules.excludeNodes.includes(n.name)));
   for (const node of ctx.view.graph.node) {
     const quantizer = quantizerFor(node);
     if (!quantizer || !rules.opTypes.includes(node.opType)) continue;
@@ -42,7 +45,7 @@ export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
     else selected.push({ node, quantizer, mode });
   }
   const placement = placeStatic(ctx, selected.filter((s) => s.mode === 'static'));
-  return { selected, blocked, placement };
+  return { selected, blocked, placement, excluded };
 }
 
 /** Each node's form: TensorRT reads QDQ only; `auto` takes the op's winning form on CPU. */
@@ -64,7 +67,7 @@ export async function applyInt8(ctx: Int8Context, plan: Int8Plan): Promise<void>
   const dequantized = new Map<string, string>();
   for (const value of plan.placement.values) dequantized.set(value, await ctx.quantizeDequantize(value));
   const nodes = [...graph.node.flatMap((n) => (absorbed.has(n) ? [] : replaced.get(n) ?? [n])), ...ctx.added];
-  for (const node of nodes) if (!ctx.activationQuantizers.has(node)) renameInputs(node, dequantized);
+  for (const node of nodes) if (!ctx.activationQuantizers.has(node) && !plan.excluded.has(node)) renameInputs(node, dequantized);
   graph.node = sortTopologically(nodes);
   graph.initializer.push(...ctx.initializers);
   for (const tensor of dropUnused(graph)) ctx.model.ranges.delete(tensor);
