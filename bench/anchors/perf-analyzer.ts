@@ -23,22 +23,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { fixture, repoRoot } from '../../test/helpers.js';
 import { spawnServer } from '../../test/serve/helpers.js';
 
-const { values: args } = parseArgs({
-  options: {
-    concurrency: { type: 'string', default: '1,2,4,8' },
-    'delay-ms': { type: 'string', default: '20' },
-    'window-ms': { type: 'string', default: '2000' },
-    stability: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '1' },
-    readme: { type: 'boolean', default: false },
-  },
-});
-const LEVELS = args.concurrency!.split(',').map(Number);
 const SEQ = 16;
 const TOLERANCE = 0.05;
 const here = path.join(repoRoot, 'bench', 'anchors');
@@ -50,8 +40,10 @@ function run(command: string, argv: string[], env: NodeJS.ProcessEnv = process.e
   return result.stdout;
 }
 
+export interface PerfAnalyzer { binary: string; env: NodeJS.ProcessEnv; version: string }
+
 /** perf_analyzer from its venv, with libcudart.so.12 (which it links even for HTTP) on the library path. */
-function perfAnalyzer(): { binary: string; env: NodeJS.ProcessEnv; version: string } {
+export function perfAnalyzer(): PerfAnalyzer {
   const python = run('bash', [path.join(here, 'venv.sh'), path.join(here, 'requirements-perf.txt')]).trim();
   const cudart = run(python, ['-c', 'import nvidia.cuda_runtime as m, os; print(os.path.join(list(m.__path__)[0], "lib"))']).trim();
   const env = { ...process.env, LD_LIBRARY_PATH: [cudart, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
@@ -61,7 +53,10 @@ function perfAnalyzer(): { binary: string; env: NodeJS.ProcessEnv; version: stri
   return { binary, env, version: /Version (\S+)/.exec(probe.stdout + probe.stderr)?.[1] ?? 'unknown' };
 }
 
-interface Side {
+/** How long each side measures: windows of `windowMs` until 3 in a row agree within `stability` %. */
+export interface Windows { windowMs: number; stability: number }
+
+export interface Side {
   throughput: number;
   p50Ms: number;
   /** the server's own queue and compute time per request, as the client read it (perf_analyzer: /stats; tdeploy: metrics) */
@@ -69,10 +64,10 @@ interface Side {
 }
 
 /** perf_analyzer's CSV: one row per level, latencies in µs. */
-function perfAnalyzerSide(pa: ReturnType<typeof perfAnalyzer>, host: string, level: number, csv: string): Side {
+export function perfAnalyzerSide(pa: PerfAnalyzer, host: string, level: number, csv: string, w: Windows): Side {
   run(pa.binary, ['-m', 'encoder', '-u', host, '-i', 'http', '--concurrency-range', `${level}:${level}`,
     '--shape', `input_ids:${SEQ}`, '--shape', `attention_mask:${SEQ}`, '--input-data', 'zero',
-    '-p', args['window-ms']!, '-s', args.stability!, '-r', '10', '-f', csv], pa.env);
+    '-p', String(w.windowMs), '-s', String(w.stability), '-r', '10', '-f', csv], pa.env);
   const [header, row] = fs.readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(','));
   const col = (name: string) => Number(row[header.indexOf(name)]);
   const server = ['Server Queue', 'Server Compute Input', 'Server Compute Infer', 'Server Compute Output'].reduce((sum, c) => sum + col(c), 0);
@@ -83,9 +78,9 @@ interface BenchJson {
   results: { latencyMs: { p50: number }; throughput: { inferencesPerSec: number }; server?: { queueMs: number | null; computeMs: number | null } | null }[];
 }
 
-function tdeploySide(url: string, metricsUrl: string, level: number, zeros: string): Side {
+export function tdeploySide(url: string, metricsUrl: string, level: number, zeros: string, w: Windows): Side {
   const report = JSON.parse(run(process.execPath, [path.join(repoRoot, 'bin', 'tdeploy.js'), 'bench', '--server', url, '--model', 'encoder',
-    '--concurrency', String(level), '--inputs', zeros, '--duration', String(Number(args['window-ms']) / 1000), '--stability', `${args.stability}%`,
+    '--concurrency', String(level), '--inputs', zeros, '--duration', String(w.windowMs / 1000), '--stability', `${w.stability}%`,
     '--max-windows', '10', '--metrics-url', metricsUrl, '--json', '--no-progress'])) as BenchJson;
   const [result] = report.results;
   return {
@@ -137,25 +132,42 @@ function writeReadme(text: string): void {
   fs.writeFileSync(readme, `${current.slice(0, from + START.length)}\n${text}${current.slice(to)}`);
 }
 
-async function main(): Promise<void> {
-  const pa = perfAnalyzer();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-perf-analyzer-'));
+/** In `work`: the repository both clients measure (the encoder, 2 CPU instances) and the zeros tdeploy sends. */
+export async function prepare(work: string): Promise<{ repo: string; zeros: string }> {
   const repo = path.join(work, 'models');
   run(process.execPath, [path.join(repoRoot, 'bin', 'tdeploy.js'), 'package', fixture('encoder.onnx'), '-o', repo, '--name', 'encoder', '--instances', '2', '--kind', 'cpu', '--no-progress']);
   const zeros = path.join(work, 'zeros.npz');
   await writeNpz(zeros, new Map(['input_ids', 'attention_mask'].map((name) => [name, { dtype: 'int64' as const, shape: [1, SEQ], data: new BigInt64Array(SEQ) }])));
+  return { repo, zeros };
+}
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    options: {
+      concurrency: { type: 'string', default: '1,2,4,8' },
+      'delay-ms': { type: 'string', default: '20' },
+      'window-ms': { type: 'string', default: '2000' },
+      stability: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '1' },
+      readme: { type: 'boolean', default: false },
+    },
+  });
+  const windows: Windows = { windowMs: Number(args['window-ms']), stability: Number(args.stability) };
+  const pa = perfAnalyzer();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-perf-analyzer-'));
+  const { repo, zeros } = await prepare(work);
   const started = os.loadavg()[0];
   const server = await spawnServer(repo, ['--delay-ms', args['delay-ms']!]);
   const levels: Level[] = [];
   try {
     const host = new URL(server.url).host;
-    for (const level of LEVELS) {
+    for (const level of args.concurrency!.split(',').map(Number)) {
       const sides: { perfAnalyzer: Side[]; tdeploy: Side[] } = { perfAnalyzer: [], tdeploy: [] };
       for (let round = 0; round < Number(args.rounds); round++) {
         process.stderr.write(`perf-analyzer: concurrency ${level}, round ${round + 1} (load average ${os.loadavg()[0].toFixed(1)})\n`);
         const measure = [
-          () => sides.perfAnalyzer.push(perfAnalyzerSide(pa, host, level, path.join(work, `pa-${level}-${round}.csv`))),
-          () => sides.tdeploy.push(tdeploySide(server.url, server.metricsUrl, level, zeros)),
+          () => sides.perfAnalyzer.push(perfAnalyzerSide(pa, host, level, path.join(work, `pa-${level}-${round}.csv`), windows)),
+          () => sides.tdeploy.push(tdeploySide(server.url, server.metricsUrl, level, zeros, windows)),
         ];
         for (const m of round % 2 ? measure.reverse() : measure) m();
       }
@@ -169,7 +181,7 @@ async function main(): Promise<void> {
   }
   const environment = {
     date: new Date().toISOString().slice(0, 10), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, loadAverage: [started, os.loadavg()[0]],
-    perfAnalyzer: pa.version, delayMs: Number(args['delay-ms']), windowMs: Number(args['window-ms']), stability: Number(args.stability), rounds: Number(args.rounds),
+    perfAnalyzer: pa.version, delayMs: Number(args['delay-ms']), ...windows, rounds: Number(args.rounds),
   };
   const document = { environment, levels };
   fs.mkdirSync(outDir, { recursive: true });
@@ -181,4 +193,4 @@ async function main(): Promise<void> {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
