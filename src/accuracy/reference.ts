@@ -47,8 +47,8 @@ export function testFolder(location: string): { model: string; dir: string } | u
 /**
  * Reads every input set (and, with `withOutputs`, the expected outputs) at `location` and checks
  * them against the model: every input and output present, dtypes equal, shapes fitting.
- * A reference (`withOutputs`) made for the fp32 model also serves its fp16 copy (quantize --to fp16
- * without --keep-io-types): float inputs are cast to the model's float types and float outputs of
+ * A reference (`withOutputs`) made for the fp32 model also serves its fp16 copy (quantize to fp16
+ * without keepIoTypes): float inputs are cast to the model's float types and float outputs of
  * another float type are compared (both widen to float64), with notes; an int against a float
  * stays an error.
  */
