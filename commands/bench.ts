@@ -16,6 +16,7 @@ import { render } from '../src/report/render.js';
 import { parseOptions } from '../src/validation.js';
 import { TRTEXEC_SEARCH } from '../src/trt/locate.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
 import { collect } from './options/collect.js';
@@ -51,7 +52,7 @@ const BenchFlags = z.object({
 const formatByExtension: Record<string, Format> = { '.json': 'json', '.md': 'markdown', '.csv': 'csv' };
 
 export const benchCommand = addServerOptions(addSessionOptions(addInputOptions(addShapeOptions(new Command('bench'), 'set a symbolic dimension; a comma list sweeps it, e.g. seq=16,128'))))
-  .description('latency and throughput of one or more models side by side, or of a served model under load, with a regression gate for CI')
+  .description(CATALOG.bench.summary)
   .argument('[models...]', 'ONNX models and TensorRT engines (.plan); the first is the baseline of the speed-up column')
   .option('--batch <sizes>', 'sweep the batch-like dimension, e.g. 1,8,32')
   .option('--warmup <n>', 'untimed runs before each case', String(DEFAULT_WARMUP))

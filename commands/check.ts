@@ -5,6 +5,7 @@ import { LAYERWISE_MIN_COSINE } from '../src/accuracy/layerwise.js';
 import { GateError } from '../src/errors.js';
 import { checkDocument } from '../src/report/check.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
 import { type SessionFlags, addSessionOptions, sessionOptions } from './options/session.js';
@@ -14,7 +15,7 @@ import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options
 type CheckFlags = InputFlags & SessionFlags & ShapeFlags & ToleranceFlags & { reference?: string; against?: string; upgradeOpset?: boolean; layerwise?: boolean };
 
 const base = new Command('check')
-  .description('run a model with onnxruntime and compare its outputs with a reference or another model; exit 1 on drift')
+  .description(CATALOG.check.summary)
   .argument('<model>', 'ONNX model, or an ONNX test folder (model.onnx + test_data_set_*/input_N.pb, output_N.pb)')
   .addOption(new Option('--reference <file|dir>', 'expected data: .npz keyed by input and output names, or a folder of test_data_set_*'))
   .addOption(new Option('--against <baseline.onnx>', 'run this model on the same inputs and compare with it'))

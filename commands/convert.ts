@@ -7,6 +7,7 @@ import { EXAMPLE_DIMS, parseInputSpec } from '../src/torch/inputs.js';
 import { PYTHON_SEARCH } from '../src/torch/python.js';
 import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { collect } from './options/collect.js';
 import { type ToleranceFlags, addToleranceOptions, gateOptions } from './options/tolerances.js';
@@ -30,7 +31,7 @@ const Flags = z.object({
 const EXAMPLE_DIM_HELP = `${EXAMPLE_DIMS.batch} for batch-like names, where tracing may bake in 1; else ${EXAMPLE_DIMS.other}`;
 
 const base = new Command('convert')
-  .description('convert a PyTorch model to ONNX with your Python + torch, with reference data')
+  .description(CATALOG.convert.summary)
   .argument('<source>', 'TorchScript archive (.pt/.pth from torch.jit.save), torch.export archive (.pt2), or package.module:factory')
   .requiredOption('-o, --output <file.onnx>', 'ONNX file to write; the reference data goes to <file>.reference.npz')
   .addOption(new Option('--input <name:dtype:dims>', "one of forward's inputs, in order; dims are sizes or symbolic names, e.g. input_ids:int64:batch,seq").argParser(collect))

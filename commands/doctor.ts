@@ -7,10 +7,11 @@ import { CONFIG_FILE, discoverConfig } from '../src/pipeline/discover.js';
 import { doctorDocument } from '../src/report/doctor.js';
 import { PYTHON_SEARCH } from '../src/torch/python.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 
 export const doctorCommand = new Command('doctor')
-  .description("what this machine offers tdeploy (Node, onnxruntime and its execution providers, CPU features, Python + torch, trtexec), and whether a config's needs are met")
+  .description(CATALOG.doctor.summary)
   .addOption(new Option('-c, --config <file>', 'a run config whose needs to check; exit 1 when one is missing').default(undefined, `./${CONFIG_FILE} when there is one`))
   .addOption(new Option('--python <path>', 'the interpreter convert and run would use').default(undefined, `the config's model.python, else ${PYTHON_SEARCH}`))
   .addHelpText('after', `

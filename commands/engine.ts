@@ -8,6 +8,7 @@ import { parseProfile } from '../src/trt/profiles.js';
 import { parseOptions } from '../src/validation.js';
 import { TRTEXEC_SEARCH } from '../src/trt/locate.js';
 import { action, deprecatedAlias } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
 import { collect } from './options/collect.js';
@@ -19,7 +20,7 @@ const PRECISION_HELP: Record<(typeof PRECISIONS)[number], string> = {
 };
 
 const command = new Command('engine')
-  .description('build a TensorRT engine with trtexec (TensorRT 8.x, 10.x, 11.x), or report on a trtexec log')
+  .description(CATALOG.engine.summary)
   .argument('[model]', 'ONNX model to build')
   .addOption(new Option('-o, --output <file>', 'engine file; the full log is kept as <file>.log').default(undefined, 'the model with .plan'))
   .addOption(new Option('--trtexec <path>', 'trtexec to run').default(undefined, TRTEXEC_SEARCH));

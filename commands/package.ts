@@ -5,6 +5,7 @@ import { PackageOptions } from '../src/triton/options.js';
 import { packageModel } from '../src/triton/package.js';
 import { verifyRepository } from '../src/triton/verify.js';
 import { action, deprecatedAlias } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { addShapeOptions, shapeSpec } from './options/shapes.js';
 import { parseOptions } from '../src/validation.js';
@@ -12,7 +13,7 @@ import { flagName } from './options/spelling.js';
 
 const base = addShapeOptions(
   new Command('package')
-    .description('write a Triton model repository for a model (config from the model itself), or check one with --verify')
+    .description(CATALOG.package.summary)
     .argument('<model>', 'ONNX model or TensorRT engine (.plan); with --verify, the repository')
     .option('-o, --output <repo>', 'the model repository folder (created when missing)')
     .option('--verify', 'check an existing repository: layout, configs, tensors against the model files, ensembles')

@@ -1,16 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { addGlobalOptions } from './action.js';
+import { CATALOG, type CommandName } from './catalog.js';
 import { configureHelp } from './options/help.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-/**
- * Every subcommand, in the order `tdeploy --help` lists them. A command's module (and the
- * libraries behind it) is loaded only when that command runs: loading them all costs every
- * command about 0.3 s of start-up.
- */
-const COMMANDS: Record<string, () => Promise<Command>> = {
+/** Loads a command's module (and the libraries behind it) only when that command runs. */
+const LOADERS: Record<CommandName, () => Promise<Command>> = {
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   convert: async () => (await import('./convert.js')).convertCommand,
   quantize: async () => (await import('./quantize.js')).quantizeCommand,
@@ -24,10 +21,27 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 
+const NAMES = Object.keys(CATALOG) as CommandName[];
+
+/** What the top-level help lists for a command it has not loaded: its name, arguments and summary. */
+function listing(name: CommandName): Command {
+  const { args, summary } = CATALOG[name];
+  const command = new Command(name).description(summary);
+  return args ? command.arguments(args) : command;
+}
+
+/** Every command, loaded (tests that inspect all options use this). */
+export function loadAllCommands(): Promise<Command[]> {
+  return Promise.all(NAMES.map((name) => LOADERS[name]()));
+}
+
 /** `-v` as node and npm spell it; `-V`, commander's, still works. */
 export const VERSION_FLAGS = ['-v', '-V', '--version'];
 
-/** The program with the subcommand named in argv, or all of them (for help and unknown names). */
+/**
+ * The program with the subcommand named in argv loaded; the others are listings, enough for the
+ * top-level help and for commander's "did you mean" on an unknown name.
+ */
 export async function buildProgram(argv: string[]): Promise<Command> {
   // Global options are all flags without values, so the first other word names the command.
   const args = argv.slice(2);
@@ -35,8 +49,7 @@ export async function buildProgram(argv: string[]): Promise<Command> {
   // `tdeploy help bench` needs bench alone.
   const named = words[0] === 'help' && words[1] ? words[1] : words[0];
   const versionOnly = !named && args.some((a) => VERSION_FLAGS.includes(a)) && !args.some((a) => a === '-h' || a === '--help');
-  const loaders = versionOnly ? [] : named && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]] : Object.values(COMMANDS);
-  const commands = await Promise.all(loaders.map((load) => load()));
+  const commands = versionOnly ? [] : await Promise.all(NAMES.map((name) => (name === named ? LOADERS[name]() : listing(name))));
   const program = new Command('tdeploy')
     .description('PyTorch to production serving: convert, quantize, build TensorRT engines, check, bench, package for Triton')
     .version(version, '-v, --version', 'print the version')

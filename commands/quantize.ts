@@ -7,6 +7,7 @@ import { quantize } from '../src/quantize/quantize.js';
 import { INT8_MODES, INT8_TARGETS, TARGETS } from '../src/quantize/targets.js';
 import { quantizeDocument } from '../src/report/quantize.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { collect } from './options/collect.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
@@ -25,7 +26,7 @@ function described(flags: string, key: keyof typeof QuantizeOptions.shape, more 
 }
 
 const base = new Command('quantize')
-  .description('convert a model to FP16 or INT8 (dynamic, or static QDQ calibrated on data) and judge its drift against the original')
+  .description(CATALOG.quantize.summary)
   .argument('<model>', 'ONNX model to quantize (float32)')
   .addOption(described('-o, --output <file>', 'output').makeOptionMandatory())
   .addOption(described('--to <precision>', 'to').choices(TARGETS).makeOptionMandatory())

@@ -8,10 +8,11 @@ import { PYTHON_SEARCH } from '../src/torch/python.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { runDocument } from '../src/report/run.js';
 import { action, deprecatedAlias } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 
 const base = new Command('run')
-  .description('the whole pipeline from one config file: convert, quantize, check, engine, bench, package')
+  .description(CATALOG.run.summary)
   .addOption(new Option('-c, --config <file>', 'the pipeline config').default(undefined, `./${CONFIG_FILE} when there is one, else the bundled example`))
   .addOption(new Option('-o, --output <dir>', 'output folder').default(undefined, "the config's `output`, relative to the config file"))
   .addOption(new Option('--python <path>', 'Python interpreter with torch, for convert').default(undefined, `the config's model.python, else ${PYTHON_SEARCH}; the example finds one with torch`));

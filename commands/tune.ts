@@ -10,6 +10,7 @@ import { tuneDocument } from '../src/report/tune.js';
 import { DEFAULT_GRID, MAX_CANDIDATES, type TuneGrid, tune, tuneVerdict } from '../src/serve/tune.js';
 import { parseOptions } from '../src/validation.js';
 import { action } from './action.js';
+import { CATALOG } from './catalog.js';
 import type { Context } from './context.js';
 import { type InputFlags, addInputOptions, inputChoice } from './options/inputs.js';
 import { type ServerFlags, addServerOptions, serverChoice } from './options/server.js';
@@ -40,7 +41,7 @@ const TuneFlags = z.object({
 const list = (values: number[]) => values.join(',');
 
 export const tuneCommand = addServerOptions(addInputOptions(addShapeOptions(new Command('tune'))), true)
-  .description('find the Triton serving config that meets a p95 budget at the highest throughput, and write it into the repository')
+  .description(CATALOG.tune.summary)
   .requiredOption('--repository <dir>', 'the Triton model repository the server serves (explicit model control)')
   .requiredOption('--p95 <ms>', 'latency budget: a candidate qualifies at a load level where its p95 is at most this')
   .option('--instances <counts>', `instance counts to try (default: ${list(DEFAULT_GRID.instances)})`)

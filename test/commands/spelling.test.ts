@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { flagSpeller } from '../../commands/options/spelling.js';
-import { buildProgram } from '../../commands/program.js';
+import { buildProgram, loadAllCommands } from '../../commands/program.js';
 import { opt, respell, respellAll } from '../../src/option-ref.js';
 import { configSpeller } from '../../src/pipeline/spelling.js';
 import { TRTEXEC_FLAGS } from '../../src/trt/flags.js';
@@ -34,7 +34,7 @@ function sources(dir: string): string[] {
 
 test('the library never names a flag of the CLI: it speaks option keys (trtexec\'s own flags aside)', async () => {
   const program = await buildProgram(['node', 'tdeploy']);
-  const flags = new Set([program, ...program.commands].flatMap((c) => c.options.map((o) => o.long)).filter((f): f is string => f !== undefined));
+  const flags = new Set([program, ...(await loadAllCommands())].flatMap((c) => c.options.map((o) => o.long)).filter((f): f is string => f !== undefined));
   assert.ok(flags.has('--max-drift-cosine') && flags.has('--no-fuse') && flags.has('--json'), 'every command is loaded');
   const found: string[] = [];
   for (const file of sources(path.join(repoRoot, 'src'))) {
