@@ -259,6 +259,7 @@ const forms: Form[] = [
   ...matmul('BERT-base projection', 128, 768, 768),
   ...matmul('BERT-base FFN', 128, 768, 3072),
   ...matmul('small', 16, 64, 64),
+  ...matmul('CNN classifier', 2, 1280, 1000),
   ...conv('ResNet 3×3', image(64, 56), 64, 3),
   ...conv('ResNet 1×1', image(64, 56), 256, 1),
   ...conv('MobileNet depthwise', image(96, 56), 96, 3, 96),
