@@ -16,6 +16,7 @@ import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
 import { keepIrVersion } from '../onnx/ir-version.js';
+import { QUANTIZE_OPSET, upgradeOpset } from '../onnx/upgrade/upgrade.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { opt } from '../option-ref.js';
 import { type Progress, silent } from '../progress.js';
@@ -257,8 +258,7 @@ async function toInt8(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   const target = options.target ?? 'cpu';
   const mode = options.mode ?? (target === 'tensorrt' ? 'static' : 'auto');
-  const opset = opsetVersion(model.proto) ?? 1;
-  if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again at opset 13 or later' });
+  const opset = upgradeForInt8(job);
   const cpu = cpuProfile();
   const reduceRange = options.reduceRange ?? cpu.reduceRange;
   job.notes.push(options.reduceRange === undefined
@@ -269,7 +269,6 @@ async function toInt8(job: Job): Promise<Conversion> {
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
-  if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
   const calibrated = job.data.calibration !== undefined;
   const sample = (job.data.calibration ?? job.data.run)[0];
   const types = mode === 'dynamic' ? new Map() : await inferTypes(sample ? withSampleShapes(model.proto, sample) : model.proto, model.path);
@@ -288,6 +287,18 @@ async function toInt8(job: Job): Promise<Conversion> {
   progress({ kind: 'phase', phase: `quantizing to int8 (${mode})` });
   await applyInt8(ctx, plan);
   return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
+}
+
+/**
+ * INT8 rewrites the model at opset 13: per-channel weights need DequantizeLinear's axis (13), and
+ * the quantizers write today's forms of the ops they add. Older models are upgraded op by op first.
+ */
+function upgradeForInt8(job: Job): number {
+  const from = opsetVersion(job.model.proto) ?? QUANTIZE_OPSET;
+  if (from >= QUANTIZE_OPSET) return from;
+  const changes = upgradeOpset(job.model.proto, QUANTIZE_OPSET);
+  job.notes.push(`upgraded from opset ${from} to ${QUANTIZE_OPSET} before quantizing, for per-channel weight scales (${changes.join('; ') || 'its operators mean the same there'})`);
+  return QUANTIZE_OPSET;
 }
 
 /** What `auto` chose, by form and op type, and what calibration data would add. */
