@@ -25,7 +25,7 @@ interface Case {
   fp16: { size: Range } | { fails: RegExp };
   /** dynamic INT8: the size share and cosine, or the error (Conv stays float32 in dynamic mode) */
   dynamic: { size: Range; cosine: Range } | { error: RegExp };
-  /** static INT8 (QLinearConv): size share and cosine */
+  /** static INT8 for the CPU (QDQ where the kernel table says it pays): size share and cosine; placement changes move these */
   static: { size: Range; cosine: Range };
 }
 
@@ -56,7 +56,8 @@ const CASES: Case[] = [
     name: 'mobilenet_v3_small', opset: 17, nodes: 159, parameters: 2_529_712,
     fp16: { fails: /cosine 0 < 0\.999/ },
     dynamic: { size: [0.5, 0.55], cosine: [0.999, 1] },
-    static: { size: [0.38, 0.45], cosine: [0.995, 1] },
+    // static: its int8 islands lose on this CPU's kernels, so all but 2 Convs stay float32
+    static: { size: [0.5, 0.56], cosine: [0.995, 1] },
   },
 ];
 
