@@ -90,9 +90,10 @@ async function convertGraph(job: Job, graph: GraphProto, types: Map<string, Valu
   // A constant that only bodies read (Silero VAD's LSTM weights, sliced inside a nested If) decides
   // no branch's types, unlike the node's own inputs and outputs: it goes to the bodies in float16,
   // and each body casts it back where one of its readers needs float32.
-  const readInBodies = (node: NodeProto, name: string) =>
-    constants.has(name) && !blocked.has(node) && !node.input.includes(name) && subgraphFreeNames(node).includes(name) && !returnedByBody(node, name);
-  const passesHalf = (node: NodeProto, name: string) => job.halved.has(name) || readInBodies(node, name);
+  const bodiesTakeHalf = (node: NodeProto, name: string) =>
+    !blocked.has(node) && !node.input.includes(name) && subgraphFreeNames(node).includes(name) && !returnedByBody(node, name);
+  const readInBodies = (node: NodeProto, name: string) => constants.has(name) && bodiesTakeHalf(node, name);
+  const passesHalf = (node: NodeProto, name: string) => (constants.has(name) || job.halved.has(name)) && bodiesTakeHalf(node, name);
   for (const input of graph.input) {
     if (isFloat32(input.name) && !initializers.has(input.name)) precision.set(input.name, keepIo ? 'float32' : 'float16');
   }
