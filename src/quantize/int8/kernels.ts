@@ -6,8 +6,10 @@
  *
  * Measured with onnxruntime-node 1.30.0 on an AMD EPYC with AVX2 and no VNNI (2 shared cores,
  * default threads, under other processes' load: ratios near 1 are ties). x64 with VNNI and arm64
- * were not measured here: their columns are empty, and a CPU without its own figures uses the x64 AVX2 ones (VNNI only makes the integer kernels
- * faster, so a form that wins without it wins with it), which the report says.
+ * were not measured here: their columns are empty, and a CPU without its own figures uses the
+ * x64 AVX2 ones (VNNI only makes the integer kernels faster, so a form that wins without it wins
+ * with it), which the report says. Island rows (`static-conv-island`) time one Conv in int8
+ * between float Convs, paying for the conversions at its edges: they set `islandLoses`.
  */
 import type { CpuKind, CpuProfile } from '../cpu.js';
 
