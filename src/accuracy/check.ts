@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { loadModel } from '../onnx/model.js';
 import { saveModel } from '../onnx/save.js';
 import { type ModelSignature, type TensorInfo, opsetVersion, signature } from '../onnx/signature.js';
-import { upgradeToOpset7 } from '../onnx/upgrade-opset.js';
+import { RUNNABLE_OPSET, upgradeOpset } from '../onnx/upgrade/upgrade.js';
 import { type Progress, silent } from '../progress.js';
 import { checkInputs } from '../runtime/inputs.js';
 import { type Provider, type SessionOptions, openSession } from '../runtime/session.js';
@@ -191,8 +191,8 @@ async function checkLayers(candidate: string, against: string, reference: string
 async function upgradedCopy(file: string, dir: string, notes: string[]): Promise<string> {
   const model = await loadModel(file);
   const opset = opsetVersion(model.proto);
-  if (opset === undefined || opset >= 7) return file;
-  const changes = upgradeToOpset7(model.proto);
+  if (opset === undefined || opset >= RUNNABLE_OPSET) return file;
+  const changes = upgradeOpset(model.proto, RUNNABLE_OPSET);
   const copy = path.join(dir, `${fs.readdirSync(dir).length}-${path.basename(file)}`);
   await saveModel(model, copy);
   notes.push(`${file} has opset ${opset}, older than ONNX Runtime runs: checked a copy upgraded to opset 7 (${changes.join('; ') || 'its operators mean the same there'})`);

@@ -16,6 +16,7 @@ import { overwrittenInput } from '../io/same-file.js';
 import { type OnnxModel, allTensors, externalDataFiles, hasExternalData, loadModel } from '../onnx/model.js';
 import { type SavedModel, saveModel } from '../onnx/save.js';
 import { keepIrVersion } from '../onnx/ir-version.js';
+import { QUANTIZE_OPSET, upgradeOpset } from '../onnx/upgrade/upgrade.js';
 import { type ModelSignature, opsetVersion, signature } from '../onnx/signature.js';
 import { opt } from '../option-ref.js';
 import { type Progress, silent } from '../progress.js';
@@ -42,7 +43,7 @@ import type { BlockedNode, QuantizeReport } from './result.js';
 import { measureSpeed, slowdownNote } from './speed.js';
 import { type ScratchSpace, openScratch } from './store.js';
 import type { Int8Form, Int8Mode, Target } from './targets.js';
-import { inferTypes } from './types.js';
+import { inferTypes, withSampleShapes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
 
@@ -214,7 +215,8 @@ function refuseQuantized(model: OnnxModel): void {
 
 /** Node names and op types to keep in float32 must name something the model has: a typo would silently do nothing. */
 function checkNames(model: OnnxModel, options: QuantizeOptions): void {
-  const nodes = model.proto.graph!.node;
+  // Bodies of If/Loop/Scan too: their nodes are converted, so they may be named.
+  const nodes = [...allNodes(model.proto.graph!)];
   const names = new Set(nodes.map((n) => n.name));
   const ops = new Set(nodes.map((n) => n.opType));
   const lists = [['blockNodes', options.blockNodes, names, 'node named'], ['excludeNodes', options.excludeNodes, names, 'node named'], ['blockOps', options.blockOps, ops, 'node of op type']] as const;
@@ -257,8 +259,7 @@ async function toInt8(job: Job): Promise<Conversion> {
   const { model, options, progress } = job;
   const target = options.target ?? 'cpu';
   const mode = options.mode ?? (target === 'tensorrt' ? 'static' : 'auto');
-  const opset = opsetVersion(model.proto) ?? 1;
-  if (opset < 10) throw new InputError(`INT8 needs ONNX opset 10 or later (QuantizeLinear); the model has opset ${opset}`, { hint: 'export it again at opset 13 or later' });
+  const opset = upgradeForInt8(job);
   const cpu = cpuProfile();
   const reduceRange = options.reduceRange ?? cpu.reduceRange;
   job.notes.push(options.reduceRange === undefined
@@ -269,9 +270,9 @@ async function toInt8(job: Job): Promise<Conversion> {
   const opTypes = options.opTypes ?? INT8_OP_TYPES;
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
-  if (perChannel && opset < 13) job.notes.push(`per-tensor weight scales: per-channel DequantizeLinear needs opset 13, the model has ${opset}`);
   const calibrated = job.data.calibration !== undefined;
-  const types = mode === 'dynamic' ? new Map() : await inferTypes(model.proto, model.path);
+  const sample = (job.data.calibration ?? job.data.run)[0];
+  const types = mode === 'dynamic' ? new Map() : await inferTypes(sample ? withSampleShapes(model.proto, sample) : model.proto, model.path);
   const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
     mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu,
   }, job.scratch, types);
@@ -287,6 +288,18 @@ async function toInt8(job: Job): Promise<Conversion> {
   progress({ kind: 'phase', phase: `quantizing to int8 (${mode})` });
   await applyInt8(ctx, plan);
   return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
+}
+
+/**
+ * INT8 rewrites the model at opset 13: per-channel weights need DequantizeLinear's axis (13), and
+ * the quantizers write today's forms of the ops they add. Older models are upgraded op by op first.
+ */
+function upgradeForInt8(job: Job): number {
+  const from = opsetVersion(job.model.proto) ?? QUANTIZE_OPSET;
+  if (from >= QUANTIZE_OPSET) return from;
+  const changes = upgradeOpset(job.model.proto, QUANTIZE_OPSET);
+  job.notes.push(`upgraded from opset ${from} to ${QUANTIZE_OPSET} before quantizing, for per-channel weight scales (${changes.join('; ') || 'its operators mean the same there'})`);
+  return QUANTIZE_OPSET;
 }
 
 /** What `auto` chose, by form and op type, and what calibration data would add. */

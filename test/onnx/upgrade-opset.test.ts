@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { check } from '../../src/accuracy/check.js';
 import { loadModel } from '../../src/onnx/model.js';
-import { upgradeToOpset7 } from '../../src/onnx/upgrade-opset.js';
+import { upgradeOpset } from '../../src/onnx/upgrade/upgrade.js';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { node, writeModel } from '../accuracy/models.js';
 import { tempDir } from '../helpers.js';
@@ -19,7 +19,7 @@ test('legacy broadcast on an axis becomes numpy broadcast through an Unsqueeze, 
     nodes: [node('Add', ['a', 'b'], ['y'], { broadcast: 1, axis: 1 })],
   });
   const model = await loadModel(file);
-  assert.deepEqual(upgradeToOpset7(model.proto), ['Add: second input unsqueezed to broadcast from axis 1']);
+  assert.deepEqual(upgradeOpset(model.proto, 7), ['Add: second input unsqueezed to broadcast from axis 1']);
   const [unsqueeze, add] = model.proto.graph!.node;
   assert.deepEqual([unsqueeze.opType, unsqueeze.input, unsqueeze.output, unsqueeze.attribute[0].ints], ['Unsqueeze', ['b'], ['b_unsqueezed'], [1n]]);
   assert.deepEqual([add.input, add.attribute], [['a', 'b_unsqueezed'], []]);
@@ -52,7 +52,7 @@ test('models at opset 7 or later are left alone', async () => {
     nodes: [node('Relu', ['x'], ['y'])],
   });
   const model = await loadModel(file);
-  assert.deepEqual(upgradeToOpset7(model.proto), []);
+  assert.deepEqual(upgradeOpset(model.proto, 7), []);
   assert.equal(model.proto.opsetImport[0].version, 13n);
   const report = await check(file, { against: file, gate, upgradeOpset: true });
   assert.deepEqual(report.notes.filter((n) => n.includes('upgraded')), []);
@@ -61,8 +61,8 @@ test('models at opset 7 or later are left alone', async () => {
 test('what the upgrade cannot convert is an input error that says why', async () => {
   const dir = tempDir();
   const cases: [string, number, Parameters<typeof writeModel>[1]['nodes'], RegExp][] = [
-    ['old', 5, [node('Relu', ['x'], ['y'])], /from opset 5 to 7: tdeploy upgrades opset 6 models only/],
-    ['lstm', 6, [node('LSTM', ['x', 'w', 'r'], ['y'])], /LSTM changed in opset 7 in ways tdeploy does not convert/],
+    ['old', 5, [node('Relu', ['x'], ['y'])], /from opset 5 to 7: tdeploy upgrades opset 6 and later/],
+    ['lstm', 6, [node('LSTM', ['x', 'w', 'r'], ['y'])], /LSTM changed in opset 7: the opset-6 form changed/],
     ['ranks', 6, [node('Add', ['x', 'hidden'], ['y'], { broadcast: 1, axis: 0 })], /Add broadcasts on axis 0 but the ranks of its inputs are unknown/],
     ['prelu', 6, [node('Identity', ['x'], ['a']), node('Identity', ['x'], ['s']), node('PRelu', ['a', 's'], ['y'])], /the ranks of PRelu's input and slope are unknown or do not fit \(\? and \?\)/],
   ];
@@ -74,6 +74,6 @@ test('what the upgrade cannot convert is an input error that says why', async ()
       nodes,
     });
     const model = await loadModel(file);
-    assert.throws(() => upgradeToOpset7(model.proto), { kind: 'opset-upgrade', message });
+    assert.throws(() => upgradeOpset(model.proto, 7), { kind: 'opset-upgrade', message });
   }
 });

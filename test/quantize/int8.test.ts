@@ -191,18 +191,24 @@ test('static calibration of an activation that is empty on every batch (a Compre
   }
 });
 
-test('an opset-10 model keeps Conv float32 in dynamic mode (DynamicQuantizeLinear came with opset 11) and quantizes its MatMul', async () => {
-  const dir = tempDir();
-  const random = new Random(9);
-  const source = await writeModel(path.join(dir, 'opset10.onnx'), [
-    makeNode('Conv', ['image', 'kernel'], ['features'], { name: 'conv' }),
-    makeNode('MatMul', ['x', 'w'], ['y'], { name: 'mm' }),
-  ], [value('image', 'float32', ['batch', 2, 5, 5]), value('x', 'float32', ['batch', 4])], [value('features', 'float32', ['batch', 3, 3, 3]), value('y', 'float32', ['batch', 3])], {
-    kernel: floats([3, 2, 3, 3], () => random.normal()), w: floats([4, 3], () => random.normal()),
-  }, { '': 10 });
-  const report = await quantize(source, { output: path.join(dir, 'opset10.int8.onnx'), to: 'int8', mode: 'dynamic' });
-  assert.deepEqual(report.blockedNodes, [{ node: 'conv', op: 'Conv', reason: 'DynamicQuantizeLinear needs opset 11, the model has opset 10' }]);
-  assert.equal(report.nodesConverted, 1);
-  assert.deepEqual(ops(await loadModel(report.output)), ['Conv', 'DynamicQuantizeMatMul']);
-  assert.deepEqual(report.drift.outputs.map((o) => [o.name, o.cosine === 1 || o.cosine! > 0.999]), [['features', true], ['y', true]]);
-});
+for (const opset of [9, 11]) {
+  test(`an opset-${opset} model is upgraded to 13 and its weights quantized per channel (once refused below 10, per tensor below 13)`, async () => {
+    const dir = tempDir();
+    const random = new Random(9);
+    const source = await writeModel(path.join(dir, `opset${opset}.onnx`), [
+      makeNode('MatMul', ['x', 'w'], ['h'], { name: 'mm' }),
+      makeNode('Softmax', ['h'], ['y'], { name: 'softmax' }),
+    ], [value('x', 'float32', ['batch', 4])], [value('y', 'float32', ['batch', 3])], {
+      // columns of very different scales: one scale per tensor would flatten the small ones
+      w: floats([4, 3], (i) => random.normal() * [8, 0.05, 1][i % 3]),
+    }, { '': opset });
+    const report = await quantize(source, { output: path.join(dir, `opset${opset}.int8.onnx`), to: 'int8', mode: 'dynamic' });
+    assert.ok(report.notes.includes(`upgraded from opset ${opset} to 13 before quantizing, for per-channel weight scales (Softmax: axis 1 made explicit (the default became -1))`), report.notes.join('\n'));
+    assert.equal(report.nodesConverted, 1);
+    const model = await loadModel(report.output);
+    assert.equal(model.proto.opsetImport.find((o) => o.domain === '')!.version, 13n);
+    const scale = model.proto.graph!.initializer.find((t) => t.name.startsWith('w') && t.name.endsWith('_scale'))!;
+    assert.deepEqual(scale.dims, [3n], 'one scale per output column');
+    assert.ok(report.drift.outputs[0].cosine! > 0.9999, `cosine ${report.drift.outputs[0].cosine}`);
+  });
+}
