@@ -8,8 +8,10 @@ import { InputError, fileError } from '../errors.js';
 import type { ModelSignature, TensorInfo } from '../onnx/signature.js';
 import { checkInputs, checkTensor } from '../runtime/inputs.js';
 import { isBatchLike } from '../runtime/shapes.js';
+import { isFloat } from '../tensor/dtype.js';
 import { readTensorFile, readTensorPb } from '../tensor/files.js';
 import type { Tensor, TensorMap } from '../tensor/tensor.js';
+import { castInputs } from './inputs.js';
 
 export interface DataSet {
   /** where the set came from, for messages: the file, or the data-set folder */
@@ -45,6 +47,10 @@ export function testFolder(location: string): { model: string; dir: string } | u
 /**
  * Reads every input set (and, with `withOutputs`, the expected outputs) at `location` and checks
  * them against the model: every input and output present, dtypes equal, shapes fitting.
+ * A reference (`withOutputs`) made for the fp32 model also serves its fp16 copy (quantize to fp16
+ * without keepIoTypes): float inputs are cast to the model's float types and float outputs of
+ * another float type are compared (both widen to float64), with notes; an int against a float
+ * stays an error.
  */
 export async function readDataSets(location: string, sig: ModelSignature, withOutputs: boolean): Promise<DataSets> {
   let isDir: boolean;
@@ -54,6 +60,7 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
     throw fileError(location, error, withOutputs ? 'reference' : 'inputs');
   }
   const result = isDir ? await readFolder(location, sig, withOutputs) : await readFile(location, sig, withOutputs);
+  const widened = new Set<string>();
   for (const set of result.sets) {
     for (const info of sig.inputs) refuseEmptyBatch(info, set.inputs.get(info.name)!, set.source);
     for (const info of withOutputs ? sig.outputs : []) {
@@ -64,11 +71,25 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
           hint: `it holds ${[...set.inputs.keys(), ...set.outputs.keys()].join(', ') || 'nothing'}; the model's outputs are ${names(sig.outputs)}`,
         });
       }
-      checkTensor(info, tensor, set.source);
+      checkTensor(info, tensor, set.source, { anyFloat: true });
+      if (tensor.dtype !== info.dtype) widened.add(`${info.name} ${tensor.dtype}→${info.dtype}`);
     }
   }
+  if (widened.size) result.notes.push(`outputs compared across float types (both widened to float64): ${[...widened].join(', ')}`);
   return result;
 }
+
+/** With `cast`, float inputs converted to the model's float types, each conversion named once in `casts`. */
+function castFloats(inputs: TensorInfo[], tensors: TensorMap, cast: boolean, casts: Set<string>): TensorMap {
+  if (!cast) return tensors;
+  for (const info of inputs) {
+    const dtype = tensors.get(info.name)?.dtype;
+    if (dtype && dtype !== info.dtype && isFloat(dtype) && isFloat(info.dtype)) casts.add(`${info.name} ${dtype}→${info.dtype}`);
+  }
+  return castInputs(inputs, tensors);
+}
+
+const castNote = (casts: Set<string>) => (casts.size ? [`reference inputs cast to the model's float types: ${[...casts].join(', ')}`] : []);
 
 /**
  * A batch of 0 samples gives the model nothing to run on (onnxruntime then fails deep inside a
@@ -88,7 +109,8 @@ function refuseEmptyBatch(info: TensorInfo, tensor: Tensor, source: string): voi
 const isBatchAxis = (dim: string | number | null | undefined) => typeof dim === 'string' && isBatchLike(dim);
 
 async function readFile(file: string, sig: ModelSignature, withOutputs: boolean): Promise<DataSets> {
-  const tensors = await readTensorFile(file);
+  const casts = new Set<string>();
+  const tensors = castFloats(sig.inputs, await readTensorFile(file), withOutputs, casts);
   // Checked before picking, against all the file holds, so that a missing input's hint names what is there.
   checkInputs(sig.inputs, tensors, file);
   const pick = (infos: TensorInfo[]) => new Map(infos.filter((i) => tensors.has(i.name)).map((i) => [i.name, tensors.get(i.name)!]));
@@ -96,7 +118,7 @@ async function readFile(file: string, sig: ModelSignature, withOutputs: boolean)
   const unused = [...tensors.keys()].filter((k) => !known.has(k));
   return {
     sets: [{ source: file, inputs: pick(sig.inputs), outputs: withOutputs ? pick(sig.outputs) : new Map() }],
-    notes: unused.length ? [`${file}: ignored ${unused.join(', ')} (not ${withOutputs ? 'an input or output' : 'an input'} of the model)`] : [],
+    notes: [...castNote(casts), ...(unused.length ? [`${file}: ignored ${unused.join(', ')} (not ${withOutputs ? 'an input or output' : 'an input'} of the model)`] : [])],
   };
 }
 
@@ -109,13 +131,14 @@ async function readFolder(dir: string, sig: ModelSignature, withOutputs: boolean
     throw new InputError(`${dir} holds no test_data_set_* folders`, { hint: 'an ONNX test folder holds test_data_set_N/input_i.pb and output_i.pb (and model.onnx)' });
   }
   const sets: DataSet[] = [];
+  const casts = new Set<string>();
   for (const folder of folders) {
     const source = path.join(dir, folder);
-    const inputs = await readProtos(source, 'input', sig.inputs);
+    const inputs = castFloats(sig.inputs, await readProtos(source, 'input', sig.inputs), withOutputs, casts);
     checkInputs(sig.inputs, inputs, source);
     sets.push({ source, inputs, outputs: withOutputs ? await readProtos(source, 'output', sig.outputs) : new Map() });
   }
-  return { sets, notes: [] };
+  return { sets, notes: castNote(casts) };
 }
 
 /** `input_N.pb` files of one data set: matched by the TensorProto's name when it has one, else by position N. */

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { type TensorInfo, formatShape } from '../onnx/signature.js';
-import { dtypeInfo, integerRange } from '../tensor/dtype.js';
+import { dtypeInfo, integerRange, isFloat } from '../tensor/dtype.js';
 import { Random } from '../tensor/random.js';
 import { type Tensor, type TensorMap, elementCount, floatToBfloat16, floatToHalf, zeros } from '../tensor/tensor.js';
 import { opt } from '../option-ref.js';
@@ -114,9 +114,13 @@ export function checkInputs(inputs: TensorInfo[], tensors: TensorMap, where: str
   }
 }
 
-/** One tensor against the model's description of it: same dtype, same rank, same fixed dims. */
-export function checkTensor(info: TensorInfo, tensor: Tensor, where: string): void {
-  if (tensor.dtype !== info.dtype) {
+/**
+ * One tensor against the model's description of it: same dtype (with `anyFloat`, any float type
+ * for a float), same rank, same fixed dims.
+ */
+export function checkTensor(info: TensorInfo, tensor: Tensor, where: string, { anyFloat = false } = {}): void {
+  const floats = anyFloat && isFloat(tensor.dtype) && isFloat(info.dtype);
+  if (tensor.dtype !== info.dtype && !floats) {
     throw new InputError(`${where}: '${info.name}' is ${tensor.dtype} but the model expects ${info.dtype}`);
   }
   if (!info.shape) return;

@@ -151,6 +151,29 @@ test('fp16 inputs and outputs (Uint16Array bits) against an fp16 reference and a
   assert.equal(exact.passed, true);
   assert.deepEqual([exact.outputs[0].dtype, exact.outputs[0].maxAbsError], ['float16', 0]);
 
+  // a reference made for the fp32 model checks the fp16 one (quantize --to fp16 without --keep-io-types):
+  // x is cast to fp16, and y is compared with both sides widened to float64
+  const x32 = Float32Array.from({ length: 16 }, (_, i) => 5 * Math.sin(i + 1));
+  const y32 = Float32Array.from(x32, (v) => v * 3);
+  const reference32 = path.join(dir, 'fp32.reference.npz');
+  await writeNpz(reference32, new Map<string, Tensor>([
+    ['x', { dtype: 'float32', shape: [2, 8], data: x32 }],
+    ['y', { dtype: 'float32', shape: [2, 8], data: y32 }],
+  ]));
+  const widened = await check(fp16, { reference: reference32, gate: { atol: 1e-2, rtol: 2e-3 } });
+  assert.equal(widened.passed, true);
+  for (const note of ["reference inputs cast to the model's float types: x float32→float16", 'outputs compared across float types (both widened to float64): y float32→float16']) {
+    assert.ok(widened.notes.includes(note), widened.notes.join('\n'));
+  }
+  const e = Array.from(y32);
+  const a = Array.from(x32, (v) => halfToFloat(floatToHalf(halfToFloat(floatToHalf(v)) * 3)));
+  const dot = (p: number[], q: number[]) => p.reduce((sum, v, i) => sum + v * q[i], 0);
+  const cosine = dot(e, a) / Math.sqrt(dot(e, e) * dot(a, a));
+  const y16 = widened.outputs[0];
+  assert.ok(cosine < 1 - 1e-10, `fp16 rounding moves y: cosine ${cosine}`);
+  assert.ok(Math.abs(y16.cosine! - cosine) < 1e-12, `cosine ${y16.cosine} against ${cosine}`);
+  assert.equal(y16.maxAbsError, Math.max(...e.map((v, i) => Math.abs(v - a[i]))));
+
   // the fp32 model is the baseline: its float32 inputs are cast to fp16 for the candidate, and
   // the fp16 outputs differ by fp16 rounding (a relative step of 2^-11 at most, twice: input and output)
   const loose = await check(fp16, { against: fp32, shapes: { shapes: {}, dims: { batch: [4] } }, gate: { atol: 1e-2, rtol: 2e-3 } });
@@ -209,7 +232,7 @@ test('bad references are input errors that name the tensor', async () => {
   const cases: [string, Promise<string> | string, RegExp, GateOptions?][] = [
     ['missing output', variant('no-logits', (m) => m.delete('logits')), /no-logits\.npz has no expected value for output 'logits'/],
     ['missing input', variant('no-mask', (m) => m.delete('attention_mask')), /no-mask\.npz has no tensor for input 'attention_mask'/],
-    ['output dtype', variant('f64', (m) => m.set('logits', { dtype: 'float64', shape: [2, 4], data: new Float64Array(8) })), /'logits' is float64 but the model expects float32/],
+    ['output dtype', variant('i64', (m) => m.set('logits', { dtype: 'int64', shape: [2, 4], data: new BigInt64Array(8) })), /'logits' is int64 but the model expects float32/],
     ['output shape', variant('shape', (m) => m.set('logits', { dtype: 'float32', shape: [2, 5], data: new Float32Array(10) })), /'logits' has shape \[2, 5\] but the model expects \[batch, 4\]/],
     ['output shape vs actual', variant('rows', (m) => m.set('logits', { dtype: 'float32', shape: [3, 4], data: new Float32Array(12) })), /output 'logits': expected shape \[3, 4\] but the model produced \[2, 4\]/],
     ['inputs disagree', variant('seq', (m) => m.set('attention_mask', { dtype: 'int64', shape: [2, 8], data: new BigInt64Array(16) })), /dimension 'seq' is 16 in 'input_ids' but 8 in 'attention_mask'/],

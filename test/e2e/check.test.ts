@@ -61,6 +61,25 @@ test('with --json a failed gate prints its report as the one JSON document', asy
   assert.equal(hidden.maxAbsError, 0);
 });
 
+test('an fp16 model (float16 outputs) checks against the fp32 reference: values widened, not a dtype error', () => {
+  const fp16 = path.join(tempDir(), 'encoder.fp16.onnx');
+  const quantized = runCli(['quantize', encoder, '-o', fp16, '--to', 'fp16']);
+  assert.equal(quantized.code, 0, quantized.stderr);
+  const { code, stdout, stderr } = runCli(['check', fp16, '--reference', reference, '--json']);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  assert.equal(report.passed, true);
+  assert.ok(report.notes.includes('outputs compared across float types (both widened to float64): logits float32→float16, hidden_states float32→float16'), report.notes.join('\n'));
+  assert.match(stderr, /tdeploy: note: outputs compared across float types/);
+  // the same inputs through the fp32 model, which is within 2e-6 of the reference: the same cosines
+  const against = JSON.parse(runCli(['check', fp16, '--against', encoder, '--inputs', reference, '--json']).stdout);
+  report.outputs.forEach((o: { name: string; dtype: string; cosine: number }, i: number) => {
+    assert.equal(o.dtype, 'float16');
+    assert.ok(o.cosine > 0.999 && o.cosine < 1, `${o.name} cosine ${o.cosine}`);
+    assert.ok(Math.abs(o.cosine - against.outputs[i].cosine) < 1e-6, `${o.name}: ${o.cosine} against ${against.outputs[i].cosine}`);
+  });
+});
+
 test('bad flags and inputs exit 2 with one line naming the problem, and write nothing', () => {
   const dir = tempDir();
   const cases: [string[], RegExp][] = [
