@@ -161,3 +161,47 @@ test('INT8 static calibrates values inside If branches (each branch over the set
   const [then, otherwise] = await branchCosines(source, thenOnly.output);
   assert.ok(then > 0.99 && otherwise === 1, `cosines ${then} ${otherwise}`);
 });
+
+/** h ← tanh(h·W) three times in a Loop whose body reads W from the main graph. */
+async function loopModel(dir: string): Promise<string> {
+  const body = create(GraphProtoSchema, {
+    name: 'step',
+    node: [
+      makeNode('MatMul', ['h', 'w'], ['m'], { name: 'step_mm' }),
+      makeNode('Tanh', ['m'], ['t'], { name: 'step_tanh' }),
+      makeNode('Identity', ['cond_in'], ['cond_out'], { name: 'step_cond' }),
+    ],
+    input: [value('iter', 'int64', []), value('cond_in', 'bool', []), value('h', 'float32', ['batch', 32])],
+    output: [value('cond_out', 'bool', []), value('t', 'float32', ['batch', 32])],
+  });
+  const trips: Tensor = { dtype: 'int64', shape: [], data: BigInt64Array.of(3n) };
+  const yes: Tensor = { dtype: 'bool', shape: [], data: Uint8Array.of(1) };
+  return writeModel(path.join(dir, 'loop.onnx'), [makeNode('Loop', ['trips', 'yes', 'x'], ['y'], { name: 'repeat', attributes: [graphAttr('body', body)] })],
+    [value('x', 'float32', ['batch', 32])], [value('y', 'float32', ['batch', 32])],
+    { w: floats([32, 32], (i) => Math.sin(i * 0.37) * 0.4), trips, yes });
+}
+
+test('INT8 in a Loop body: the weight it reads from the main graph is quantized there, and static calibration sees the body values of every iteration', async () => {
+  const dir = tempDir();
+  const source = await loopModel(dir);
+  const x = floats([8, 32], (i) => Math.cos(i * 0.3));
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', x]]));
+  for (const mode of ['dynamic', 'static'] as const) {
+    const report = await quantize(source, { output: path.join(dir, `loop.${mode}.onnx`), to: 'int8', mode, ...(mode === 'static' ? { calibration } : {}) });
+    assert.equal(report.nodesConverted, 1, mode);
+    const model = await loadModel(report.output);
+    const main = model.proto.graph!;
+    assert.deepEqual(main.initializer.map((t) => t.name).filter((n) => n === 'w'), [], `${mode}: the float weight is gone from the main graph`);
+    const step = main.node[0].attribute[0].g!;
+    assert.equal(step.initializer.filter((t) => tensorDtype(t) === 'int8' && t.dims.length === 2).length, 1, `${mode}: the int8 weight lives in the body`);
+    if (mode === 'static') {
+      const q = step.node.find((n) => n.opType === 'QuantizeLinear' && n.input[0] === 'm')!;
+      const scale = new Float32Array(step.initializer.find((t) => t.name === q.input[1])!.rawData.slice().buffer)[0];
+      assert.ok(scale > 0.003 && scale < 0.1, `m's scale ${scale} comes from its calibrated range`);
+      assert.deepEqual(main.output.map((o) => o.name), ['y']);
+    }
+    const { cosine } = drift((await run(source, new Map([['x', x]]))).get('y')!, (await run(report.output, new Map([['x', x]]))).get('y')!);
+    assert.ok(cosine > 0.99, `${mode}: cosine ${cosine}`);
+  }
+});
