@@ -86,17 +86,44 @@ function qdqWeight(name: string, w: Tensor, axis: number, bias?: Tensor): { node
   return { nodes, weights };
 }
 
-/** Conv (+Relu): float, its static QDQ form (QLinearConv), and its dynamic form (ConvInteger). */
-function conv(label: string, [n, c, h, w]: Dims, m: number, k: number, group = 1, stride = 1): Form[] {
+/**
+ * Conv (+Relu): float, its static QDQ form (QLinearConv), the same between float neighbours, and
+ * its dynamic form (ConvInteger). With `HardSwish`, which has no int8 kernel and which float Conv
+ * runs fused, only the island form: the Conv's int8 output is dequantized for it.
+ */
+function conv(label: string, [n, c, h, w]: Dims, m: number, k: number, group = 1, stride = 1, activation: 'Relu' | 'HardSwish' = 'Relu'): Form[] {
   const weight = normal([m, c / group, k, k], 0.1);
   const bias = normal([m], 0.1);
   const attributes = [attr.ints('kernel_shape', [k, k]), attr.ints('pads', Array(4).fill(k >> 1)), attr.ints('strides', [stride, stride]), attr.int('group', group)];
   const input: [string, Dtype, Dims] = ['x', 'float32', [n, c, h, w]];
-  const float: Graph = { nodes: [makeNode('Conv', ['x', 'w', 'b'], ['c'], { attributes }), makeNode('Relu', ['c'], ['y'])], inputs: [input], outputs: [['y', 'float32']], weights: { w: weight, b: bias } };
+  const float: Graph = { nodes: [makeNode('Conv', ['x', 'w', 'b'], ['c'], { attributes }), makeNode(activation, ['c'], ['y'])], inputs: [input], outputs: [['y', 'float32']], weights: { w: weight, b: bias } };
   const qw = qdqWeight('w', weight, 0, bias);
   const fixed = { w: weight, b: bias };
   const shape = `${label}: ${c}→${m} ${k}×${k}${group > 1 ? ` group ${group}` : ''}${stride > 1 ? ` stride ${stride}` : ''} on ${h}×${w}`;
   const qw7 = quantizeWeight(weight, 0, 127);
+  const outH = Math.ceil(h / stride);
+  const macsPerValue = (m * (c / group) * k * k * outH * outH) / (c * h * w + m * outH * outH);
+  // Between float 1×1 Convs (which ORT runs channels-blocked, NCHWc): the island also breaks their layout chain.
+  const before = normal([c, c, 1, 1], 0.1);
+  const after = normal([m, m, 1, 1], 0.1);
+  const pointwise = (from: string, weight: string, to: string) => [makeNode('Conv', [from, weight], [`${to}_c`], { attributes: [attr.ints('kernel_shape', [1, 1])] }), makeNode(activation, [`${to}_c`], [to])];
+  const middle = activation === 'Relu'
+    ? [makeNode('QuantizeLinear', ['a', 'x_s', 'x_z'], ['a_q']), dq('a_q', 'a_dq'), ...qw.nodes, makeNode('Conv', ['a_dq', 'w_dq', 'w_b_dq'], ['c'], { attributes }), makeNode('Relu', ['c'], ['r']),
+      makeNode('QuantizeLinear', ['r', 'r_s', 'r_z'], ['r_q']), makeNode('DequantizeLinear', ['r_q', 'r_s', 'r_z'], ['m'])]
+    : [makeNode('QuantizeLinear', ['a', 'x_s', 'x_z'], ['a_q']), dq('a_q', 'a_dq'), ...qw.nodes, makeNode('Conv', ['a_dq', 'w_dq', 'w_b_dq'], ['c'], { attributes }),
+      makeNode('QuantizeLinear', ['c', 'y_s', 'y_z'], ['c_q']), makeNode('DequantizeLinear', ['c_q', 'y_s', 'y_z'], ['c_dq']), makeNode('HardSwish', ['c_dq'], ['m'])];
+  const island: Form = {
+    form: 'static-conv-island', shape: `${shape}, then ${activation}, between float 1×1 Convs (${macsPerValue.toFixed(2)} multiply-adds per converted value)`,
+    float: {
+      nodes: [...pointwise('x', 'before', 'a'), makeNode('Conv', ['a', 'w', 'b'], ['c'], { attributes }), makeNode(activation, ['c'], ['m']), ...pointwise('m', 'after', 'y')],
+      inputs: [input], outputs: [['y', 'float32']], weights: { w: weight, b: bias, before, after },
+    },
+    int8: {
+      nodes: [...pointwise('x', 'before', 'a'), ...middle, ...pointwise('m', 'after', 'y')],
+      inputs: [input], outputs: [['y', 'float32']], weights: { ...qw.weights, ...ACT, r_s: RELU_OUT.y_s, r_z: RELU_OUT.y_z, before, after },
+    },
+  };
+  if (activation === 'HardSwish') return [island];
   return [
     {
       form: 'static-conv', shape,
@@ -106,15 +133,7 @@ function conv(label: string, [n, c, h, w]: Dims, m: number, k: number, group = 1
         inputs: [['x', 'uint8', [n, c, h, w]]], outputs: [['y', 'uint8']], weights: { ...qw.weights, ...ACT, ...RELU_OUT },
       },
     },
-    {
-      form: 'static-conv-island', shape,
-      float,
-      int8: {
-        nodes: [makeNode('QuantizeLinear', ['x', 'x_s', 'x_z'], ['x_q']), dq('x_q', 'x_dq'), ...qw.nodes, makeNode('Conv', ['x_dq', 'w_dq', 'w_b_dq'], ['c'], { attributes }), makeNode('Relu', ['c'], ['r']),
-          makeNode('QuantizeLinear', ['r', 'r_s', 'r_z'], ['r_q']), makeNode('DequantizeLinear', ['r_q', 'r_s', 'r_z'], ['y'])],
-        inputs: [input], outputs: [['y', 'float32']], weights: { ...qw.weights, ...ACT, r_s: RELU_OUT.y_s, r_z: RELU_OUT.y_z },
-      },
-    },
+    island,
     {
       form: 'dynamic-conv', shape,
       float,
@@ -240,11 +259,23 @@ const forms: Form[] = [
   ...matmul('BERT-base projection', 128, 768, 768),
   ...matmul('BERT-base FFN', 128, 768, 3072),
   ...matmul('small', 16, 64, 64),
+  ...matmul('CNN classifier', 2, 1280, 1000),
   ...conv('ResNet 3×3', image(64, 56), 64, 3),
   ...conv('ResNet 1×1', image(64, 56), 256, 1),
   ...conv('MobileNet depthwise', image(96, 56), 96, 3, 96),
   ...conv('stem', image(3, 224), 64, 7, 1, 2),
   ...conv('small', image(16, 14), 16, 3),
+  ...conv('MobileNetV3 stem', image(3, 224), 16, 3, 1, 2),
+  ...conv('MobileNetV3 expand', image(24, 28), 88, 1),
+  ...conv('MobileNetV3 depthwise', image(88, 28), 88, 3, 88),
+  ...conv('MobileNetV3 depthwise 5×5', image(240, 14), 240, 5, 240),
+  ...conv('MobileNetV3 late expand', image(96, 7), 576, 1),
+  ...conv('ResNet 3×3', image(64, 56), 64, 3, 1, 1, 'HardSwish'),
+  ...conv('ResNet 1×1', image(64, 56), 256, 1, 1, 1, 'HardSwish'),
+  ...conv('MobileNetV3 stem', image(3, 224), 16, 3, 1, 2, 'HardSwish'),
+  ...conv('MobileNetV3 expand', image(40, 14), 240, 1, 1, 1, 'HardSwish'),
+  ...conv('MobileNetV3 late expand', image(96, 7), 576, 1, 1, 1, 'HardSwish'),
+  ...conv('MobileNetV3 depthwise 5×5', image(240, 14), 240, 5, 240, 1, 'HardSwish'),
   gemm('classifier', 1, 2048, 1000),
   gemm('small', 1, 64, 10),
   chained('static-add', 'Add', [image(64, 56), image(64, 56)]),

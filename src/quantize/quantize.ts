@@ -43,7 +43,7 @@ import type { BlockedNode, QuantizeReport } from './result.js';
 import { measureSpeed, slowdownNote } from './speed.js';
 import { type ScratchSpace, openScratch } from './store.js';
 import type { Int8Form, Int8Mode, Target } from './targets.js';
-import { inferTypes } from './types.js';
+import { inferTypes, withSampleShapes } from './types.js';
 
 const FLOAT16 = onnxFromDtype('float16');
 
@@ -270,8 +270,10 @@ async function toInt8(job: Job): Promise<Conversion> {
   const fused = await fuseForInt8(job, mode, opTypes);
   const perChannel = options.perChannel ?? true;
   const calibrated = job.data.calibration !== undefined;
+  const sample = (job.data.calibration ?? job.data.run)[0];
+  const types = mode === 'dynamic' ? undefined : await inferTypes(sample ? withSampleShapes(model.proto, sample) : model.proto, model.path);
   const settings = { mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu };
-  const graphs = await planGraphs(model, settings, job.scratch, { opTypes, excludeNodes: options.excludeNodes ?? [] }, mode === 'dynamic' ? undefined : await inferTypes(model.proto, model.path));
+  const graphs = await planGraphs(model, settings, job.scratch, { opTypes, excludeNodes: options.excludeNodes ?? [] }, types);
   const values = graphs.flatMap((g) => g.plan.placement.values);
   if (values.length > 0) {
     const method = options.method ?? 'minmax';

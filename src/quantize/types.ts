@@ -6,6 +6,7 @@ import type { Dim } from '../onnx/signature.js';
 import { type Dtype, dtypeFromOrt, onnxFromDtype } from '../tensor/dtype.js';
 import { ortError } from '../runtime/ort-errors.js';
 import { tensorDtype } from '../onnx/tensor-proto.js';
+import type { TensorMap } from '../tensor/tensor.js';
 
 export interface ValueType {
   dtype: Dtype;
@@ -21,6 +22,21 @@ export interface ValueType {
  */
 export async function inferTypes(proto: ModelProto, where: string): Promise<Map<string, ValueType>> {
   return graphTypes(proto, proto.graph!, where, new Map());
+}
+
+/**
+ * The model with its inputs' dims fixed to those of a sample it will run on, so that shapes
+ * inferred from it are numbers where the model says only "height" or "width" (a detector's
+ * input): the sizes static INT8 weighs each Conv by.
+ */
+export function withSampleShapes(proto: ModelProto, sample: TensorMap): ModelProto {
+  const input = proto.graph!.input.map((v) => {
+    const tensor = sample.get(v.name);
+    if (!tensor || v.type?.value.case !== 'tensorType') return v;
+    const dim = tensor.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } }));
+    return create(ValueInfoProtoSchema, { name: v.name, type: { value: { case: 'tensorType', value: { elemType: v.type.value.value.elemType, shape: { dim } } } } });
+  });
+  return { ...proto, graph: { ...proto.graph!, input } };
 }
 
 /**

@@ -115,6 +115,20 @@ test('a head split that differs from the scaling gives Attention a scale; still 
   assert.ok(await largestDifference(before, after, tokens(3, 12, 1000, 2)) <= 1e-5);
 });
 
+test('a head split that leaves the head count to Reshape (-1, as transformers 5 exports BERT) takes it from q\'s width', async () => {
+  const { report, before, after, model } = await fuse(fixture('encoder.onnx'), (m) => {
+    const graph = m.proto.graph!;
+    const nodeOf = (name: string) => graph.node.find((n) => n.output.includes(name))!;
+    for (const reshape of graph.node.filter((n) => n.opType === 'Reshape' && n.name.includes('/attention/'))) {
+      const concat = nodeOf(reshape.input[1]);
+      if (concat.input.length === 4) nodeOf(concat.input[2]).attribute[0].t = tensorToProto('', { dtype: 'int64', shape: [1], data: BigInt64Array.of(-1n) });
+    }
+  });
+  assert.deepEqual(report.applied, { Attention: 2 });
+  assert.deepEqual(model.proto.graph!.node.filter((n) => n.opType === 'Attention').map((n) => Number(attribute(n, 'num_heads')!.i)), [4, 4]);
+  assert.ok(await largestDifference(before, after, tokens(3, 12, 1000, 3)) <= 1e-5);
+});
+
 test('patterns that are not exactly attention are left alone, each with its reason', async () => {
   const query = '/blocks.1/attention/query/Add_output_0';
   const exposed = await fuse(fixture('encoder.onnx'), (m) => m.proto.graph!.output.push(create(ValueInfoProtoSchema, { name: query })));

@@ -134,3 +134,41 @@ test('--target tensorrt: symmetric int8 QDQ on every Conv and Gemm input whateve
   await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt', mode: 'dynamic', calibration }), /`target: tensorrt` is static QDQ/);
   await assert.rejects(quantize(source, { output: path.join(dir, 'x.onnx'), to: 'int8', target: 'tensorrt' }), /static quantization needs calibration data/);
 });
+
+/** An inverted residual: 3×3 expand 64→128, activation, 3×3 depthwise, activation, 1×1 project 128→64, Add of the block's input. */
+async function invertedResidual(dir: string, activation: 'Relu' | 'HardSwish'): Promise<string> {
+  const random = new Random(8);
+  const convNode = (input: string, weight: string, output: string, k: number, group = 1) => makeNode('Conv', [input, weight, `${weight}_bias`], [output], {
+    name: output, attributes: [attr.ints('kernel_shape', [k, k]), attr.ints('pads', Array(4).fill(k >> 1)), attr.int('group', group)],
+  });
+  const weights = (shape: number[], sd: number) => ({ [`w${shape.join('_')}`]: floats(shape, () => random.normal() * sd), [`w${shape.join('_')}_bias`]: floats([shape[0]], () => random.normal() * 0.1) });
+  return writeModel(path.join(dir, `block.${activation}.onnx`), [
+    convNode('x', 'w128_64_3_3', 'expand', 3),
+    makeNode(activation, ['expand'], ['a1']),
+    convNode('a1', 'w128_1_3_3', 'depthwise', 3, 128),
+    makeNode(activation, ['depthwise'], ['a2']),
+    convNode('a2', 'w64_128_1_1', 'project', 1),
+    makeNode('Add', ['project', 'x'], ['y']),
+  ], [value('x', 'float32', ['batch', 64, 28, 28])], [value('y', 'float32', ['batch', 64, 28, 28])], {
+    ...weights([128, 64, 3, 3], 0.05), ...weights([128, 1, 3, 3], 0.3), ...weights([64, 128, 1, 1], 0.1),
+  });
+}
+
+test('a Conv stays int8 between int8 neighbours (Relu folds) and float where too few multiply-adds per value pay for converting its edges between float and int8 (HardSwish has no int8 kernel)', async () => {
+  const dir = tempDir();
+  const random = new Random(9);
+  const calibration = path.join(dir, 'calibration.npz');
+  await writeNpz(calibration, new Map([['x', floats([4, 64, 28, 28], () => random.normal())]]));
+  const relu = await quantize(await invertedResidual(dir, 'Relu'), { output: path.join(dir, 'relu.int8.onnx'), to: 'int8', mode: 'static', calibration });
+  assert.deepEqual([relu.nodesConverted, relu.blockedNodes], [3, []]);
+  assert.equal((await ranAs(relu.output)).QLinearConv, 3);
+
+  const hardSwish = await quantize(await invertedResidual(dir, 'HardSwish'), { output: path.join(dir, 'hardswish.int8.onnx'), to: 'int8', mode: 'static', calibration });
+  assert.equal(hardSwish.nodesConverted, 1);
+  // Per value converted: the expand does 64·128·9 over 64 + 128, the depthwise 9 over 2 (its
+  // input and output), the project 128·64 over 128 (its output goes on in int8, to the Add).
+  assert.deepEqual(hardSwish.blockedNodes.map((b) => [b.node, Number(/: ([\d.]+) multiply-adds per value/.exec(b.reason)?.[1])]), [['depthwise', 4.5], ['project', 64]]);
+  assert.match(hardSwish.blockedNodes[0].reason, /^its int8 island costs more than it saves: 4\.5 multiply-adds per value converted between float and int8 at its edges, and a Conv between float neighbours ran at 0\.\d\d× float at [\d.]+ \(Conv\+/);
+  assert.equal((await ranAs(hardSwish.output)).QLinearConv, 1);
+  assert.ok(hardSwish.drift.outputs[0].cosine! > 0.99, `cosine ${hardSwish.drift.outputs[0].cosine}`);
+});

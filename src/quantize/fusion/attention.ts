@@ -137,8 +137,10 @@ function splitHeads(g: FusionGraph, core: Core, layout: AttentionLayout, x: stri
     for (const n of p.nodes) if (n !== p.slice) shapes.set(n.output[0], [...projected.slice(0, -1), num(Number(p.weight.dims[1]))]);
   }
   const target = (r: NodeProto) => evaluate(g, r.input[1], shapeOf)?.terms;
-  const found = layout.heads(target(core.reshapes[0]) ?? []);
-  if (!found) return bail(`'${core.reshapes[0].name}' does not split q into heads as the ${layout.name} layout does`);
+  const split0 = layout.heads(target(core.reshapes[0]) ?? []);
+  if (!split0) return bail(`'${core.reshapes[0].name}' does not split q into heads as the ${layout.name} layout does`);
+  const found = split0.heads === -1 ? inferredHeads(g, core, split0.size, shapeOf) : split0;
+  if (isBail(found)) return found;
   const hidden = found.heads * found.size;
   const split = layout.split(found.heads, found.size);
   const ranges: [number, number][] = [];
@@ -159,6 +161,17 @@ function splitHeads(g: FusionGraph, core: Core, layout: AttentionLayout, x: stri
     return bail(`the heads are not transposed as the ${layout.name} layout does`);
   }
   return { heads: found.heads, size: found.size, split, ranges };
+}
+
+/**
+ * The head count a split leaves to Reshape to infer ([B, S, -1, d], as transformers 5 writes it):
+ * q's projection width over the head size.
+ */
+function inferredHeads(g: FusionGraph, core: Core, size: number, shapeOf: ShapeOf): { heads: number; size: number } | Bail {
+  const q = columns(g, core.projections[0], shapeOf);
+  if (isBail(q)) return q;
+  const heads = (q[1] - q[0]) / size;
+  return Number.isInteger(heads) && heads > 0 ? { heads, size } : bail(`q is ${q[1] - q[0]} wide, not a whole number of heads of ${size}`);
 }
 
 interface Merged {

@@ -1,6 +1,7 @@
 import { onnxFromDtype } from '../../tensor/dtype.js';
 import { attr, makeNode } from '../graph.js';
 import { kernelVerdict, losingReason, tooSmall } from './kernels.js';
+import { convMacs } from './placement.js';
 import { type OpQuantizer, checkDynamicInput, checkWeight } from './quantizer.js';
 
 /**
@@ -17,8 +18,7 @@ export const conv: OpQuantizer = {
     if (node.input[2] && !ctx.constant(node.input[2])) return { blocked: 'its bias is computed at run time' };
     if (ctx.settings.target === 'tensorrt') return 'quantize';
     if (form === 'static') {
-      const macs = ctx.knownSize(node.input[1], 0) * ctx.knownSize(node.output[0], 2);
-      const small = tooSmall('static-conv', macs, ctx.settings.cpu);
+      const small = tooSmall('static-conv', convMacs(ctx, node), ctx.settings.cpu);
       return small ? { blocked: small } : 'quantize';
     }
     const input = checkDynamicInput(ctx, form);

@@ -4,6 +4,7 @@ import { allNames, nodeLabel, subgraphs, viewGraph } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import { type ValueType, inferBodyTypes } from '../types.js';
 import { Int8Context, type Int8Settings } from './context.js';
+import { placeStatic } from './placement.js';
 import { type Int8Plan, type PlanRules, applyInt8, planInt8 } from './rewrite.js';
 
 /** The ops whose bodies are quantized: the ones calibration can fetch body values through (calibration/expose.ts). */
@@ -56,7 +57,7 @@ export function keepUncalibratedBodies(graphs: GraphPlan[], seen: (value: string
     const statics = g.plan.selected.filter((s) => s.mode === 'static');
     g.plan.selected = g.plan.selected.filter((s) => s.mode !== 'static');
     g.plan.blocked.push(...statics.map((s) => ({ node: nodeLabel(s.node), op: s.node.opType, reason: `${graph} never ran on the calibration data, so its values have no range` })));
-    g.plan.placement = { values: [], regionNodes: [] };
+    g.plan.placement = placeStatic(g.ctx, []);
     kept += statics.length;
   }
   return kept;

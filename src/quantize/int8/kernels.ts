@@ -13,7 +13,7 @@ import type { CpuKind, CpuProfile } from '../cpu.js';
 
 export type KernelForm =
   | 'dynamic-matmul' | 'dynamic-conv'
-  | 'static-conv' | 'static-matmul' | 'static-gemm'
+  | 'static-conv' | 'static-conv-island' | 'static-matmul' | 'static-gemm'
   | 'static-add' | 'static-mul' | 'static-concat' | 'static-maxpool' | 'static-averagepool' | 'static-globalaveragepool' | 'static-sigmoid';
 
 export interface KernelRow {
@@ -29,6 +29,11 @@ export interface KernelRow {
    * and a static node of at most these multiply-adds per sample stays float (`tooSmall`).
    */
   small?: { macs: number };
+  /**
+   * Island rows (a Conv between float neighbours): its multiply-adds per value converted between
+   * float and int8 at its edges (input and output elements), what the island's cost grows with.
+   */
+  island?: { macsPerValue: number };
 }
 
 /** The CPU class whose figures stand in for a class that has none. */
@@ -48,6 +53,22 @@ export const KERNEL_TABLE: KernelRow[] = [
   { form: 'static-conv', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 12.07 } },
   { form: 'static-conv', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.5 } },
   { form: 'static-conv', shape: 'Conv+Relu 16→16 3×3 on 14×14', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.03 }, small: { macs: 16 * 16 * 9 * 14 * 14 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.12 }, island: { macsPerValue: 288 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.98 }, island: { macsPerValue: 51.2 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66 }, island: { macsPerValue: 4.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.79 }, island: { macsPerValue: 123.79 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 16→16 3×3 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.99 }, island: { macsPerValue: 72 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.81 }, island: { macsPerValue: 15.43 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 24→88 1×1 on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.76 }, island: { macsPerValue: 18.86 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 88→88 3×3 depthwise on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66 }, island: { macsPerValue: 4.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.88 }, island: { macsPerValue: 12.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.05 }, island: { macsPerValue: 82.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.19 }, island: { macsPerValue: 288 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.94 }, island: { macsPerValue: 51.2 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.28 }, island: { macsPerValue: 15.43 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 40→240 1×1 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.94 }, island: { macsPerValue: 34.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.16 }, island: { macsPerValue: 82.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.11 }, island: { macsPerValue: 12.5 } },
   { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→768', ranAs: 'QGemm', speedup: { 'x64-avx2': 5.14 } },
   { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→3072', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.5 } },
   { form: 'static-gemm', shape: 'Gemm batch 1 × 2048→1000', ranAs: 'QGemm', speedup: { 'x64-avx2': 3.49 } },
@@ -89,6 +110,21 @@ export function tooSmall(form: KernelForm, macs: number, cpu: CpuProfile): strin
   if (!small?.small || macs > small.small.macs) return undefined;
   const at = small.speedup[cpu.kind] ?? small.speedup[MEASURED]!;
   return `too small for INT8 to pay: ${macs.toLocaleString('en-US')} multiply-adds per sample, and the int8 kernel ran at ${at.toFixed(2)}× float at ${small.small.macs.toLocaleString('en-US')} (${small.shape})`;
+}
+
+/**
+ * A static Conv whose input or output crosses from or to float pays a QuantizeLinear or
+ * DequantizeLinear and a layout change (ORT's QLinearConv runs channels-last) per value crossing,
+ * which its kernel must win back: a depthwise Conv does 9 multiply-adds per output value, too few.
+ * The break-even is the most multiply-adds per converted value at which a measured island lost;
+ * the reason to keep a Conv at or below it float, or undefined when it pays.
+ */
+export function islandLoses(macsPerValue: number, cpu: CpuProfile): string | undefined {
+  const rows = KERNEL_TABLE.filter((r) => r.island);
+  const measuredOn = rows.some((r) => r.speedup[cpu.kind] !== undefined) ? cpu.kind : MEASURED;
+  const [worst] = rows.filter((r) => r.speedup[measuredOn]! < 1).sort((a, b) => b.island!.macsPerValue - a.island!.macsPerValue);
+  if (!worst || macsPerValue > worst.island!.macsPerValue) return undefined;
+  return `its int8 island costs more than it saves: ${macsPerValue.toFixed(1)} multiply-adds per value converted between float and int8 at its edges, and a Conv between float neighbours ran at ${worst.speedup[measuredOn]!.toFixed(2)}× float at ${worst.island!.macsPerValue} (${worst.shape}, ${measuredOn}, bench/int8-kernels.ts)`;
 }
 
 /** The reason a node of a losing form stays float, for `blockedNodes`. */

@@ -18,7 +18,7 @@
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { isOnnxOp } from '../graph.js';
 import type { Int8Context } from './context.js';
-import { type KernelForm, kernelVerdict } from './kernels.js';
+import { type KernelForm, islandLoses, kernelVerdict } from './kernels.js';
 import type { OpQuantizer } from './quantizer.js';
 
 /** Activations ORT folds into the output range of the QLinear kernel before them. */
@@ -41,6 +41,8 @@ export interface Placement {
   values: string[];
   /** ops joined to int8 regions (no weights: only their inputs and output are quantized) */
   regionNodes: NodeProto[];
+  /** the values produced in int8 (an output pair is on them) */
+  int8: Set<string>;
 }
 
 export function placeStatic(ctx: Int8Context, units: { node: NodeProto; quantizer: OpQuantizer }[]): Placement {
@@ -70,7 +72,32 @@ export function placeStatic(ctx: Int8Context, units: { node: NodeProto; quantize
     for (const i of inputs) values.add(i);
     addOutput(foldedActivation(ctx, node.output[0]));
   }
-  return { values: [...values], regionNodes };
+  return { values: [...values], regionNodes, int8 };
+}
+
+/**
+ * The static Convs whose int8 island loses on CPU (kernels.ts `islandLoses`), with the reason:
+ * the values crossing between float and int8 at a Conv's edges are its input when no int8 op
+ * produces it, and its output when a float op (or the user) reads it.
+ */
+export function losingIslands(ctx: Int8Context, units: { node: NodeProto; quantizer: OpQuantizer }[], placement: Placement): Map<NodeProto, string> {
+  const int8Readers = new Set([...units.map((u) => u.node), ...placement.regionNodes]);
+  const losing = new Map<NodeProto, string>();
+  for (const { node, quantizer } of units) {
+    if (node.opType !== 'Conv') continue;
+    const output = foldedActivation(ctx, quantizer.unitOutput?.(node, ctx) ?? node.output[0]);
+    const readers = ctx.view.consumers.get(output) ?? [];
+    const floatOut = !placement.int8.has(output) || readers.some((r) => !int8Readers.has(r));
+    const converted = (placement.int8.has(node.input[0]) ? 0 : ctx.knownSize(node.input[0], 1)) + (floatOut ? ctx.knownSize(node.output[0], 1) : 0);
+    const reason = converted > 0 ? islandLoses(convMacs(ctx, node) / converted, ctx.settings.cpu) : undefined;
+    if (reason) losing.set(node, reason);
+  }
+  return losing;
+}
+
+/** A Conv's multiply-adds per sample: weight elements × output positions (symbolic dims count as 1). */
+export function convMacs(ctx: Int8Context, node: NodeProto): number {
+  return ctx.knownSize(node.input[1], 0) * ctx.knownSize(node.output[0], 2);
 }
 
 /**

@@ -3,7 +3,7 @@ import { dropUnused, importOpset, nodeLabel, renameInputs, sortTopologically } f
 import type { BlockedNode } from '../result.js';
 import type { Int8Form } from '../targets.js';
 import type { Int8Context, Int8Settings } from './context.js';
-import { type Placement, placeStatic } from './placement.js';
+import { type Placement, losingIslands, placeStatic } from './placement.js';
 import { AUTO_FORMS, MICROSOFT, type OpQuantizer } from './quantizer.js';
 import { quantizerFor } from './registry.js';
 import { opt } from '../../option-ref.js';
@@ -44,8 +44,23 @@ export function planInt8(ctx: Int8Context, rules: PlanRules): Int8Plan {
     if (reason) blocked.push({ node: nodeLabel(node), op: node.opType, reason });
     else selected.push({ node, quantizer, mode });
   }
-  const placement = placeStatic(ctx, selected.filter((s) => s.mode === 'static'));
-  return { selected, blocked, placement, excluded };
+  return { selected, blocked, placement: placeIslands(ctx, selected, blocked), excluded };
+}
+
+/**
+ * Places the static nodes' QDQ pairs, leaving float (moved from `selected` to `blocked`) the Convs
+ * whose int8 island loses on CPU. Each one left float can only add float edges to its neighbours,
+ * so this repeats until no island loses.
+ */
+function placeIslands(ctx: Int8Context, selected: Int8Plan['selected'], blocked: BlockedNode[]): Placement {
+  for (;;) {
+    const units = selected.filter((s) => s.mode === 'static');
+    const placement = placeStatic(ctx, units);
+    const losing = ctx.settings.target === 'cpu' ? losingIslands(ctx, units, placement) : new Map<NodeProto, string>();
+    if (losing.size === 0) return placement;
+    for (const [node, reason] of losing) blocked.push({ node: nodeLabel(node), op: node.opType, reason });
+    selected.splice(0, selected.length, ...selected.filter((s) => !losing.has(s.node)));
+  }
 }
 
 /** Each node's form: TensorRT reads QDQ only; `auto` takes the op's winning form on CPU. */
