@@ -215,7 +215,7 @@ function refuseQuantized(model: OnnxModel): void {
 
 /** Node names and op types to keep in float32 must name something the model has: a typo would silently do nothing. */
 function checkNames(model: OnnxModel, options: QuantizeOptions): void {
-  const nodes = model.proto.graph!.node;
+  const nodes = [...allNodes(model.proto.graph!)];
   const names = new Set(nodes.map((n) => n.name));
   const ops = new Set(nodes.map((n) => n.opType));
   const lists = [['blockNodes', options.blockNodes, names, 'node named'], ['excludeNodes', options.excludeNodes, names, 'node named'], ['blockOps', options.blockOps, ops, 'node of op type']] as const;

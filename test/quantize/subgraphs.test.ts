@@ -122,6 +122,9 @@ test('INT8 dynamic quantizes the MatMuls inside both If branches (it once change
   }
   const cosines = await branchCosines(source, report.output);
   assert.ok(cosines.every((c) => c > 0.999), `cosines ${cosines}`);
+  const excluded = await quantize(source, { output: path.join(dir, 'excluded.int8.onnx'), to: 'int8', mode: 'dynamic', excludeNodes: ['then_mm1'] });
+  assert.equal(excluded.nodesConverted, 3);
+  assert.deepEqual(excluded.blockedNodes, [{ node: 'then_mm1', op: 'MatMul', reason: 'named by `excludeNodes`' }], 'a node of a body can be named');
 });
 
 test('INT8 static calibrates values inside If branches (each branch over the sets that ran it) and quantizes them with QDQ', async () => {

@@ -8,7 +8,7 @@ import { placeStatic } from './placement.js';
 import { type Int8Plan, type PlanRules, applyInt8, planInt8 } from './rewrite.js';
 
 /** The ops whose bodies are quantized: the ones calibration can fetch body values through (calibration/expose.ts). */
-export const BODY_HOLDERS = new Set(['If', 'Loop', 'Scan']);
+const BODY_HOLDERS = new Set(['If', 'Loop', 'Scan']);
 
 export interface GraphPlan {
   ctx: Int8Context;
