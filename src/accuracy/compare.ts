@@ -11,7 +11,8 @@ import { cosineSimilarity, hasClassAxis, quantileInPlace, topAgreement } from '.
 
 /**
  * An absolute tolerance: a number, or a fraction of the expected output's range (the largest
- * minus the smallest of its finite values), which follows the output's scale.
+ * minus the smallest of its finite values; |value| when they are all one value), which follows
+ * the output's scale.
  */
 export type Atol = number | { ofRange: number };
 
@@ -118,10 +119,14 @@ function resolveAtol(atol: Atol, expected: Float64Array): number {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of expected) {
+    if (!Number.isFinite(v)) continue;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  return hi > lo ? atol.ofRange * (hi - lo) : 0;
+  if (lo > hi) return 0;
+  // An output with one value (a VAD's speech probability) or all values equal has no range:
+  // its magnitude is its scale, else only rtol would judge it.
+  return atol.ofRange * (hi > lo ? hi - lo : Math.abs(hi));
 }
 
 /** Per-element view both kinds of comparison reduce to. */

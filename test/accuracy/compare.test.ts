@@ -29,6 +29,17 @@ test('an element passes when |a-e| <= atol + rtol*|e|, and fails just beyond', (
   assert.ok(Math.abs(beyond.meanAbsError - (2e-5 + 0.2) / 3) < 1e-12);
 });
 
+test("atol as a share of the range: the output's range, or its |value| when it has one value (a 1-element probability)", () => {
+  const share: GateOptions = { atol: { ofRange: 0.01 }, rtol: 0.01 };
+  // range 0.4: atol 0.004, plus 1 % of |e|
+  assert.equal(compareTensors('p', f64([0.1, 0.5]), f64([0.1, 0.5 + 0.0089]), share).atol, 0.004);
+  // one value 0.5: atol 0.005 (it was 0: only rtol judged it), so 0.5 -> 0.509 passes and 0.5 -> 0.511 fails
+  const one = compareTensors('p', f64([0.5], [1, 1]), f64([0.509], [1, 1]), share);
+  assert.deepEqual([one.atol, one.passed], [0.005, true]);
+  assert.equal(compareTensors('p', f64([0.5], [1, 1]), f64([0.511], [1, 1]), share).passed, false);
+  assert.equal(compareTensors('p', f64([-2, -2, NaN]), f64([-2.03, -2, NaN]), share).atol, 0.02, 'all finite values equal, a NaN aside');
+});
+
 test('NaN equals NaN and an infinity itself; either against anything else fails', () => {
   const expected = f32([NaN, Infinity, -Infinity, 1]);
   const same = compareTensors('y', expected, f32([NaN, Infinity, -Infinity, 1]), gate);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadModel } from '../../src/onnx/model.js';
-import { tensorDtype } from '../../src/onnx/tensor-proto.js';
+import { tensorDtype, tensorToProto } from '../../src/onnx/tensor-proto.js';
 import { attr, makeNode } from '../../src/quantize/graph.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { writeNpz } from '../../src/tensor/npz.js';
@@ -82,5 +82,29 @@ test('FP16 keeps a BatchNormalization it cannot fold in float32, with the consta
   assert.deepEqual(report.blockedNodes.map((b) => [b.node, b.op]), [['bn', 'BatchNormalization']]);
   assert.match(report.blockedNodes[0].reason, /^constant 'bn_var' holds 4\.000e\+7, beyond float16's 65504: kept in float32 rather than clamped$/);
   assert.equal(report.clamped, 0);
+  assert.ok(cosine >= 0.9999, `cosine ${cosine}`);
+});
+
+test('FP16 folds a ConvTranspose whose bias is a separate Add (as PaddleOCR exports it) with the BN after it; a bias that broadcasts along another axis is left alone', async () => {
+  const dir = tempDir();
+  const constant = (name: string, tensor: Tensor) => makeNode('Constant', [], [name], { attributes: [attr.tensor('value', tensorToProto('', tensor))] });
+  const source = await writeModel(path.join(dir, 'paddle.onnx'), [
+    makeNode('ConvTranspose', ['x', 'w1'], ['d1'], { name: 'deconv1', attributes: [attr.ints('strides', [2, 2])] }),
+    constant('bias1', floats([1, 4, 1, 1], [0.5, -1, 2, 0.25])),
+    makeNode('Add', ['d1', 'bias1'], ['a1'], { name: 'bias_add1' }),
+    bn('bn1', 'a1', 'n1'),
+    // [8] against [1, 4, 8, 8] broadcasts along the last axis: no per-channel bias, nothing to fold.
+    makeNode('ConvTranspose', ['n1', 'w2'], ['d2'], { name: 'deconv2', attributes: [attr.ints('pads', [1, 1, 1, 1])] }),
+    makeNode('Add', ['bias2', 'd2'], ['a2'], { name: 'bias_add2' }),
+    bn('bn2', 'a2', 'y'),
+  ], [value('x', 'float32', [1, 3, 4, 4])], [value('y', 'float32', [1, 4, 8, 8])], {
+    w1: floats([3, 4, 2, 2], wave(1)), ...batchNorm('bn1', 4),
+    w2: floats([4, 4, 3, 3], wave(2)), bias2: floats([8], (i) => i - 4), ...batchNorm('bn2', 4),
+  });
+  const { report, out, cosine } = await judge(source, new Map([['x', input([1, 3, 4, 4])]]), dir);
+  assert.ok(report.notes.includes('folded 1 BatchNormalization (1 into ConvTranspose) in float64 before converting: their running statistics never reach float16'), report.notes.join('\n'));
+  const nodes = out.proto.graph!.node;
+  assert.deepEqual(nodes.filter((n) => ['Add', 'BatchNormalization'].includes(n.opType)).map((n) => n.name), ['bias_add2', 'bn2']);
+  assert.deepEqual(report.blockedNodes.map((b) => b.node), ['bn2'], 'the BN left reads its 1e7 variances in float32');
   assert.ok(cosine >= 0.9999, `cosine ${cosine}`);
 });

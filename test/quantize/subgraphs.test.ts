@@ -44,7 +44,7 @@ test('FP16 converts the weights inside If branches: the model shrinks below 60 %
   const source = await branchyModel(dir);
   const report = await quantize(source, { output: path.join(dir, 'branchy.fp16.onnx'), to: 'fp16', keepIoTypes: true });
   assert.ok(report.sizeAfter / report.sizeBefore < 0.6, `size ratio ${report.sizeAfter / report.sizeBefore}`);
-  assert.deepEqual(report.weights, { float32: 2 * (16 * 128 + 128 * 8) + 8, converted: 2 * (16 * 128 + 128 * 8) }, 'scale is read across the If edge, which stays float32');
+  assert.deepEqual(report.weights, { float32: 2 * (16 * 128 + 128 * 8) + 8, converted: 2 * (16 * 128 + 128 * 8) + 8 }, 'scale, read only inside the branches, goes to them in float16');
   assert.equal(report.nodesConverted, 2 * 6, 'every branch node');
   const model = await loadModel(report.output);
   const constants = [...allNodes(model.proto.graph!)].filter((n) => n.opType === 'Constant');
@@ -206,5 +206,49 @@ test('INT8 in a Loop body: the weight it reads from the main graph is quantized 
     }
     const { cosine } = drift((await run(source, new Map([['x', x]]))).get('y')!, (await run(report.output, new Map([['x', x]]))).get('y')!);
     assert.ok(cosine > 0.99, `${mode}: cosine ${cosine}`);
+  }
+});
+
+test('FP16 hands a constant that only nested bodies read to them in float16 (Silero VAD v5: LSTM weights sliced inside an inner If), cast back where a reader stays float32', async () => {
+  const dir = tempDir();
+  // Outer branch: a Constant weight, then an inner If whose bodies read it from outside.
+  const inner = (name: string) => create(GraphProtoSchema, {
+    name,
+    node: [makeNode('MatMul', ['x', 'w'], [`${name}_y`], { name: `${name}_mm` })],
+    output: [value(`${name}_y`, 'float32', ['batch', 128])],
+  });
+  const outer = create(GraphProtoSchema, {
+    name: 'outer',
+    node: [
+      constant('w', floats([16, 128], (i) => Math.sin(i * 0.37) * 0.3)),
+      makeNode('If', ['d'], ['h'], { name: 'inner', attributes: [graphAttr('then_branch', inner('a')), graphAttr('else_branch', inner('b'))] }),
+    ],
+    output: [value('h', 'float32', ['batch', 128])],
+  });
+  const sibling = create(GraphProtoSchema, {
+    name: 'sibling',
+    node: [constant('v', floats([16, 128], (i) => Math.cos(i * 0.21) * 0.3)), makeNode('MatMul', ['x', 'v'], ['e_y'], { name: 'e_mm' })],
+    output: [value('e_y', 'float32', ['batch', 128])],
+  });
+  const source = await writeModel(path.join(dir, 'nested.onnx'), [
+    makeNode('If', ['c'], ['y'], { name: 'pick', attributes: [graphAttr('then_branch', outer), graphAttr('else_branch', sibling)] }),
+  ], [value('c', 'bool', []), value('d', 'bool', []), value('x', 'float32', ['batch', 16])], [value('y', 'float32', ['batch', 128])]);
+  const output = path.join(dir, 'nested.fp16.onnx');
+  const report = await quantize(source, { output, to: 'fp16', keepIoTypes: true, blockNodes: ['b_mm'] });
+  assert.deepEqual(report.weights, { float32: 2 * 16 * 128, converted: 2 * 16 * 128 });
+  assert.ok(report.sizeAfter / report.sizeBefore < 0.6, `size ratio ${report.sizeAfter / report.sizeBefore}`);
+  const model = await loadModel(output);
+  const nodes = [...allNodes(model.proto.graph!)];
+  assert.equal(tensorDtype(nodes.find((n) => n.output[0] === 'w')!.attribute[0].t!), 'float16');
+  const blocked = nodes.find((n) => n.name === 'b_mm')!;
+  const cast = nodes.find((n) => n.output[0] === blocked.input[1])!;
+  assert.deepEqual([cast.opType, cast.input[0], Number(cast.attribute[0].i)], ['Cast', 'w', 1], 'the node kept float32 reads w cast back to float32');
+  assert.equal(nodes.find((n) => n.name === 'a_mm')!.input[1], 'w', 'the converted reader takes the float16 weight as it is');
+  const x = floats([2, 16], (i) => Math.cos(i));
+  const flag = (v: boolean): Tensor => ({ dtype: 'bool', shape: [], data: Uint8Array.of(v ? 1 : 0) });
+  for (const [c, d] of [[true, true], [true, false], [false, false]]) {
+    const feeds = new Map<string, Tensor>([['c', flag(c)], ['d', flag(d)], ['x', x]]);
+    const { cosine } = drift((await run(source, feeds)).get('y')!, (await run(output, feeds)).get('y')!);
+    assert.ok(cosine > 0.9999, `branches ${c}/${d}: cosine ${cosine}`);
   }
 });

@@ -43,7 +43,7 @@ const ANY_TYPE_INPUTS: Record<string, number[]> = { Shape: [0], Size: [0], Cast:
  */
 export async function convertToFloat16(model: OnnxModel, types: Map<string, ValueType>, options: Fp16Options, scratch: ScratchSpace): Promise<Fp16Result> {
   const result: Fp16Result = { nodesConverted: 0, blockedNodes: [], clamped: noClamps() };
-  const job: Job = { model, options, scratch, names: allNames(model.proto.graph!), result };
+  const job: Job = { model, options, scratch, names: allNames(model.proto.graph!), halved: new Set(), result };
   await convertGraph(job, model.proto.graph!, types, options.keepIoTypes);
   return result;
 }
@@ -54,6 +54,8 @@ interface Job {
   scratch: ScratchSpace;
   /** every name of the model, so that a Cast added in a body shadows nothing outside it */
   names: Set<string>;
+  /** constants handed to the bodies that read them in float16 */
+  halved: Set<string>;
   result: Fp16Result;
 }
 
@@ -80,15 +82,23 @@ async function convertGraph(job: Job, graph: GraphProto, types: Map<string, Valu
   };
   const wantsFloat16 = (name: string) =>
     (view.graphOutputs.has(name) && graphOutputPrecision === 'float16') ||
-    (view.consumers.get(name) ?? []).some((c) => c.input.some((input, slot) => input === name && needs(c, slot) === 'float16'));
+    (view.consumers.get(name) ?? []).some((c) => readInBodies(c, name) || c.input.some((input, slot) => input === name && needs(c, slot) === 'float16'));
 
   const precision = new Map<string, Precision>();
   const initializers = new Set(graph.initializer.map((t) => t.name));
+  const constants = new Set([...initializers, ...graph.node.filter((n) => n.opType === 'Constant' && !blocked.has(n)).flatMap((n) => n.output)]);
+  // A constant that only bodies read (Silero VAD's LSTM weights, sliced inside a nested If) decides
+  // no branch's types, unlike the node's own inputs and outputs: it goes to the bodies in float16,
+  // and each body casts it back where one of its readers needs float32.
+  const bodiesTakeHalf = (node: NodeProto, name: string) =>
+    !blocked.has(node) && !node.input.includes(name) && subgraphFreeNames(node).includes(name) && !returnedByBody(node, name);
+  const readInBodies = (node: NodeProto, name: string) => constants.has(name) && bodiesTakeHalf(node, name);
+  const passesHalf = (node: NodeProto, name: string) => (constants.has(name) || job.halved.has(name)) && bodiesTakeHalf(node, name);
   for (const input of graph.input) {
     if (isFloat32(input.name) && !initializers.has(input.name)) precision.set(input.name, keepIo ? 'float32' : 'float16');
   }
   // What a body reads from the enclosing graphs is float32 there (see float32Edges).
-  for (const name of freeNames(graph)) if (isFloat32(name)) precision.set(name, 'float32');
+  for (const name of freeNames(graph)) if (isFloat32(name)) precision.set(name, job.halved.has(name) ? 'float16' : 'float32');
   for (const name of initializers) {
     if (!isFloat32(name)) continue;
     precision.set(name, view.graphOutputs.has(name) ? graphOutputPrecision : wantsFloat16(name) ? 'float16' : 'float32');
@@ -127,7 +137,9 @@ async function convertGraph(job: Job, graph: GraphProto, types: Map<string, Valu
     });
     if (!float32Edges(node)) continue;
     for (const name of subgraphFreeNames(node)) {
-      if (precision.get(name) === 'float16') renameInput(node, name, castTo(name, 'float32'));
+      if (precision.get(name) !== 'float16') continue;
+      if (passesHalf(node, name)) job.halved.add(name);
+      else renameInput(node, name, castTo(name, 'float32'));
     }
   }
 
@@ -148,6 +160,11 @@ async function convertGraph(job: Job, graph: GraphProto, types: Map<string, Valu
     if (blocked.has(node)) continue;
     for (const body of subgraphs(node)) await convertGraph(job, body, await inferBodyTypes(model.proto, body, types, model.path), true);
   }
+}
+
+/** A body (at any depth) returns the outer value itself: its output type would change with it. */
+function returnedByBody(node: NodeProto, name: string): boolean {
+  return subgraphs(node).some((body) => body.output.some((o) => o.name === name) || body.node.some((inner) => returnedByBody(inner, name)));
 }
 
 function touchesFloat(node: NodeProto, isFloat32: (name: string) => boolean): boolean {

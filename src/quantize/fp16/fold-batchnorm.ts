@@ -4,7 +4,8 @@
  * (axis 1); when x is the only output of a Conv, ConvTranspose, Gemm or MatMul with constant
  * weights, the weights times s and a new bias give the same y with no BN left. Its running
  * variances (1e7 in real detectors) never reach float16 that way, where they would be clamped to
- * 65504. The arithmetic is float64, rounded to float32 once.
+ * 65504. The arithmetic is float64, rounded to float32 once. A per-channel constant added between
+ * the op and the BN (PaddlePaddle exports a ConvTranspose's bias so) is folded with it.
  */
 import type { NodeProto } from '../../onnx/gen/onnx_pb.js';
 import { type OnnxModel, readTensor } from '../../onnx/model.js';
@@ -44,14 +45,20 @@ export async function foldBatchNorms(model: OnnxModel, types: Map<string, ValueT
   for (const bn of graph.node) {
     if (bn.opType !== 'BatchNormalization' || !isOnnxOp(bn) || intAttr(bn, 'training_mode', 0) !== 0) continue;
     if (bn.output.slice(1).some(Boolean)) continue;
-    const producer = view.producers.get(bn.input[0]);
-    const fold = producer && isOnnxOp(producer) ? FOLDERS[producer.opType] : undefined;
-    if (!producer || !fold || !soleReader(view, producer.output[0], bn)) continue;
-    const affine = await channelAffine(bn, ctx);
-    const writer = affine && (await fold(producer, affine, ctx));
+    const direct = view.producers.get(bn.input[0]);
+    if (!direct || !soleReader(view, direct.output[0], bn)) continue;
+    const bnAffine = await channelAffine(bn, ctx);
+    const through = bnAffine && (await biasAdd(direct, bnAffine.scale.length, ctx));
+    const producer = through?.producer ?? direct;
+    const fold = isOnnxOp(producer) ? FOLDERS[producer.opType] : undefined;
+    if (!bnAffine || !fold) continue;
+    // y = (x + b - mean)·s + beta: the added bias b moves the shift by b·s.
+    const affine = through ? { scale: bnAffine.scale, shift: bnAffine.shift.map((t, c) => t + through.bias[c] * bnAffine.scale[c]) } : bnAffine;
+    const writer = await fold(producer, affine, ctx);
     if (!writer) continue;
     writer.output[0] = bn.output[0];
     removed.add(bn);
+    if (through) removed.add(direct);
     folded[producer.opType] = (folded[producer.opType] ?? 0) + 1;
   }
   if (removed.size === 0) return folded;
@@ -66,6 +73,31 @@ export async function foldBatchNorms(model: OnnxModel, types: Map<string, ValueT
 function soleReader(view: GraphView, name: string, bn: NodeProto): boolean {
   const readers = view.consumers.get(name) ?? [];
   return readers.length === 1 && readers[0] === bn && !view.graphOutputs.has(name);
+}
+
+/**
+ * `add` = Add(x, b) where x is the sole output of a foldable op read by the Add alone and b a
+ * constant with one value per channel (axis 1) or one for all: the op, and b per channel.
+ */
+async function biasAdd(add: NodeProto, channels: number, ctx: FoldContext): Promise<{ producer: NodeProto; bias: Float64Array } | undefined> {
+  if (add.opType !== 'Add' || !isOnnxOp(add)) return undefined;
+  const rank = ctx.types.get(add.output[0])?.shape.length;
+  for (const slot of [0, 1]) {
+    const producer = ctx.view.producers.get(add.input[slot]);
+    const tensor = constantTensor(ctx.view, add.input[1 - slot]);
+    if (!producer || !isOnnxOp(producer) || !FOLDERS[producer.opType] || !soleReader(ctx.view, add.input[slot], add)) continue;
+    if (!tensor || tensorDtype(tensor) !== 'float32' || rank === undefined || !perChannel(tensor.dims.map(Number), rank, channels)) continue;
+    const values = Float64Array.from((await readTensor(ctx.model, tensor)).data as Float32Array);
+    return { producer, bias: values.length === 1 ? new Float64Array(channels).fill(values[0]) : values };
+  }
+  return undefined;
+}
+
+/** A shape that broadcasts against a rank-`rank` value along its axis 1 alone (or is one value). */
+function perChannel(dims: number[], rank: number, channels: number): boolean {
+  if (dims.length > rank || rank < 2) return false;
+  const aligned = [...new Array<number>(rank - dims.length).fill(1), ...dims];
+  return aligned.every((d, axis) => d === 1 || (axis === 1 && d === channels));
 }
 
 async function constantValues(ctx: FoldContext, name: string | undefined): Promise<Float64Array | undefined> {

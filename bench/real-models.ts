@@ -1,0 +1,183 @@
+/**
+ * Benchmark: what `tdeploy quantize` gives on the real-model corpus (scripts/corpus/fetch.sh).
+ *
+ *   npm run build && node dist/bench/real-models.js [--models squeezenet1_1,resnet18] \
+ *     [--variants fp32,fp16,int8-dynamic,int8-static] [--rounds 3] [--iterations 20]
+ *
+ * For each model, every variant is made by the library call `tdeploy quantize` makes (fp16 with
+ * float32 inputs and outputs, int8 --mode dynamic, int8 --mode static calibrated on 4 samples),
+ * without the gate so that a miss is measured too; the cosine is quantize's drift report (the
+ * lowest over the outputs, against fp32, on one held-out sample). Then all variants of the model
+ * run in one process, interleaved run by run (the order rotated each run, so that other
+ * processes' load falls on all of them), at batch 1 with ONNX Runtime's default threads; p50 is
+ * the median over rounds × iterations, the speed-up fp32's p50 over the variant's. Prints a
+ * Markdown table on stdout (progress on stderr), with the machine and its load average.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { percentile } from '../src/bench/stats.js';
+import { TdeployError } from '../src/errors.js';
+import { quantize } from '../src/quantize/quantize.js';
+import type { QuantizeOptions } from '../src/quantize/options.js';
+import { openSession } from '../src/runtime/session.js';
+import { writeNpz } from '../src/tensor/npz.js';
+import { Random } from '../src/tensor/random.js';
+import type { Tensor, TensorMap } from '../src/tensor/tensor.js';
+
+const corpusDir = process.env.TDEPLOY_CORPUS_DIR ?? path.join(import.meta.dirname, '..', '..', '.corpus');
+
+function normal(shape: number[], seed: number, scale = 1): Tensor {
+  const random = new Random(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { dtype: 'float32', shape, data: Float32Array.from({ length: n }, () => random.normal() * scale) };
+}
+const zeros = (shape: number[]) => normal(shape, 0, 0);
+const int64 = (v: number): Tensor => ({ dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(v)) });
+
+interface Model {
+  file: string;
+  /** `samples` inputs stacked along the batch axis (or, for a stateful model, along its chunk axis) */
+  data: (samples: number, seed: number) => TensorMap;
+  /** one sample, what is timed */
+  feed: () => TensorMap;
+}
+
+const image = (name: string, c: number, h: number, w: number) => ({
+  data: (n: number, seed: number) => new Map([[name, normal([n, c, h, w], seed)]]),
+  feed: () => new Map([[name, normal([1, c, h, w], 99)]]),
+});
+const torchvision = (name: string): Model => ({ file: path.join(corpusDir, 'torchvision', `${name}.onnx`), ...image('image', 3, 224, 224) });
+const paddle = (name: string, h: number, w: number): Model => ({ file: path.join(corpusDir, 'npm', `${name}.onnx`), ...image('x', 3, h, w) });
+
+const MODELS: Record<string, Model> = {
+  squeezenet1_1: torchvision('squeezenet1_1'),
+  resnet18: torchvision('resnet18'),
+  shufflenet_v2_x0_5: torchvision('shufflenet_v2_x0_5'),
+  mobilenet_v3_small: torchvision('mobilenet_v3_small'),
+  'ppocr-det': paddle('ch_PP-OCRv4_det_infer', 96, 96),
+  'ppocr-rec': paddle('ch_PP-OCRv4_rec_infer', 48, 160),
+  'ppocr-cls': paddle('ch_ppocr_mobile_v2.0_cls_infer', 48, 192),
+  'silero-vad-v5': {
+    file: path.join(corpusDir, 'npm', 'silero_vad_v5.onnx'),
+    data: (n, seed) => new Map([['input', normal([n, 512], seed, 0.1)], ['state', zeros([2, 1, 128])], ['sr', int64(16000)]]),
+    feed: () => new Map([['input', normal([1, 512], 99, 0.1)], ['state', zeros([2, 1, 128])], ['sr', int64(16000)]]),
+  },
+  'hello-deepa': {
+    file: path.join(corpusDir, 'npm', 'hello_deepa.onnx'),
+    data: (n, seed) => new Map([['onnx::Flatten_0', normal([n, 25, 96], seed)]]),
+    feed: () => new Map([['onnx::Flatten_0', normal([1, 25, 96], 99)]]),
+  },
+};
+
+type Variant = 'fp32' | 'fp16' | 'int8-dynamic' | 'int8-static';
+const VARIANTS: Record<Exclude<Variant, 'fp32'>, (calibration: string) => Omit<QuantizeOptions, 'output' | 'inputs'>> = {
+  fp16: () => ({ to: 'fp16', keepIoTypes: true }),
+  'int8-dynamic': () => ({ to: 'int8', mode: 'dynamic' }),
+  'int8-static': (calibration) => ({ to: 'int8', mode: 'static', calibration }),
+};
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+const models = flag('models', Object.keys(MODELS).join(',')).split(',');
+const variants = flag('variants', 'fp32,fp16,int8-dynamic,int8-static').split(',') as Variant[];
+const rounds = Number(flag('rounds', '3'));
+const iterations = Number(flag('iterations', '20'));
+for (const m of models) if (!MODELS[m]) throw new Error(`unknown model ${m}; known: ${Object.keys(MODELS).join(', ')}`);
+for (const v of variants) if (v !== 'fp32' && !VARIANTS[v]) throw new Error(`unknown variant ${v}`);
+
+interface Row {
+  model: string;
+  variant: Variant;
+  bytes?: number;
+  share?: number;
+  cosine?: number;
+  /** the largest |fp32 - variant| over the outputs: a one-value output (a probability) has cosine 1 whenever the signs agree */
+  maxAbs?: number;
+  p50?: number;
+  outcome?: string;
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-real-'));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const load = () => os.loadavg()[0].toFixed(1);
+
+/** p50 of each file, one run of each in turn, the order rotated every run. */
+async function interleaved(files: string[], feed: TensorMap): Promise<number[]> {
+  const sessions = await Promise.all(files.map((f) => openSession(f)));
+  try {
+    for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feed);
+    const samples = sessions.map((): number[] => []);
+    for (let i = 0; i < rounds * iterations; i++) {
+      for (let k = 0; k < sessions.length; k++) {
+        const m = (k + i) % sessions.length;
+        const start = performance.now();
+        await sessions[m].run(feed);
+        samples[m].push(performance.now() - start);
+      }
+    }
+    return samples.map((s) => percentile(Float64Array.from(s).sort(), 50));
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+}
+
+async function measure(name: string): Promise<Row[]> {
+  const model = MODELS[name];
+  const calibration = path.join(dir, `${name}.calibration.npz`);
+  const holdout = path.join(dir, `${name}.holdout.npz`);
+  await writeNpz(calibration, model.data(4, 1));
+  await writeNpz(holdout, model.data(1, 2));
+  const size = fs.statSync(model.file).size;
+  const rows: Row[] = [];
+  const timed: { row: Row; file: string }[] = [];
+  for (const variant of variants) {
+    const row: Row = { model: name, variant };
+    rows.push(row);
+    if (variant === 'fp32') {
+      Object.assign(row, { bytes: size, share: 1, cosine: 1, maxAbs: 0 });
+      timed.push({ row, file: model.file });
+      continue;
+    }
+    const output = path.join(dir, `${name}.${variant}.onnx`);
+    log(`${name}: ${variant} (load ${load()})`);
+    try {
+      const report = await quantize(model.file, { ...VARIANTS[variant](calibration), output, inputs: holdout, gate: false });
+      const cosine = Math.min(...report.drift.outputs.map((o) => o.cosine ?? NaN));
+      const maxAbs = Math.max(...report.drift.outputs.map((o) => o.maxAbsError));
+      Object.assign(row, { bytes: report.sizeAfter, share: report.sizeAfter / size, cosine, maxAbs });
+      timed.push({ row, file: output });
+    } catch (error) {
+      if (!(error instanceof TdeployError)) throw error;
+      row.outcome = error.kind === 'nothing-converted' ? 'nothing converted' : `error: ${error.message.slice(0, 80)}`;
+    }
+  }
+  log(`${name}: timing ${timed.length} variants side by side (load ${load()})`);
+  const p50 = await interleaved(timed.map((t) => t.file), model.feed());
+  timed.forEach((t, i) => (t.row.p50 = p50[i]));
+  return rows;
+}
+
+const gateOf = (variant: Variant) => (variant === 'fp16' ? 0.999 : variant === 'fp32' ? 1 : 0.99);
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+
+const loadBefore = load();
+const rows: Row[] = [];
+for (const name of models) rows.push(...(await measure(name)));
+const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+console.log(`Measured ${new Date().toISOString().slice(0, 10)} by \`node dist/bench/real-models.js${process.argv.slice(2).map((a) => ` ${a}`).join('')}\` on ${cpu} (${os.cpus().length} cores, load average ${loadBefore} → ${load()}), batch 1, ${rounds * iterations} interleaved runs per variant. Cosine: quantize's drift against fp32 on one held-out sample (lowest over the outputs; **bold** below the variant's default gate) and the largest element error; sizes as a share of fp32.\n`);
+console.log('| model | variant | MiB | size | cosine | max abs error | p50 ms | speed-up |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  const fp32 = rows.find((x) => x.model === r.model && x.variant === 'fp32')?.p50;
+  if (r.outcome) {
+    console.log(`| ${r.model} | ${r.variant} | ${r.outcome} | | | | | |`);
+    continue;
+  }
+  const cosine = r.cosine!.toPrecision(6);
+  const speedup = fp32 && r.p50 ? `${(fp32 / r.p50).toFixed(2)}×` : '';
+  console.log(`| ${r.model} | ${r.variant} | ${mib(r.bytes!)} | ${(100 * r.share!).toFixed(1)} % | ${r.cosine! < gateOf(r.variant) ? `**${cosine}**` : cosine} | ${r.maxAbs!.toPrecision(3)} | ${r.p50!.toFixed(2)} | ${speedup} |`);
+}
+fs.rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,68 @@
+/**
+ * openWakeWord's "hello deepa" classifier as openwakeword-js ships it: a fixed [1, 25, 96] window
+ * of speech embeddings in, one probability out. Its drift is measured over 4 windows, run one at
+ * a time (the leading dim is fixed at 1), so the cosine compares 4 probabilities, not one.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { check } from '../../src/accuracy/check.js';
+import { inspect } from '../../src/onnx/inspect.js';
+import { quantize } from '../../src/quantize/quantize.js';
+import type { QuantizeReport } from '../../src/quantize/result.js';
+import { writeNpz } from '../../src/tensor/npz.js';
+import { runCli, tempDir } from '../helpers.js';
+import { corpus, cosines, minCosine, normal, packageAndVerify, skipWithoutCorpus, within } from './corpus.js';
+
+const model = corpus('npm', 'hello_deepa.onnx');
+const INPUT = 'onnx::Flatten_0';
+const dir = tempDir('tdeploy-corpus-');
+const calibration = path.join(dir, 'calibration.npz');
+const holdout = path.join(dir, 'holdout.npz');
+before(async () => {
+  await writeNpz(calibration, new Map([[INPUT, normal([8, 25, 96], 1)]]));
+  await writeNpz(holdout, new Map([[INPUT, normal([4, 25, 96], 2)]]));
+});
+
+const skip = skipWithoutCorpus([model]);
+let staticReport: QuantizeReport | undefined;
+/** measured on 4 held-out windows: one probability moves by ~0.12 (dynamic) and ~0.21 (static) */
+const MAX_ABS = { dynamic: [0.05, 0.2], static: [0.1, 0.3] } as Record<string, [number, number]>;
+
+test('hello_deepa: inspect', { skip }, async () => {
+  const report = await inspect(model);
+  assert.deepEqual([report.opsets['ai.onnx'], report.nodes, report.parameters, report.subgraphs], [13, 29, 78_053, 0]);
+  assert.deepEqual(report.outputs.map((o) => o.shape), [[1, 1]]);
+});
+
+test('hello_deepa: FP16 exits 0 within the gate at half the size', { skip }, (t) => {
+  const result = runCli(['quantize', model, '-o', path.join(dir, 'ww.fp16.onnx'), '--to', 'fp16', '--inputs', holdout, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as QuantizeReport;
+  const [output] = report.drift.outputs;
+  t.diagnostic(`fp16: size ${report.sizeAfter / report.sizeBefore}, cosine ${output.cosine}, max abs ${output.maxAbsError}, atol ${output.atol}`);
+  within(report.sizeAfter / report.sizeBefore, [0.49, 0.52], 'fp16 size share');
+  assert.ok(output.cosine! >= 0.999 && output.elements === 4 && output.atol > 0, JSON.stringify(output));
+});
+
+// The INT8 gate is cosine alone, and the cosine of one value is 1 whenever the signs agree, so
+// with one window per set the gate cannot see a moved probability: the errors are asserted here.
+test('hello_deepa: INT8 dynamic and static from a calibration file (the per-set cosine of a 1-element output is 1; the errors say more)', { skip }, async (t) => {
+  const dynamic = await quantize(model, { output: path.join(dir, 'ww.dynamic.onnx'), to: 'int8', mode: 'dynamic', inputs: holdout });
+  staticReport = await quantize(model, { output: path.join(dir, 'ww.static.onnx'), to: 'int8', mode: 'static', calibration, inputs: holdout });
+  for (const [mode, report] of [['dynamic', dynamic], ['static', staticReport]] as const) {
+    const [output] = report.drift.outputs;
+    t.diagnostic(`${mode}: size ${report.sizeAfter / report.sizeBefore}, cosine ${output.cosine}, max abs ${output.maxAbsError}, max rel ${output.maxRelError}`);
+    within(report.sizeAfter / report.sizeBefore, [0.25, 0.3], `${mode} size share`);
+    assert.equal(minCosine(report.drift), 1);
+    within(output.maxAbsError, MAX_ABS[mode], `${mode} max abs error of a probability`);
+  }
+});
+
+test('hello_deepa: check reproduces the static drift; the static model packages and verifies', { skip }, async () => {
+  assert.ok(staticReport, 'the INT8 test ran');
+  const report = await check(staticReport.output, { against: model, inputs: holdout });
+  assert.deepEqual(cosines(report), cosines(staticReport.drift));
+  const packaged = await packageAndVerify(staticReport.output, 'hello_deepa');
+  assert.deepEqual(packaged.inputs, [{ name: INPUT, dataType: 'TYPE_FP32', dims: [1, 25, 96] }]);
+});
