@@ -215,7 +215,6 @@ function refuseQuantized(model: OnnxModel): void {
 
 /** Node names and op types to keep in float32 must name something the model has: a typo would silently do nothing. */
 function checkNames(model: OnnxModel, options: QuantizeOptions): void {
-  // Bodies of If/Loop/Scan too: their nodes are converted, so they may be named.
   const nodes = [...allNodes(model.proto.graph!)];
   const names = new Set(nodes.map((n) => n.name));
   const ops = new Set(nodes.map((n) => n.opType));
