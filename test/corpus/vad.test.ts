@@ -3,6 +3,7 @@
  * batch axis, a scalar sample rate), every weight inside If branches (v5: 50 subgraphs).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { check } from '../../src/accuracy/check.js';
