@@ -67,6 +67,8 @@ const MODELS: Record<string, Model> = {
   densenet121: torchvision('densenet121'),
   efficientnet_b0: torchvision('efficientnet_b0'),
   'ppocr-det': paddle('ch_PP-OCRv4_det_infer', 96, 96),
+  /** the detector at the size of a page photo, where it spends its time (and its Convs are sized) in use */
+  'ppocr-det-640': paddle('ch_PP-OCRv4_det_infer', 640, 640),
   'ppocr-rec': paddle('ch_PP-OCRv4_rec_infer', 48, 160),
   'ppocr-cls': paddle('ch_ppocr_mobile_v2.0_cls_infer', 48, 192),
   'silero-vad-v5': {
