@@ -31,6 +31,8 @@ import { spawnServer } from '../../test/serve/helpers.js';
 
 const SEQ = 16;
 const TOLERANCE = 0.05;
+/** windows each side may try for stability: perf_analyzer fails (exit 2) when none settles, tdeploy reports it unstable */
+const MAX_WINDOWS = 20;
 const here = path.join(repoRoot, 'bench', 'anchors');
 const outDir = process.env.TDEPLOY_ANCHORS_DIR ?? path.join(repoRoot, 'bench', 'out', 'anchors');
 
@@ -67,7 +69,7 @@ export interface Side {
 export function perfAnalyzerSide(pa: PerfAnalyzer, host: string, level: number, csv: string, w: Windows): Side {
   run(pa.binary, ['-m', 'encoder', '-u', host, '-i', 'http', '--concurrency-range', `${level}:${level}`,
     '--shape', `input_ids:${SEQ}`, '--shape', `attention_mask:${SEQ}`, '--input-data', 'zero',
-    '-p', String(w.windowMs), '-s', String(w.stability), '-r', '10', '-f', csv], pa.env);
+    '-p', String(w.windowMs), '-s', String(w.stability), '-r', String(MAX_WINDOWS), '-f', csv], pa.env);
   const [header, row] = fs.readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(','));
   const col = (name: string) => Number(row[header.indexOf(name)]);
   const server = ['Server Queue', 'Server Compute Input', 'Server Compute Infer', 'Server Compute Output'].reduce((sum, c) => sum + col(c), 0);
@@ -81,7 +83,7 @@ interface BenchJson {
 export function tdeploySide(url: string, metricsUrl: string, level: number, zeros: string, w: Windows): Side {
   const report = JSON.parse(run(process.execPath, [path.join(repoRoot, 'bin', 'tdeploy.js'), 'bench', '--server', url, '--model', 'encoder',
     '--concurrency', String(level), '--inputs', zeros, '--duration', String(w.windowMs / 1000), '--stability', `${w.stability}%`,
-    '--max-windows', '10', '--metrics-url', metricsUrl, '--json', '--no-progress'])) as BenchJson;
+    '--max-windows', String(MAX_WINDOWS), '--metrics-url', metricsUrl, '--json', '--no-progress'])) as BenchJson;
   const [result] = report.results;
   return {
     throughput: result.throughput.inferencesPerSec,
@@ -101,7 +103,16 @@ const medianSide = (sides: Side[]): Side => ({
   serverMs: sides.every((s) => s.serverMs !== undefined) ? median(sides.map((s) => s.serverMs!)) : undefined,
 });
 
-interface Level { concurrency: number; perfAnalyzer: Side; tdeploy: Side; throughputRatio: number; p50Ratio: number; within: boolean }
+interface Level {
+  concurrency: number;
+  perfAnalyzer: Side;
+  tdeploy: Side;
+  throughputRatio: number;
+  p50Ratio: number;
+  within: boolean;
+  /** each round's figures, of which the sides above are the medians */
+  rounds: { perfAnalyzer: Side[]; tdeploy: Side[] };
+}
 
 function markdown(doc: { environment: Record<string, unknown>; levels: Level[] }): string {
   const e = doc.environment as { date: string; cpu: string; cores: number; loadAverage: number[]; perfAnalyzer: string; delayMs: number; windowMs: number; stability: number; rounds: number };
@@ -174,7 +185,10 @@ async function main(): Promise<void> {
       const [p, t] = [medianSide(sides.perfAnalyzer), medianSide(sides.tdeploy)];
       const throughputRatio = t.throughput / p.throughput;
       const p50Ratio = t.p50Ms / p.p50Ms;
-      levels.push({ concurrency: level, perfAnalyzer: p, tdeploy: t, throughputRatio, p50Ratio, within: Math.abs(throughputRatio - 1) <= TOLERANCE && Math.abs(p50Ratio - 1) <= TOLERANCE });
+      levels.push({
+        concurrency: level, perfAnalyzer: p, tdeploy: t, throughputRatio, p50Ratio,
+        within: Math.abs(throughputRatio - 1) <= TOLERANCE && Math.abs(p50Ratio - 1) <= TOLERANCE, rounds: sides,
+      });
     }
   } finally {
     await server.stop();

@@ -8,7 +8,6 @@ import { InputError, fileError } from '../errors.js';
 import type { ModelSignature, TensorInfo } from '../onnx/signature.js';
 import { checkInputs, checkTensor } from '../runtime/inputs.js';
 import { isBatchLike } from '../runtime/shapes.js';
-import { isFloat } from '../tensor/dtype.js';
 import { readTensorFile, readTensorPb } from '../tensor/files.js';
 import type { Tensor, TensorMap } from '../tensor/tensor.js';
 import { castInputs } from './inputs.js';
@@ -82,11 +81,12 @@ export async function readDataSets(location: string, sig: ModelSignature, withOu
 /** With `cast`, float inputs converted to the model's float types, each conversion named once in `casts`. */
 function castFloats(inputs: TensorInfo[], tensors: TensorMap, cast: boolean, casts: Set<string>): TensorMap {
   if (!cast) return tensors;
-  for (const info of inputs) {
-    const dtype = tensors.get(info.name)?.dtype;
-    if (dtype && dtype !== info.dtype && isFloat(dtype) && isFloat(info.dtype)) casts.add(`${info.name} ${dtype}→${info.dtype}`);
+  const out = castInputs(inputs, tensors);
+  for (const [name, tensor] of out) {
+    const given = tensors.get(name)!.dtype;
+    if (tensor.dtype !== given) casts.add(`${name} ${given}→${tensor.dtype}`);
   }
-  return castInputs(inputs, tensors);
+  return out;
 }
 
 const castNote = (casts: Set<string>) => (casts.size ? [`reference inputs cast to the model's float types: ${[...casts].join(', ')}`] : []);

@@ -32,11 +32,11 @@ import { findFloat16Hazards } from './fp16/auto-block.js';
 import { foldBatchNorms } from './fp16/fold-batchnorm.js';
 import { convertToFloat16 } from './fp16/convert.js';
 import { fuseModel, fusionNotes } from './fusion/fuse.js';
-import { allNodes, float32WeightElements, viewGraph } from './graph.js';
-import { Int8Context } from './int8/context.js';
+import { allNodes, float32WeightElements } from './graph.js';
 import { borrowedNote } from './int8/kernels.js';
 import { INT8_OP_TYPES } from './int8/registry.js';
-import { NEEDS_CALIBRATION, type Int8Plan, applyInt8, planInt8 } from './int8/rewrite.js';
+import { applyGraphs, keepUncalibratedBodies, planGraphs } from './int8/graphs.js';
+import { NEEDS_CALIBRATION, type Int8Plan } from './int8/rewrite.js';
 import { type QuantizeOptions, quantizeOptions } from './options.js';
 import { QUANTIZED_OPS } from './precision.js';
 import type { BlockedNode, QuantizeReport } from './result.js';
@@ -215,7 +215,6 @@ function refuseQuantized(model: OnnxModel): void {
 
 /** Node names and op types to keep in float32 must name something the model has: a typo would silently do nothing. */
 function checkNames(model: OnnxModel, options: QuantizeOptions): void {
-  // Bodies of If/Loop/Scan too: their nodes are converted, so they may be named.
   const nodes = [...allNodes(model.proto.graph!)];
   const names = new Set(nodes.map((n) => n.name));
   const ops = new Set(nodes.map((n) => n.opType));
@@ -272,21 +271,23 @@ async function toInt8(job: Job): Promise<Conversion> {
   const perChannel = options.perChannel ?? true;
   const calibrated = job.data.calibration !== undefined;
   const sample = (job.data.calibration ?? job.data.run)[0];
-  const types = mode === 'dynamic' ? new Map() : await inferTypes(sample ? withSampleShapes(model.proto, sample) : model.proto, model.path);
-  const ctx = new Int8Context(model, viewGraph(model.proto.graph!), {
-    mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu,
-  }, job.scratch, types);
-  const plan = planInt8(ctx, { opTypes, excludeNodes: options.excludeNodes ?? [] });
-  if (mode === 'auto') job.notes.push(autoNote(plan, calibrated));
-  if (plan.placement.values.length > 0) {
+  const types = mode === 'dynamic' ? undefined : await inferTypes(sample ? withSampleShapes(model.proto, sample) : model.proto, model.path);
+  const settings = { mode, target, calibrated, perChannel, weightMax: reduceRange ? 63 : 127, symmetric: options.symmetric ?? target === 'tensorrt', opset, cpu };
+  const graphs = await planGraphs(model, settings, job.scratch, { opTypes, excludeNodes: options.excludeNodes ?? [] }, types);
+  const values = graphs.flatMap((g) => g.plan.placement.values);
+  if (values.length > 0) {
     const method = options.method ?? 'minmax';
     const batches = job.data.calibration!;
-    const stats = await collectStats(model, plan.placement.values, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
-    for (const [name, s] of stats) ctx.ranges.set(name, calibratedRange(s, method, { percentile: options.percentile ?? 99.99 }));
+    const stats = await collectStats(model, values, batches, job.scratch, { histogram: methods[method].histogram, session: options.session }, progress);
+    for (const [name, s] of stats) graphs[0].ctx.ranges.set(name, calibratedRange(s, method, { percentile: options.percentile ?? 99.99 }));
     job.notes.push(`activation ranges: ${method}${method === 'percentile' ? ` ${options.percentile ?? 99.99}` : ''} over ${batches.length} calibration batch(es)`);
+    const kept = keepUncalibratedBodies(graphs, (value) => (stats.get(value)?.count ?? 0) > 0);
+    if (kept > 0) job.notes.push(`warning: ${kept} node(s) in If/Loop/Scan bodies that no calibration batch ran stay float32: calibrate with data that takes every branch to quantize them`);
   }
+  const plan: Pick<Int8Plan, 'selected' | 'blocked'> = { selected: graphs.flatMap((g) => g.plan.selected), blocked: graphs.flatMap((g) => g.plan.blocked) };
+  if (mode === 'auto') job.notes.push(autoNote(plan, calibrated));
   progress({ kind: 'phase', phase: `quantizing to int8 (${mode})` });
-  await applyInt8(ctx, plan);
+  await applyGraphs(graphs);
   return { nodesConverted: plan.selected.length, blockedNodes: plan.blocked, clamped: 0, fused };
 }
 
@@ -303,7 +304,7 @@ function upgradeForInt8(job: Job): number {
 }
 
 /** What `auto` chose, by form and op type, and what calibration data would add. */
-function autoNote(plan: Int8Plan, calibrated: boolean): string {
+function autoNote(plan: Pick<Int8Plan, 'selected' | 'blocked'>, calibrated: boolean): string {
   const byForm = (form: Int8Form) => {
     const counts = new Map<string, number>();
     for (const s of plan.selected) if (s.mode === form) counts.set(s.node.opType, (counts.get(s.node.opType) ?? 0) + 1);

@@ -1,12 +1,11 @@
-import { create } from '@bufbuild/protobuf';
 import path from 'node:path';
-import { ValueInfoProtoSchema } from '../../onnx/gen/onnx_pb.js';
 import { type OnnxModel, hasExternalData } from '../../onnx/model.js';
 import { saveModel } from '../../onnx/save.js';
 import { type Progress, silent } from '../../progress.js';
 import { type SessionOptions, openSession } from '../../runtime/session.js';
 import type { TensorMap } from '../../tensor/tensor.js';
 import type { ScratchSpace } from '../store.js';
+import { exposeValues } from './expose.js';
 import { type TensorStats, accumulate, emptyStats } from './stats.js';
 
 export interface CollectOptions {
@@ -36,12 +35,13 @@ export async function collectStats(
   };
   batches.forEach(fold);
   if (computed.length === 0) return stats;
-  const file = await saveExposing(model, computed, path.join(scratch.dir, 'calibration.onnx'));
-  const session = await openSession(file, options.session);
+  const fetch = await saveExposing(model, computed, path.join(scratch.dir, 'calibration.onnx'));
+  const session = await openSession(path.join(scratch.dir, 'calibration.onnx'), options.session);
   try {
     for (const [b, batch] of batches.entries()) {
       progress({ kind: 'phase', phase: 'calibrating', detail: `batch ${b + 1} of ${batches.length}`, fraction: b / batches.length });
-      fold(await session.run(batch, computed));
+      const fetched = await session.run(batch, [...fetch.values()]);
+      fold(new Map(computed.map((name) => [name, fetched.get(fetch.get(name)!)!])));
     }
   } finally {
     await session.release();
@@ -49,16 +49,13 @@ export async function collectStats(
   return stats;
 }
 
-/** Saves the model with `names` added as graph outputs, leaving the loaded model as it was. */
-async function saveExposing(model: OnnxModel, names: string[], file: string): Promise<string> {
-  const graph = model.proto.graph!;
-  const original = graph.output;
-  const existing = new Set(original.map((o) => o.name));
-  graph.output = [...original, ...names.filter((n) => !existing.has(n)).map((name) => create(ValueInfoProtoSchema, { name }))];
+/** Saves the model with `names` exposed as graph outputs (exposeValues), leaving the loaded model as it was; returns the name each is fetched under. */
+async function saveExposing(model: OnnxModel, names: string[], file: string): Promise<Map<string, string>> {
+  const { fetch, undo } = exposeValues(model.proto.graph!, names);
   try {
     await saveModel(model, file, { externalData: hasExternalData(model) ? 'always' : 'auto' });
   } finally {
-    graph.output = original;
+    undo();
   }
-  return file;
+  return fetch;
 }

@@ -57,7 +57,11 @@ export class Int8Context {
     private readonly scratch: ScratchSpace,
     /** the graph's value types, where static forms need them (sizes, float32 values); empty otherwise */
     readonly types: Map<string, ValueType> = new Map(),
-  ) {}
+    /** the context of the enclosing graph, for a body: its constants, and the ranges all graphs share */
+    private readonly outer?: Int8Context,
+  ) {
+    if (outer) this.ranges = outer.ranges;
+  }
 
   /** The numeric dims of a value from `from` on; symbolic or unknown dims count as 1. */
   knownSize(value: string, from: number): number {
@@ -71,7 +75,8 @@ export class Int8Context {
   /** A float32 constant (initializer or Constant node, through Identity), or undefined. */
   constant(name: string): TensorProto | undefined {
     const tensor = constantTensor(this.view, name);
-    return tensor && tensorDtype(tensor) === 'float32' ? tensor : undefined;
+    if (!tensor) return this.view.producers.has(name) ? undefined : this.outer?.constant(name);
+    return tensorDtype(tensor) === 'float32' ? tensor : undefined;
   }
 
   async read(tensor: TensorProto): Promise<Tensor> {
