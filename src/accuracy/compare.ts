@@ -349,6 +349,14 @@ function gateFailures(r: OutputComparison, gate: GateOptions, nonFinite: number)
   if (gate.minCosine !== undefined && !r.exact && r.cosine !== null && !(r.cosine >= gate.minCosine)) {
     failures.push(`cosine ${formatCosine(r.cosine)} < ${gate.minCosine}`);
   }
+  // The cosine of one value is its sign, so it would pass any magnitude: the value is judged on the
+  // relative error that cosine allows between vectors of equal norm, √(2(1 − c)) (0.141 for 0.99).
+  if (gate.minCosine !== undefined && !r.exact && r.elements === 1 && r.cosine === 1) {
+    const allowed = Math.sqrt(2 * (1 - gate.minCosine));
+    if (!(r.maxRelError <= allowed)) {
+      failures.push(`one value: relative error ${formatNumber(r.maxRelError)} > ${formatNumber(allowed)}, what cosine ≥ ${gate.minCosine} allows`);
+    }
+  }
   if (gate.minTop1 !== undefined && r.top1Agreement !== null && !(r.top1Agreement >= gate.minTop1)) {
     failures.push(`top-1 agreement ${formatNumber(r.top1Agreement)} < ${gate.minTop1}`);
   }

@@ -182,3 +182,16 @@ test('several input sets combine into the worst of each metric', () => {
   assert.deepEqual(both.failures, ['set 0: 1 of 2 elements beyond atol 1e-5 + rtol 1e-3·|expected|']);
   assert.deepEqual(both.worst.map((w) => [w.set, w.index[0]]), [[0, 1], [1, 0]]);
 });
+
+test("a one-value output (a probability) is judged on the relative error its cosine gate allows, not on its sign", () => {
+  const int8: GateOptions = { atol: Infinity, rtol: 0, minCosine: 0.99 };
+  // √(2 × 0.01) = 0.1414: 0.5 → 0.57 is 14 % off and passes, 0.5 → 0.71 (the wake-word model's INT8 move) fails
+  const near = compareTensors('p', f32([0.5], [1, 1]), f32([0.57], [1, 1]), int8);
+  assert.deepEqual([near.cosine, near.passed], [1, true]);
+  const far = compareTensors('p', f32([0.5], [1, 1]), f32([0.71], [1, 1]), int8);
+  assert.deepEqual([far.cosine, far.passed], [1, false]);
+  assert.deepEqual(far.failures, ['one value: relative error 0.42 > 0.1414, what cosine ≥ 0.99 allows']);
+  // a sign flip was already a cosine of -1; two values are a direction the cosine judges
+  assert.deepEqual(compareTensors('p', f32([0.5]), f32([-0.5]), int8).failures, ['cosine -1 < 0.99']);
+  assert.equal(compareTensors('p', f32([0.5, 0.5]), f32([0.71, 0.71]), int8).passed, true);
+});

@@ -82,8 +82,9 @@ test('Silero VAD v5: calibration reads test_data_set folders as one set each and
 // INT8 walks into If/Loop/Scan bodies (#13 item 5): it now sees the 12 Convs of Silero's two
 // branches. For the CPU they are all too small for INT8 to pay (the kernel table), so nothing is
 // converted and the error names them; for TensorRT the branch the calibration ran (16 kHz) is
-// quantized, the other stays float32 with the reason, and the drift is judged by the INT8 gate.
-test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pays on CPU (named), the 16 kHz branch for TensorRT', { skip: skipV5 }, async (t) => {
+// quantized, the other stays float32 with the reason, and the drift is judged by the INT8 gate:
+// the state stays close, but the speech probability (one value per set) moves by ~30 %.
+test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pays on CPU (named); for TensorRT the 16 kHz branch, whose speech probability misses the gate', { skip: skipV5 }, async (t) => {
   for (const calibration of [v5Sets, v5Npz]) {
     const output = path.join(dir, 'v5.int8.onnx');
     const error = await failure(quantize(v5, { output, to: 'int8', mode: 'static', calibration, inputs: v5Npz }));
@@ -95,7 +96,10 @@ test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pay
     t.diagnostic(`int8 tensorrt (${path.basename(calibration)}): size ${share}, weights ${JSON.stringify(report.weights)}, cosines ${JSON.stringify(cosines(report.drift))}`);
     assert.equal(report.nodesConverted, 6, 'the 6 Convs of the branch that ran');
     assert.deepEqual(report.blockedNodes.map((b) => b.reason), Array(6).fill('If_0_else_branch never ran on the calibration data, so its values have no range'));
-    assert.equal(report.drift.passed, true);
+    const [probability, state] = report.drift.outputs;
+    assert.deepEqual([probability.name, probability.passed, state.name, state.passed, report.drift.passed], ['output', false, 'stateN', true, false]);
+    assert.ok(probability.failures.length > 0 && probability.failures.every((f) => /^set \d: one value: relative error 0\.\d+ > 0\.1414/.test(f)), probability.failures.join('; '));
+    within(probability.maxRelError, [0.2, 0.5], 'speech probability relative error');
     assert.ok(minCosine(report.drift) >= 0.99, JSON.stringify(cosines(report.drift)));
     within(share, [0.75, 0.82], 'int8 size share');
   }
