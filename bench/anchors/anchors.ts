@@ -26,6 +26,7 @@ import { Random } from '../../src/tensor/random.js';
 import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
 import { repoRoot } from '../../test/helpers.js';
 import { type AnchorModel, type Measured, type ModelRun, TOLERANCE, markdown, verdicts } from './table.js';
+import { writeReadmeSection } from '../readme-section.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -172,19 +173,10 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(outDir, 'anchors.md'), text);
   }
   process.stdout.write(text);
-  if (args.readme) writeReadme(text);
+  if (args.readme) writeReadmeSection(START, END, text);
 }
 
 const START = '<!-- anchors:start (npm run bench:anchors -- --readme) -->';
 const END = '<!-- anchors:end -->';
-
-function writeReadme(text: string): void {
-  const readme = path.join(repoRoot, 'README.md');
-  const current = fs.readFileSync(readme, 'utf8');
-  const from = current.indexOf(START);
-  const to = current.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`README.md has no ${START} … ${END} section`);
-  fs.writeFileSync(readme, `${current.slice(0, from + START.length)}\n${text}${current.slice(to)}`);
-}
 
 await main();

@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { fixture, repoRoot } from '../../test/helpers.js';
 import { spawnServer } from '../../test/serve/helpers.js';
+import { writeReadmeSection } from '../readme-section.js';
 
 const SEQ = 16;
 const TOLERANCE = 0.05;
@@ -134,15 +135,6 @@ function markdown(doc: { environment: Record<string, unknown>; levels: Level[] }
 const START = '<!-- perf-analyzer:start (node dist/bench/anchors/perf-analyzer.js --readme) -->';
 const END = '<!-- perf-analyzer:end -->';
 
-function writeReadme(text: string): void {
-  const readme = path.join(repoRoot, 'README.md');
-  const current = fs.readFileSync(readme, 'utf8');
-  const from = current.indexOf(START);
-  const to = current.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`README.md has no ${START} … ${END} section`);
-  fs.writeFileSync(readme, `${current.slice(0, from + START.length)}\n${text}${current.slice(to)}`);
-}
-
 /** In `work`: the repository both clients measure (the encoder, 2 CPU instances) and the zeros tdeploy sends. */
 export async function prepare(work: string): Promise<{ repo: string; zeros: string }> {
   const repo = path.join(work, 'models');
@@ -203,7 +195,7 @@ async function main(): Promise<void> {
   const text = markdown(document);
   fs.writeFileSync(path.join(outDir, 'perf-analyzer.md'), text);
   process.stdout.write(text);
-  if (args.readme) writeReadme(text);
+  if (args.readme) writeReadmeSection(START, END, text);
   fs.rmSync(work, { recursive: true, force: true });
 }
 
