@@ -1,8 +1,7 @@
-import { create } from '@bufbuild/protobuf';
-import { type Dtype, byteLength, dtypeInfo, onnxFromDtype } from '../tensor/dtype.js';
-import { type GraphProto, type NodeProto, type TensorProto, TensorProtoSchema } from './gen/onnx_pb.js';
+import { type Dtype, byteLength, dtypeInfo } from '../tensor/dtype.js';
 import { elementCount } from '../tensor/tensor.js';
 import { hasExternalData, loadModel } from './model.js';
+import { allGraphs, weightTensors } from './nodes.js';
 import { type TensorInfo, signature } from './signature.js';
 import { tensorDtype, tensorShape } from './tensor-proto.js';
 
@@ -35,21 +34,17 @@ export async function inspect(file: string): Promise<InspectReport> {
   const proto = model.proto;
   const ops: Record<string, number> = {};
   let nodes = 0;
-  let subgraphs = 0;
-  const weights: TensorProto[] = [];
-  for (const graph of graphs(proto.graph!)) {
-    weights.push(...graph.initializer);
+  const graphs = [...allGraphs(proto.graph!)];
+  for (const graph of graphs) {
     for (const node of graph.node) {
       nodes++;
       const key = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
       ops[key] = (ops[key] ?? 0) + 1;
-      subgraphs += node.attribute.reduce((n, a) => n + (a.g ? 1 : 0) + a.graphs.length, 0);
-      if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) weights.push(...constantValue(node));
     }
   }
   let parameters = 0;
   const dtypes: Partial<Record<Dtype, number>> = {};
-  for (const tensor of weights) {
+  for (const tensor of weightTensors(proto.graph!)) {
     const dtype = tensorDtype(tensor, `${file}: `);
     if (!isWeight(dtype)) continue;
     const count = elementCount(tensorShape(tensor));
@@ -66,7 +61,7 @@ export async function inspect(file: string): Promise<InspectReport> {
     inputs,
     outputs,
     nodes,
-    subgraphs,
+    subgraphs: graphs.length - 1,
     ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
     parameters,
     parameterBytes: Object.values(dtypes).reduce((a, b) => a + b, 0),
@@ -80,20 +75,4 @@ export async function inspect(file: string): Promise<InspectReport> {
 function isWeight(dtype: Dtype): boolean {
   const { kind, bits } = dtypeInfo(dtype);
   return kind === 'float' || ((kind === 'int' || kind === 'uint') && bits <= 8);
-}
-
-/** A graph and every subgraph its nodes hold, at any depth. */
-function* graphs(graph: GraphProto): Generator<GraphProto> {
-  yield graph;
-  for (const node of graph.node) for (const a of node.attribute) for (const inner of a.g ? [a.g, ...a.graphs] : a.graphs) yield* graphs(inner);
-}
-
-/** The tensor a Constant node holds, as a TensorProto (value_float(s) as float32). */
-function constantValue(node: NodeProto): TensorProto[] {
-  return node.attribute.flatMap((a) => {
-    if (a.name === 'value' && a.t) return [a.t];
-    if (a.name === 'value_float') return [create(TensorProtoSchema, { dataType: onnxFromDtype('float32'), dims: [], floatData: [a.f] })];
-    if (a.name === 'value_floats') return [create(TensorProtoSchema, { dataType: onnxFromDtype('float32'), dims: [BigInt(a.floats.length)], floatData: a.floats })];
-    return [];
-  });
 }

@@ -1,8 +1,12 @@
 import { create } from '@bufbuild/protobuf';
-import {
-  type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto,
-  AttributeProtoSchema, AttributeProto_AttributeType, NodeProtoSchema, OperatorSetIdProtoSchema,
-} from '../onnx/gen/onnx_pb.js';
+import { type GraphProto, type ModelProto, type NodeProto, type TensorProto, OperatorSetIdProtoSchema } from '../onnx/gen/onnx_pb.js';
+import { isOnnxOp, subgraphs, weightTensors } from '../onnx/nodes.js';
+import { tensorShape } from '../onnx/tensor-proto.js';
+import { onnxFromDtype } from '../tensor/dtype.js';
+import { elementCount } from '../tensor/tensor.js';
+
+// The quantizers' toolkit: the ONNX node builders and walkers they share with the rest of src/onnx.
+export { type NodeSpec, attr, isOnnxOp, makeNode, subgraphs } from '../onnx/nodes.js';
 
 /**
  * What the rewrites need to know about a graph: who produces and who reads each value, which
@@ -100,16 +104,8 @@ export function freeNames(graph: GraphProto): string[] {
 
 /** float32 elements of the weights a graph and its subgraphs hold: initializers and Constant values. */
 export function float32WeightElements(graph: GraphProto): number {
-  const FLOAT = 1;
-  const elements = (t: TensorProto) => (t.dataType === FLOAT ? t.dims.reduce((n, d) => n * Number(d), 1) : 0);
-  let total = graph.initializer.reduce((n, t) => n + elements(t), 0);
-  for (const node of graph.node) {
-    if (node.opType === 'Constant' && isOnnxOp(node)) {
-      for (const a of node.attribute) total += a.t ? elements(a.t) : a.name === 'value_float' ? 1 : a.name === 'value_floats' ? a.floats.length : 0;
-    }
-    for (const body of subgraphs(node)) total += float32WeightElements(body);
-  }
-  return total;
+  const FLOAT = onnxFromDtype('float32');
+  return weightTensors(graph).reduce((n, t) => n + (t.dataType === FLOAT ? elementCount(tensorShape(t)) : 0), 0);
 }
 
 /** Every name a graph and its subgraphs use: values, initializers and node names. */
@@ -123,11 +119,6 @@ export function allNames(graph: GraphProto): Set<string> {
   return names;
 }
 
-/** The graphs a node holds in its attributes: If branches, Loop and Scan bodies. */
-export function subgraphs(node: NodeProto): GraphProto[] {
-  return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
-}
-
 /** Every node of a graph and of the subgraphs its nodes hold, at any depth. */
 export function* allNodes(graph: GraphProto): Generator<NodeProto> {
   for (const node of graph.node) {
@@ -135,23 +126,6 @@ export function* allNodes(graph: GraphProto): Generator<NodeProto> {
     for (const inner of subgraphs(node)) yield* allNodes(inner);
   }
 }
-
-export interface NodeSpec {
-  name?: string;
-  domain?: string;
-  attributes?: AttributeProto[];
-}
-
-export function makeNode(opType: string, input: string[], output: string[], spec: NodeSpec = {}): NodeProto {
-  return create(NodeProtoSchema, { opType, input, output, name: spec.name ?? '', domain: spec.domain ?? '', attribute: spec.attributes ?? [] });
-}
-
-export const attr = {
-  int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
-  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
-  float: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: value }),
-  tensor: (name: string, t: TensorProto) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.TENSOR, t }),
-};
 
 export function intAttr(node: NodeProto, name: string, fallback: number): number {
   const found = node.attribute.find((a) => a.name === name);
@@ -171,11 +145,6 @@ export function floatAttr(node: NodeProto, name: string, fallback: number): numb
 /** How a node is named in reports: its name, or its op and first output when it has none. */
 export function nodeLabel(node: NodeProto): string {
   return node.name || `${node.opType}(${node.output[0] ?? ''})`;
-}
-
-/** Whether the node belongs to the default ONNX domain. */
-export function isOnnxOp(node: NodeProto): boolean {
-  return node.domain === '' || node.domain === 'ai.onnx';
 }
 
 /** Imports an operator set when the model lacks it (the rewrite added ops of that domain). */

@@ -8,7 +8,8 @@ import type { NodeProto } from '../gen/onnx_pb.js';
 import { AttributeProto_AttributeType, TensorProto_DataType } from '../gen/onnx_pb.js';
 import { dtypeFromOnnx } from '../../tensor/dtype.js';
 import { type Tensor, floatToHalf } from '../../tensor/tensor.js';
-import { type Adapter, type StepContext, attr, find, int64s, makeNode, setAttribute, take, text } from './context.js';
+import { attr, makeNode } from '../nodes.js';
+import { type Adapter, type StepContext, find, int64s, setAttribute, take, text } from './context.js';
 
 /** Legacy broadcasting (before 7): B's dims line up with A's from `axis` on; numpy lines them up from the end, so B gets trailing 1s. */
 export const legacyBroadcast: Adapter = (node, ctx) => {
@@ -179,7 +180,7 @@ export const softmaxAxis: Adapter = (node, ctx) => {
   setAttribute(node, attr.int('axis', 1));
   ctx.setRank(flat, 2);
   return {
-    before: [makeNode('Shape', [x], [shape]), makeNode('Flatten', [x], [flat], [attr.int('axis', axis)])],
+    before: [makeNode('Shape', [x], [shape]), makeNode('Flatten', [x], [flat], { attributes: [attr.int('axis', axis)] })],
     after: [makeNode('Reshape', [flatOut, shape], [y])],
     change: `coerced to 2-D at axis ${axis} with Flatten/Reshape (opset 13 normalizes over one axis)`,
   };
@@ -197,7 +198,7 @@ function unsqueeze(node: NodeProto, input: number, axes: number[], ctx: StepCont
   node.input[input] = output;
   ctx.setRank(output, (ctx.rank(source) ?? 0) + axes.length);
   // Unsqueeze of the opset being upgraded from: later steps bring it to the target like any node.
-  return makeNode('Unsqueeze', [source], [output], [attr.ints('axes', axes)]);
+  return makeNode('Unsqueeze', [source], [output], { attributes: [attr.ints('axes', axes)] });
 }
 
 function valueType(name: string, ctx: StepContext): number {

@@ -1,9 +1,5 @@
-import { create } from '@bufbuild/protobuf';
 import type { InputError } from '../../errors.js';
-import {
-  type AttributeProto, type GraphProto, type NodeProto, type TensorProto,
-  AttributeProtoSchema, AttributeProto_AttributeType, NodeProtoSchema, TensorProto_DataType,
-} from '../gen/onnx_pb.js';
+import { type AttributeProto, type GraphProto, type NodeProto, type TensorProto, TensorProto_DataType } from '../gen/onnx_pb.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 /** What an adapter may ask about the graph it rewrites, and how it adds to it. */
@@ -37,17 +33,6 @@ export interface StepResult {
 
 export type Adapter = (node: NodeProto, ctx: StepContext) => StepResult | undefined;
 
-/** A node to add; the upgrade names it. */
-export function makeNode(opType: string, input: string[], output: string[], attribute: AttributeProto[] = []): NodeProto {
-  return create(NodeProtoSchema, { opType, input, output, attribute });
-}
-
-export const attr = {
-  int: (name: string, value: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(value) }),
-  ints: (name: string, values: number[]) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: values.map(BigInt) }),
-  string: (name: string, value: string) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(value) }),
-};
-
 export function find(node: NodeProto, name: string): AttributeProto | undefined {
   return node.attribute.find((a) => a.name === name);
 }
@@ -68,11 +53,6 @@ export function setAttribute(node: NodeProto, attribute: AttributeProto): void {
 }
 
 export const int64s = (values: number[]): Tensor => ({ dtype: 'int64', shape: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
-
-/** The graphs a node holds in its attributes: If branches, Loop and Scan bodies. */
-export function bodies(node: NodeProto): GraphProto[] {
-  return node.attribute.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
-}
 
 /** Ops whose output type is fixed whatever their input; the others of ai.onnx mostly give their first input's type. */
 const OUTPUT_TYPE: Record<string, number> = {

@@ -3,7 +3,8 @@ import type { GraphProto, ModelProto, NodeProto } from '../gen/onnx_pb.js';
 import { opsetVersion } from '../signature.js';
 import { rawLength, tensorFromProto, tensorToProto } from '../tensor-proto.js';
 import { toFloat64 } from '../../tensor/tensor.js';
-import { type Known, type StepContext, bodies, knownValues } from './context.js';
+import { allGraphs, isOnnxOp, subgraphs } from '../nodes.js';
+import { type Known, type StepContext, knownValues } from './context.js';
 import { type Step, UPGRADES } from './table.js';
 
 /** The opset quantize brings older models to: per-axis DequantizeLinear, and Split/Squeeze/ReduceSum taking their axes as inputs. */
@@ -26,8 +27,8 @@ export function upgradeOpset(proto: ModelProto, target: number): string[] {
     kind: 'opset-upgrade', hint: 'convert it with onnx.version_converter, or export it again at a newer opset',
   });
   if (from < OLDEST) throw cannot(`tdeploy upgrades opset ${OLDEST} and later; older opsets changed more operators (Reshape, Concat, ...)`);
-  const graphs = allGraphs(proto.graph!);
-  const unknown = new Set(graphs.flatMap((g) => g.node.filter((n) => isOnnx(n) && !UPGRADES[n.opType]).map((n) => n.opType)));
+  const graphs = [...allGraphs(proto.graph!)];
+  const unknown = new Set(graphs.flatMap((g) => g.node.filter((n) => isOnnxOp(n) && !UPGRADES[n.opType]).map((n) => n.opType)));
   if (unknown.size > 0) throw cannot(`tdeploy's opset table has no entry for ${[...unknown].sort().join(', ')}`);
   const names = new Set<string>();
   const read = new Set<string>();
@@ -67,8 +68,8 @@ export function upgradeOpset(proto: ModelProto, target: number): string[] {
       cannot,
     });
     const upgradeNode = (node: NodeProto, version: number): NodeProto[] => {
-      for (const body of bodies(node)) upgradeGraph(body, known);
-      if (!isOnnx(node)) return [node];
+      for (const body of subgraphs(node)) upgradeGraph(body, known);
+      if (!isOnnxOp(node)) return [node];
       const before: NodeProto[] = [];
       const after: NodeProto[] = [];
       for (let step = nextStep(node.opType, version, target); step; step = nextStep(node.opType, version, target)) {
@@ -105,12 +106,4 @@ export function upgradeOpset(proto: ModelProto, target: number): string[] {
 /** The first change of `op` after `version`, up to `target`. */
 function nextStep(op: string, version: number, target: number): Step | undefined {
   return (UPGRADES[op] ?? []).find(([since]) => since > version && since <= target);
-}
-
-function isOnnx(node: NodeProto): boolean {
-  return node.domain === '' || node.domain === 'ai.onnx';
-}
-
-function allGraphs(graph: GraphProto): GraphProto[] {
-  return [graph, ...graph.node.flatMap((n) => bodies(n).flatMap(allGraphs))];
 }
