@@ -95,9 +95,14 @@ export interface KernelVerdict {
   ranAs: string;
 }
 
+/** The CPU class whose figures the rows are read in: this CPU's where they have them. */
+function columnFor(rows: KernelRow[], cpu: CpuProfile): CpuKind {
+  return rows.some((r) => r.speedup[cpu.kind] !== undefined) ? cpu.kind : MEASURED;
+}
+
 export function kernelVerdict(form: KernelForm, cpu: CpuProfile): KernelVerdict {
   const rows = KERNEL_TABLE.filter((r) => r.form === form && !r.small);
-  const measuredOn = rows.some((r) => r.speedup[cpu.kind] !== undefined) ? cpu.kind : MEASURED;
+  const measuredOn = columnFor(rows, cpu);
   const speedup = Math.min(...rows.map((r) => r.speedup[measuredOn]!));
   return { wins: speedup >= 1, speedup, measuredOn, ranAs: rows[0].ranAs };
 }
@@ -124,7 +129,7 @@ export function tooSmall(form: KernelForm, macs: number, cpu: CpuProfile): strin
  */
 export function islandLoses(macsPerValue: number, cpu: CpuProfile): string | undefined {
   const rows = KERNEL_TABLE.filter((r) => r.island);
-  const measuredOn = rows.some((r) => r.speedup[cpu.kind] !== undefined) ? cpu.kind : MEASURED;
+  const measuredOn = columnFor(rows, cpu);
   const [worst] = rows.filter((r) => r.speedup[measuredOn]! < 1).sort((a, b) => b.island!.macsPerValue - a.island!.macsPerValue);
   if (!worst || macsPerValue > worst.island!.macsPerValue) return undefined;
   return `its int8 island costs more than it saves: ${macsPerValue.toFixed(1)} multiply-adds per value converted between float and int8 at its edges, and a Conv between float neighbours ran at ${worst.speedup[measuredOn]!.toFixed(2)}× float at ${worst.island!.macsPerValue} (${worst.shape}, ${measuredOn}, bench/int8-kernels.ts)`;
