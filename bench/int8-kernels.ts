@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
+import { interleaved } from '../src/bench/interleaved.js';
 import { median } from '../src/bench/stats.js';
 import { type NodeProto, ModelProtoSchema, ValueInfoProtoSchema } from '../src/onnx/gen/onnx_pb.js';
 import { loadModel } from '../src/onnx/model.js';
@@ -241,17 +242,9 @@ async function measure(form: Form, index: number): Promise<{ floatMs: number; in
   const ran = await ranAs(files[1]);
   const sessions = [await openSession(files[0]), await openSession(files[1])];
   const feeds = [feedsFor(form.float), feedsFor(form.int8)];
-  const samples: number[][] = [[], []];
-  for (const [k, s] of sessions.entries()) for (let i = 0; i < 3; i++) await s.run(feeds[k]);
-  for (let r = 0; r < rounds; r++) {
-    for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) {
-      const t = performance.now();
-      await sessions[k].run(feeds[k]);
-      samples[k].push(performance.now() - t);
-    }
-  }
+  const { wall } = await interleaved(sessions.map((s, k) => () => s.run(feeds[k])), { warmup: 3, rounds });
   for (const s of sessions) await s.release();
-  return { floatMs: median(samples[0]), int8Ms: median(samples[1]), ran };
+  return { floatMs: median(wall[0]), int8Ms: median(wall[1]), ran };
 }
 
 const image = (c: number, h: number) => [1, c, h, h];

@@ -22,7 +22,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compareModels, modelRef } from '../src/accuracy/check.js';
-import { percentile, summarize } from '../src/bench/stats.js';
+import { interleaved } from '../src/bench/interleaved.js';
+import { median, percentile } from '../src/bench/stats.js';
 import type { NodeProto } from '../src/onnx/gen/onnx_pb.js';
 import { type OnnxModel, loadModel, readTensor } from '../src/onnx/model.js';
 import { saveModel } from '../src/onnx/save.js';
@@ -133,7 +134,6 @@ async function seconds<T>(work: () => Promise<T>): Promise<[number, T]> {
   return [(performance.now() - start) / 1000, result];
 }
 
-const median = (values: number[]) => summarize(values).p50;
 /** The fastest tenth: load from other processes only ever adds time, so this shows the models' own speed. */
 const p10 = (values: number[]) => percentile(Float64Array.from(values).sort(), 10);
 const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
@@ -185,28 +185,6 @@ for (const [i, n] of names.entries()) {
   console.log(`  ${n.padEnd(13)} ${report.outputs.map((o) => `${o.name} ${o.cosine?.toFixed(6)} / ${o.maxAbsError.toPrecision(3)}`).join('   ')}`);
 }
 
-/**
- * One run of each model in turn, the order rotated every time, so that the other sessions'
- * load (it comes and goes within seconds on this machine) falls on every model alike. Returns
- * each model's samples: wall milliseconds, or with `cpu` the process's CPU milliseconds.
- */
-async function interleaved(sessions: Session[], feed: TensorMap, cpu: boolean): Promise<number[][]> {
-  for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feed);
-  const samples = sessions.map((): number[] => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < iterations; i++) {
-      for (let k = 0; k < sessions.length; k++) {
-        const m = (k + i + r) % sessions.length;
-        const [wall, usage] = [performance.now(), process.cpuUsage()];
-        await sessions[m].run(feed);
-        const used = process.cpuUsage(usage);
-        samples[m].push(cpu ? (used.user + used.system) / 1000 : performance.now() - wall);
-      }
-    }
-  }
-  return samples;
-}
-
 async function opened(options: SessionOptions): Promise<Session[]> {
   const sessions: Session[] = [];
   for (const p of paths) sessions.push(await openSession(p, options));
@@ -217,7 +195,7 @@ for (const seq of seqs) {
   const feed = tokens(1, 99, seq);
   let sessions = await opened({});
   console.log(`\nlatency, batch 1 × seq ${seq}, default threads, ${rounds} rounds × ${iterations} runs per model, one run of each model in turn (load average ${loadavg()}):`);
-  const samples = await interleaved(sessions, feed, false);
+  const { wall: samples } = await interleaved(sessions.map((s) => () => s.run(feed)), { warmup: 3, rounds: rounds * iterations });
   for (const s of sessions) await s.release();
   const roundP50 = (m: number, r: number) => median(samples[m].slice(r * iterations, (r + 1) * iterations));
   console.log('  model          p50 ms  p10 ms   over FP32: p50 (rounds min..max), p10   over naive: p50, p10');
@@ -230,7 +208,7 @@ for (const seq of seqs) {
   }
   sessions = await opened({ threads: 1 });
   console.log(`CPU time per run, one thread (load average ${loadavg()}):`);
-  const cpu = await interleaved(sessions, feed, true);
+  const { cpu } = await interleaved(sessions.map((s) => () => s.run(feed)), { warmup: 3, rounds: rounds * iterations });
   for (const s of sessions) await s.release();
   for (const [m, n] of names.entries()) {
     console.log(`  ${n.padEnd(13)} ${median(cpu[m]).toFixed(1).padStart(7)} ms   ${(median(cpu[FP32]) / median(cpu[m])).toFixed(2)}x FP32   ${(median(cpu[NAIVE]) / median(cpu[m])).toFixed(2)}x naive`);

@@ -25,7 +25,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { percentile } from '../src/bench/stats.js';
+import { interleaved } from '../src/bench/interleaved.js';
+import { median } from '../src/bench/stats.js';
 import { TdeployError } from '../src/errors.js';
 import { quantize } from '../src/quantize/quantize.js';
 import type { QuantizeOptions } from '../src/quantize/options.js';
@@ -127,26 +128,12 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdeploy-real-'));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load = () => os.loadavg()[0].toFixed(1);
 
-const median = (samples: number[]) => percentile(Float64Array.from(samples).sort(), 50);
 
 /** Median and fastest wall time and median CPU time of each file, one run of each in turn, the order rotated every run. */
-async function interleaved(files: string[], feed: TensorMap): Promise<{ p50: number; fastest: number; cpu: number }[]> {
+async function sideBySide(files: string[], feed: TensorMap): Promise<{ p50: number; fastest: number; cpu: number }[]> {
   const sessions = await Promise.all(files.map((f) => openSession(f, { threads })));
   try {
-    for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feed);
-    const wall = sessions.map((): number[] => []);
-    const cpu = sessions.map((): number[] => []);
-    for (let i = 0; i < rounds * iterations; i++) {
-      for (let k = 0; k < sessions.length; k++) {
-        const m = (k + i) % sessions.length;
-        const start = performance.now();
-        const usage = process.cpuUsage();
-        await sessions[m].run(feed);
-        const used = process.cpuUsage(usage);
-        wall[m].push(performance.now() - start);
-        cpu[m].push((used.user + used.system) / 1000);
-      }
-    }
+    const { wall, cpu } = await interleaved(sessions.map((s) => () => s.run(feed)), { warmup: 3, rounds: rounds * iterations });
     return wall.map((w, m) => ({ p50: median(w), fastest: Math.min(...w), cpu: median(cpu[m]) }));
   } finally {
     for (const s of sessions) await s.release();
@@ -188,7 +175,7 @@ async function measure(name: string): Promise<Row[]> {
     }
   }
   log(`${name}: timing ${timed.length} variants side by side (load ${load()})`);
-  const times = await interleaved(timed.map((t) => t.file), model.feed());
+  const times = await sideBySide(timed.map((t) => t.file), model.feed());
   timed.forEach((t, i) => Object.assign(t.row, times[i]));
   return rows;
 }

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from '../../src/bench/stats.js';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { Random } from '../../src/tensor/random.js';
 import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
@@ -74,11 +75,6 @@ function inputsFor(model: AnchorModel, samples: number, seed: number, padded = 0
 }
 
 const mib = (file: string) => fs.statSync(file).size / 2 ** 20;
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 interface CheckJson { outputs: { name: string; cosine: number }[] }
 interface BenchJson { results: { label: string; latencyMs: { p50: number } }[] }

@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from '../../src/bench/stats.js';
 import { writeNpz } from '../../src/tensor/npz.js';
 import { fixture, repoRoot } from '../../test/helpers.js';
 import { spawnServer } from '../../test/serve/helpers.js';
@@ -93,11 +94,6 @@ export function tdeploySide(url: string, metricsUrl: string, level: number, zero
   };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const medianSide = (sides: Side[]): Side => ({
   throughput: median(sides.map((s) => s.throughput)),
   p50Ms: median(sides.map((s) => s.p50Ms)),

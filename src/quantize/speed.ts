@@ -1,12 +1,12 @@
 /**
- * The speed step: the quantized model against the original on the drift data, in one short loop
- * that runs each model in turn (the order swapped every round), so that load from other
- * processes falls on both alike. Each model's figure is its fastest run: load from other
+ * The speed step: the quantized model against the original on the drift data, in one short
+ * interleaved loop (bench/interleaved.ts), so that load from other processes falls on both alike. Each model's figure is its fastest run: load from other
  * processes only ever adds time, and with a handful of runs on a busy machine the median is
  * mostly that load. A quantized model that runs slower than the original is worth a warning: it
  * is rarely what anyone wanted.
  */
 import type { ModelRef } from '../accuracy/check.js';
+import { interleaved } from '../bench/interleaved.js';
 import { castInputs } from '../accuracy/inputs.js';
 import type { Progress } from '../progress.js';
 import { type Provider, type Session, type SessionOptions, openSession } from '../runtime/session.js';
@@ -16,7 +16,7 @@ import type { TensorMap } from '../tensor/tensor.js';
 export const SLOWDOWN_LIMIT = 0.95;
 
 /** Enough rounds for a stable median on a small model, and a time budget for large ones. */
-const LOOP = { warmup: 2, minRounds: 5, maxRounds: 100, budgetMs: 1000 };
+const LOOP = { warmup: 2, rounds: 5, maxRounds: 100, budgetMs: 1000 };
 
 export interface SpeedReport {
   /** wall milliseconds of the fastest run on the first input set */
@@ -40,19 +40,10 @@ export async function measureSpeed(
   try {
     for (const model of models) sessions.push(await openSession(model.path, session));
     const feeds = models.map((m) => castInputs(m.signature.inputs, data[0]));
-    for (let i = 0; i < LOOP.warmup; i++) for (const [k, s] of sessions.entries()) await s.run(feeds[k]);
-    const samples: number[][] = [[], []];
-    const start = performance.now();
-    for (let round = 0; round < LOOP.maxRounds && (round < LOOP.minRounds || performance.now() - start < LOOP.budgetMs); round++) {
-      for (const k of round % 2 === 0 ? [0, 1] : [1, 0]) {
-        const t = performance.now();
-        await sessions[k].run(feeds[k]);
-        samples[k].push(performance.now() - t);
-      }
-    }
-    const [originalMs, quantizedMs] = samples.map((s) => Math.min(...s));
+    const { wall } = await interleaved(sessions.map((s, k) => () => s.run(feeds[k])), LOOP);
+    const [originalMs, quantizedMs] = wall.map((s) => Math.min(...s));
     const speedup = originalMs / quantizedMs;
-    return { originalMs, quantizedMs, speedup, runs: samples[0].length, provider: sessions[1].provider, slower: speedup < SLOWDOWN_LIMIT };
+    return { originalMs, quantizedMs, speedup, runs: wall[0].length, provider: sessions[1].provider, slower: speedup < SLOWDOWN_LIMIT };
   } finally {
     for (const s of sessions) await s.release();
   }
