@@ -154,8 +154,12 @@ export class OutputSet {
 
   private async journalled(entries: JournalEntry[]): Promise<void> {
     const journal = temporaryPath(entries[0].dest, this.tag, 'commit');
-    await fs.promises.writeFile(journal, JSON.stringify(entries));
-    await syncOne(journal);
+    // Written under another name and renamed: a journal is whole from the instant it has its name,
+    // so the next run finishes every commit whose journal it finds (a half-written one is a temporary).
+    const written = temporaryPath(journal, this.tag, 'tmp');
+    await fs.promises.writeFile(written, JSON.stringify(entries));
+    await syncOne(written);
+    await fs.promises.rename(written, journal);
     await syncOne(path.dirname(journal));
     committing.set(journal, entries);
     await pause();
