@@ -6,7 +6,9 @@
  *
  * resnet50, densenet121 and efficientnet_b0 are not in the default corpus (the tests do not need
  * them): `TDEPLOY_CORPUS_EXTRA=resnet50,densenet121,efficientnet_b0 scripts/corpus/fetch.sh` exports
- * them; a model whose file is absent is skipped with a message.
+ * them; bert-base (transformers 5's BertModel from its config, input_ids and attention_mask at sequence
+ * 128, batch 1 padded) is exported by `TDEPLOY_ANCHORS_PYTHON=<bench/anchors venv python>
+ * scripts/corpus/export_hf.sh bert-base` into hf/. A model whose file is absent is skipped with a message.
  *
  * For each model, every variant is made by the library call `tdeploy quantize` makes (fp16 with
  * float32 inputs and outputs, int8 in its default mode, int8 --mode dynamic, int8 --mode static
@@ -60,6 +62,31 @@ const image = (name: string, c: number, h: number, w: number) => ({
 const torchvision = (name: string): Model => ({ file: path.join(corpusDir, 'torchvision', `${name}.onnx`), ...image('image', 3, 224, 224) });
 const paddle = (name: string, h: number, w: number): Model => ({ file: path.join(corpusDir, 'npm', `${name}.onnx`), ...image('x', 3, h, w) });
 
+const int64s = (shape: number[], values: (i: number) => number): Tensor => ({
+  dtype: 'int64', shape, data: BigInt64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => BigInt(values(i))),
+});
+
+/**
+ * Token batches as a BERT tokenizer pads them: [CLS] random word pieces [SEP], then padding (id 0,
+ * mask 0) to `seq`. Every row is padded, by 8 to 3/4 of the sequence, so the cosine is judged where
+ * the mask matters.
+ */
+function tokens(seq: number, vocab: number): Pick<Model, 'data' | 'feed'> {
+  const data = (n: number, seed: number) => {
+    const random = new Random(seed);
+    const lengths = Array.from({ length: n }, () => random.int(seq / 4, seq - 8));
+    const ids = Array.from({ length: n * seq }, (_, i) => {
+      const [row, j] = [Math.floor(i / seq), i % seq];
+      return j === 0 ? 101 : j === lengths[row] - 1 ? 102 : j < lengths[row] ? random.int(1000, vocab) : 0;
+    });
+    return new Map([
+      ['input_ids', int64s([n, seq], (i) => ids[i])],
+      ['attention_mask', int64s([n, seq], (i) => Number(i % seq < lengths[Math.floor(i / seq)]))],
+    ]);
+  };
+  return { data, feed: () => data(1, 99) };
+}
+
 const MODELS: Record<string, Model> = {
   squeezenet1_1: torchvision('squeezenet1_1'),
   resnet18: torchvision('resnet18'),
@@ -83,6 +110,7 @@ const MODELS: Record<string, Model> = {
     data: (n, seed) => new Map([['onnx::Flatten_0', normal([n, 25, 96], seed)]]),
     feed: () => new Map([['onnx::Flatten_0', normal([1, 25, 96], 99)]]),
   },
+  'bert-base': { file: path.join(corpusDir, 'hf', 'bert-base.onnx'), ...tokens(128, 30522) },
 };
 
 type Variant = 'fp32' | 'fp16' | 'int8' | 'int8-dynamic' | 'int8-static';
@@ -143,7 +171,8 @@ async function sideBySide(files: string[], feed: TensorMap): Promise<{ p50: numb
 async function measure(name: string): Promise<Row[]> {
   const model = MODELS[name];
   if (!fs.existsSync(model.file)) {
-    log(`${name}: skipped, ${model.file} is absent (scripts/corpus/fetch.sh; TDEPLOY_CORPUS_EXTRA=${name} for a model outside the default corpus)`);
+    const how = path.basename(path.dirname(model.file)) === 'hf' ? `scripts/corpus/export_hf.sh ${name}` : `scripts/corpus/fetch.sh; TDEPLOY_CORPUS_EXTRA=${name} for a model outside the default corpus`;
+    log(`${name}: skipped, ${model.file} is absent (${how})`);
     return [];
   }
   const calibration = path.join(dir, `${name}.calibration.npz`);

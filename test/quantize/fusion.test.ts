@@ -5,13 +5,14 @@ import { create } from '@bufbuild/protobuf';
 import { type NodeProto, ValueInfoProtoSchema } from '../../src/onnx/gen/onnx_pb.js';
 import { type OnnxModel, loadModel } from '../../src/onnx/model.js';
 import { saveModel } from '../../src/onnx/save.js';
+import { attr, makeNode } from '../../src/onnx/nodes.js';
 import { tensorToProto } from '../../src/onnx/tensor-proto.js';
 import { type FusionReport, fuseModel } from '../../src/quantize/fusion/fuse.js';
 import { num, reshapesTo, size, times } from '../../src/quantize/fusion/shape-expr.js';
 import { quantize } from '../../src/quantize/quantize.js';
 import { openScratch } from '../../src/quantize/store.js';
 import { Random } from '../../src/tensor/random.js';
-import type { TensorMap } from '../../src/tensor/tensor.js';
+import type { Tensor, TensorMap } from '../../src/tensor/tensor.js';
 import { fixture, python, skipWithoutPython, tempDir } from '../helpers.js';
 import { drift, run } from './helpers.js';
 
@@ -150,6 +151,97 @@ test('patterns that are not exactly attention are left alone, each with its reas
   const kept = await fuse(fixture('encoder.onnx'), undefined, ['/blocks.0/attention/query/MatMul']);
   assert.deepEqual(kept.report.skipped, [{ fusion: 'Attention', node: '/blocks.0/attention/Softmax', reason: "it contains '/blocks.0/attention/query/MatMul', named by `excludeNodes`" }]);
   assert.ok(kept.model.proto.graph!.node.some((n) => n.name === '/blocks.0/attention/query/MatMul'));
+});
+
+/**
+ * The padding mask as transformers 5 exports BERT (torch 2.15, opset 20), built in place of the
+ * fixture's: `mask[batch_idx, kv_idx]` is a Gather from the flattened mask at b·S + k (vmap's
+ * index arithmetic), And-ed with an all-true query term `q_idx >= 0`, expanded to [B, 1, S, S]
+ * (the expand target computed with Where(target == -1, 1, target)) and turned into 0 / float32's
+ * lowest by Where. `stride` is what b is multiplied by: S as transformers writes it; anything
+ * else picks other elements of the mask.
+ */
+function transformers5Mask(model: OnnxModel, stride: 'S' | 'one' = 'S'): void {
+  const graph = model.proto.graph!;
+  const hidden = '/norm/LayerNormalization_output_0';
+  // Constant nodes, as torch writes them (ORT's type inference sees their values, not those of initializers).
+  const constant = (name: string, t: Tensor) => graph.node.push(makeNode('Constant', [], [name], { name, attributes: [attr.tensor('value', tensorToProto('', t))] }));
+  const i64 = (name: string, shape: number[], values: number[]) => constant(name, { dtype: 'int64', shape, data: BigInt64Array.from(values.map(BigInt)) });
+  const f32 = (name: string, value: number) => constant(name, { dtype: 'float32', shape: [], data: Float32Array.of(value) });
+  i64('t5.zero', [], [0]);
+  i64('t5.one', [], [1]);
+  i64('t5.minus_one', [], [-1]);
+  i64('t5.one_vector', [1], [1]);
+  i64('t5.flat', [1], [-1]);
+  i64('t5.scalar_shape', [0], []);
+  for (const axis of [0, 1, 2, 3]) i64(`t5.axis${axis}`, [1], [axis]);
+  f32('t5.keep', 0);
+  f32('t5.drop', -3.4028234663852886e38);
+  const bool = (name: string, t: boolean) => tensorToProto(name, { dtype: 'bool', shape: [1], data: Uint8Array.of(Number(t)) });
+  const n = (op: string, inputs: string[], output: string, attributes: NodeProto['attribute'] = []) => makeNode(op, inputs, [`t5/${output}`], { name: `t5/${op}_${output}`, attributes });
+  const v = (name: string) => (name.startsWith('t5.') || name === hidden || name === 'attention_mask' ? name : `t5/${name}`);
+  const node = (op: string, inputs: string[], output: string, attributes: NodeProto['attribute'] = []) => n(op, inputs.map(v), output, attributes);
+  const unsqueezed = (input: string, axes: number[], output: string) =>
+    axes.map((axis, i) => node('Unsqueeze', [i === 0 ? input : `${output}${i - 1}`, `t5.axis${axis}`], i === axes.length - 1 ? output : `${output}${i}`));
+  const nodes = [
+    node('Cast', ['attention_mask'], 'mask', [attr.int('to', 9)]),
+    node('Flatten', ['mask'], 'flat', [attr.int('axis', 2)]),
+    node('Shape', [hidden], 'hidden_shape'),
+    node('Gather', ['hidden_shape', 't5.zero'], 'batch', [attr.int('axis', 0)]),
+    node('Gather', ['hidden_shape', 't5.one'], 'queries', [attr.int('axis', 0)]),
+    node('Shape', ['mask'], 'mask_shape'),
+    node('Gather', ['mask_shape', 't5.one'], 'keys', [attr.int('axis', 0)]),
+    node('Gather', ['mask_shape', 't5.one_vector'], 'row', [attr.int('axis', 0)]),
+    node('Range', ['t5.zero', 'batch', 't5.one'], 'batch_idx'),
+    ...unsqueezed('batch_idx', [1, 2, 3], 'b'),
+    node('Mul', ['b', stride === 'S' ? 'row' : 't5.one_vector'], 'row_start'),
+    node('Range', ['t5.zero', 'keys', 't5.one'], 'kv_idx'),
+    ...unsqueezed('kv_idx', [0, 1, 2], 'k'),
+    node('Add', ['k', 'row_start'], 'index'),
+    node('Gather', ['flat', 'index'], 'picked', [attr.int('axis', 0)]),
+    node('Reshape', ['picked', 't5.flat'], 'picked_flat'),
+    node('Shape', ['index'], 'index_shape'),
+    node('Reshape', ['picked_flat', 'index_shape'], 'padding'),
+    node('Cast', ['padding'], 'padding_bool', [attr.int('to', 9)]),
+    node('Range', ['t5.zero', 'queries', 't5.one'], 'q_idx'),
+    ...unsqueezed('q_idx', [0, 1, 3], 'q'),
+    node('GreaterOrEqual', ['q', 't5.zero'], 'any_query'),
+    node('Cast', ['any_query'], 'any_query_bool', [attr.int('to', 9)]),
+    node('ConstantOfShape', ['t5.scalar_shape'], 'true', [attr.tensor('value', bool('', true))]),
+    node('And', ['true', 'any_query_bool'], 'query_term'),
+    node('And', ['query_term', 'padding_bool'], 'allowed'),
+    ...unsqueezed('batch', [0], 'batch_1d'),
+    ...unsqueezed('queries', [0], 'queries_1d'),
+    ...unsqueezed('keys', [0], 'keys_1d'),
+    node('Concat', ['batch_1d', 't5.flat', 'queries_1d', 'keys_1d'], 'target_parts', [attr.int('axis', 0)]),
+    node('Reshape', ['target_parts', 't5.flat'], 'target'),
+    node('Shape', ['target'], 'target_shape'),
+    node('ConstantOfShape', ['target_shape'], 'ones', [attr.tensor('value', tensorToProto('', { dtype: 'int64', shape: [1], data: BigInt64Array.of(1n) }))]),
+    node('Mul', ['ones', 't5.minus_one'], 'minus_ones'),
+    node('Equal', ['target', 'minus_ones'], 'inferred'),
+    node('Where', ['inferred', 'ones', 'target'], 'expand_to'),
+    node('Expand', ['allowed', 'expand_to'], 'expanded'),
+    node('Where', ['expanded', 't5.keep', 't5.drop'], 'bias'),
+  ];
+  for (const reader of graph.node) reader.input = reader.input.map((name) => (name === '/Mul_output_0' ? 't5/bias' : name));
+  graph.node.push(...nodes);
+}
+
+test('the padding mask as transformers 5 exports BERT (a Gather at b·S + k, And, Expand to [B, 1, S, S]) fuses and computes the same values', async () => {
+  const { report, before, after, model } = await fuse(fixture('encoder.onnx'), (m) => transformers5Mask(m));
+  assert.deepEqual(report, { applied: { Attention: 2 }, skipped: [] });
+  const fused = model.proto.graph!.node.filter((n) => n.opType === 'Attention');
+  assert.ok(fused.every((n) => n.input[3] === fused[0].input[3] && n.input.length === 4), 'one mask_index serves both');
+  assert.equal(attribute(fused[0], 'mask_filter_value')!.f, Math.fround(-3.4028234663852886e38), 'dropped tokens get float32\'s lowest, as the pattern adds');
+  assert.equal(ops(model).filter((o) => ['Softmax', 'And', 'Expand', 'GreaterOrEqual', 'Flatten'].includes(o)).length, 0, 'the mask chain is gone');
+  // Rows padded at the end, at the start and not at all, so a mask read at the wrong places would show.
+  assert.ok(await largestDifference(before, after, tokens(3, 12, 1000, 7)) <= 1e-5);
+  assert.ok(await largestDifference(before, after, tokens(5, 9, 1000, 8)) <= 1e-5);
+
+  // b + k instead of b·S + k reads the mask's first row(s) for every batch: not Attention's mask.
+  const strided = await fuse(fixture('encoder.onnx'), (m) => transformers5Mask(m, 'one'));
+  assert.deepEqual(strided.report.applied, {});
+  assert.deepEqual(strided.report.skipped.map((s) => s.reason), Array(2).fill("'t5/Gather_picked' does not pick the mask's elements in a way tdeploy can follow"));
 });
 
 /** Exports tiny nn.TransformerEncoder models as bench/quantize-speed.ts builds the large one, with torch 1.13. */

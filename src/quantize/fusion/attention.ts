@@ -100,7 +100,7 @@ function matchAttention(softmax: NodeProto, g: FusionGraph): Match | Bail | unde
   if (axis !== -1 && axis !== heads.split.length - 1) return bail(`the softmax runs along axis ${axis}, not the last`);
   const merged = mergeContext(g, core, layout, heads, shapes, shapeOf);
   if (isBail(merged)) return merged;
-  const mask = core.scores.mask ? recogniseMask(g, core.scores.mask, layout.mask(heads.heads), shapeOf) : undefined;
+  const mask = core.scores.mask ? recogniseMask(g, core.scores.mask, layout.mask(heads.heads), x, shapeOf) : undefined;
   if (mask && isBail(mask)) return mask;
 
   const [tq, tk, tv] = core.traced;

@@ -7,6 +7,7 @@ import { MICROSOFT } from '../int8/quantizer.js';
 import type { ScratchSpace } from '../store.js';
 import { inferTypes } from '../types.js';
 import { attention } from './attention.js';
+import { symbolicShapes } from './symbolic.js';
 import { type Bail, type Fusion, type FusionGraph, type Match, bail, isBail } from './types.js';
 import { opt } from '../../option-ref.js';
 
@@ -37,7 +38,9 @@ export async function fuseModel(model: OnnxModel, scratch: ScratchSpace, options
   const keep = new Set(options.keep ?? []);
   const graph = model.proto.graph!;
   const types = await inferTypes(model.proto, model.path);
-  const g: FusionGraph = { model, view: viewGraph(graph), scratch, types, shared: new Map() };
+  const anchored = graph.node.some((n) => fusions.some((f) => f.anchor === n.opType));
+  const sizes = anchored ? await symbolicShapes(model.proto, model.path) : new Map();
+  const g: FusionGraph = { model, view: viewGraph(graph), scratch, types, sizes, shared: new Map() };
   const report: FusionReport = { applied: {}, skipped: [] };
   for (const fusion of fusions) {
     for (const anchor of graph.node.filter((n) => n.opType === fusion.anchor && isOnnxOp(n))) {

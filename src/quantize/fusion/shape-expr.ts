@@ -76,6 +76,13 @@ function cast(x: Term, to: Kind): Term | undefined {
   return Number.isInteger(x.k) ? x : x.dims.length === 0 ? num(Math.trunc(x.k)) : undefined;
 }
 
+/** A symbolic size (k > 0 times sizes, which are never negative) is known to differ from a negative number. */
+function equal(x: Term, y: Term): Term | undefined {
+  if (isNumber(x) && isNumber(y)) return num(x.k === y.k ? 1 : 0);
+  const [sized, other] = isNumber(x) ? [y, x] : [x, y];
+  return isNumber(other) && other.k < 0 && sized.k > 0 ? num(0) : undefined;
+}
+
 function pick(data: Value | undefined, indices: Value | undefined): Value | undefined {
   if (!data || !indices) return undefined;
   const terms: Term[] = [];
@@ -117,7 +124,13 @@ const rules: Record<string, Rule> = {
   Sub: (_, arg) => elementwise(arg(0), arg(1), add(-1)),
   Mul: (_, arg) => elementwise(arg(0), arg(1), times),
   Div: (_, arg) => elementwise(arg(0), arg(1), divide),
-  Equal: (_, arg) => elementwise(arg(0), arg(1), (x, y) => (isNumber(x) && isNumber(y) ? num(x.k === y.k ? 1 : 0) : undefined), 'bool'),
+  Equal: (_, arg) => elementwise(arg(0), arg(1), equal, 'bool'),
+  // A shape vector reshaped to one dimension ([-1] or its length) keeps its values.
+  Reshape(_, arg) {
+    const [value, target] = [arg(0), arg(1)];
+    const [t] = target?.terms ?? [];
+    return value && target?.terms.length === 1 && (isNumber(t, -1) || isNumber(t, value.terms.length)) ? value : undefined;
+  },
   Where(_, arg) {
     const [cond, a, b] = [arg(0), arg(1), arg(2)];
     if (!cond || !a || !b) return undefined;

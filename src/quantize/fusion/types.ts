@@ -5,6 +5,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { GraphView } from '../graph.js';
 import type { ScratchSpace } from '../store.js';
 import type { ValueType } from '../types.js';
+import type { Term } from './shape-expr.js';
 
 /** What fusions work on: the model, a view of its graph as it is now, and where new tensors go. */
 export interface FusionGraph {
@@ -14,6 +15,8 @@ export interface FusionGraph {
   scratch: ScratchSpace;
   /** element types and shapes as ONNX Runtime infers them for the graph before fusion */
   types: Map<string, ValueType>;
+  /** shapes in terms of the inputs' symbolic dims, where ONNX Runtime infers them (symbolic.ts) */
+  sizes: Map<string, Term[]>;
   /** values made once and shared by every fused node that needs them (the int32 attention mask) */
   shared: Map<string, string>;
 }
