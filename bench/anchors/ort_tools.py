@@ -3,7 +3,7 @@
     python ort_tools.py '<request JSON>'
 
 request: {"model": fp32.onnx, "outDir": dir, "calibration": npz (samples along axis 0), "ortType": bert|gpt2|vit|t5,
-          "heads": n, "hidden": n}
+          "heads": n, "hidden": n}; ortType null (a CNN, which the transformers optimizer does not know): no ort-opt* recipes
 Writes into outDir, one model per recipe:
   ort-opt.onnx           transformers optimizer (fusions: Attention, SkipLayerNormalization, Gelu, ...)
   ort-opt-fp16.onnx      the same, converted to float16 by the optimizer (keep_io_types)
@@ -80,8 +80,9 @@ def main():
     preprocessed = path("preprocessed")
     recipe("preprocessed", preprocess)
     source = models.pop("preprocessed", request["model"])
-    recipe("ort-opt", optimized)
-    recipe("ort-opt-fp16", lambda dest: optimized(dest, fp16=True))
+    if request["ortType"] is not None:
+        recipe("ort-opt", optimized)
+        recipe("ort-opt-fp16", lambda dest: optimized(dest, fp16=True))
     recipe("ort-dynamic", lambda dest: quantize_dynamic(source, dest))
     if "ort-opt" in models:
         # The fused ops have no type inference in onnx, so the quantizer needs the default tensor type (its own hint).

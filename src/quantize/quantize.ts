@@ -260,10 +260,13 @@ async function toInt8(job: Job): Promise<Conversion> {
   const mode = options.mode ?? (target === 'tensorrt' ? 'static' : 'auto');
   const opset = upgradeForInt8(job);
   const cpu = cpuProfile();
-  const reduceRange = options.reduceRange ?? cpu.reduceRange;
-  job.notes.push(options.reduceRange === undefined
-    ? `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`
-    : `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`);
+  // TensorRT runs the model on the GPU's int8 units, full 8-bit: this CPU's kernels do not matter.
+  const reduceRange = options.reduceRange ?? (target === 'tensorrt' ? false : cpu.reduceRange);
+  job.notes.push(options.reduceRange !== undefined
+    ? `${reduceRange ? '7' : '8'}-bit weights (${opt('reduceRange', reduceRange)})`
+    : target === 'tensorrt'
+      ? '8-bit weights for TensorRT (its int8 kernels accumulate in int32; the CPU quantizing does not matter)'
+      : `${reduceRange ? '7' : '8'}-bit weights for this CPU (${cpu.description}): ${cpu.why}`);
   const borrowed = target === 'cpu' ? borrowedNote(cpu) : undefined;
   if (borrowed) job.notes.push(borrowed);
   const opTypes = options.opTypes ?? INT8_OP_TYPES;

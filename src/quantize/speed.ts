@@ -1,8 +1,8 @@
 /**
  * The speed step: the quantized model against the original on the drift data, in one short
- * interleaved loop (bench/interleaved.ts), so that load from other processes falls on both alike. Each model's figure is its fastest run: load from other
- * processes only ever adds time, and with a handful of runs on a busy machine the median is
- * mostly that load. A quantized model that runs slower than the original is worth a warning: it
+ * interleaved loop (src/bench/interleaved.ts), so that load from other processes falls on both
+ * alike. Each model's figure is its fastest run: load from other processes only ever adds time,
+ * and with a handful of runs on a busy machine the median is mostly that load. A quantized model that runs slower than the original is worth a warning: it
  * is rarely what anyone wanted.
  */
 import type { ModelRef } from '../accuracy/check.js';

@@ -20,6 +20,8 @@ import { listFiles, runCli, tempDir } from '../helpers.js';
 import { corpus, cosines, failure, int64, minCosine, normal, skipWithoutCorpus, within, writeDataSets } from './corpus.js';
 
 const v5 = corpus('npm', 'silero_vad_v5.onnx');
+/** the relative error the INT8 gate (cosine >= 0.99) allows an output of one value (src/accuracy/compare.ts) */
+const ONE_VALUE_LIMIT = Math.sqrt(2 * (1 - 0.99));
 const legacy = corpus('npm', 'silero_vad_legacy.onnx');
 const dir = tempDir('tdeploy-corpus-');
 /** 4 chunks of 512 samples of quiet noise at 16 kHz, from silence (state zeros) */
@@ -83,8 +85,10 @@ test('Silero VAD v5: calibration reads test_data_set folders as one set each and
 // branches. For the CPU they are all too small for INT8 to pay (the kernel table), so nothing is
 // converted and the error names them; for TensorRT the branch the calibration ran (16 kHz) is
 // quantized, the other stays float32 with the reason, and the drift is judged by the INT8 gate:
-// the state stays close, but the speech probability (one value per set) moves by ~30 %.
-test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pays on CPU (named); for TensorRT the 16 kHz branch, whose speech probability misses the gate', { skip: skipV5 }, async (t) => {
+// the state stays close; the speech probability (one value per set) moves by 10-20 % with
+// TensorRT's 8-bit weights, on either side of the 14.1 % that cosine 0.99 allows (30-50 % when
+// the weights were 7-bit), so the verdict must follow the figure.
+test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pays on CPU (named); for TensorRT the 16 kHz branch, its speech probability judged by the one-value rule', { skip: skipV5 }, async (t) => {
   for (const calibration of [v5Sets, v5Npz]) {
     const output = path.join(dir, 'v5.int8.onnx');
     const error = await failure(quantize(v5, { output, to: 'int8', mode: 'static', calibration, inputs: v5Npz }));
@@ -97,9 +101,12 @@ test('Silero VAD v5: INT8 static from folders and from an .npz: nothing that pay
     assert.equal(report.nodesConverted, 6, 'the 6 Convs of the branch that ran');
     assert.deepEqual(report.blockedNodes.map((b) => b.reason), Array(6).fill('If_0_else_branch never ran on the calibration data, so its values have no range'));
     const [probability, state] = report.drift.outputs;
-    assert.deepEqual([probability.name, probability.passed, state.name, state.passed, report.drift.passed], ['output', false, 'stateN', true, false]);
-    assert.ok(probability.failures.length > 0 && probability.failures.every((f) => /^set \d: one value: relative error 0\.\d+ > 0\.1414/.test(f)), probability.failures.join('; '));
-    within(probability.maxRelError, [0.2, 0.5], 'speech probability relative error');
+    t.diagnostic(`speech probability: max relative error ${probability.maxRelError}`);
+    assert.deepEqual([probability.name, state.name, state.passed], ['output', 'stateN', true]);
+    assert.equal(probability.passed, probability.maxRelError <= ONE_VALUE_LIMIT, 'the one-value rule decides');
+    assert.equal(report.drift.passed, probability.passed);
+    assert.ok(probability.failures.every((f) => /^set \d: one value: relative error 0\.\d+ > 0\.1414/.test(f)), probability.failures.join('; '));
+    within(probability.maxRelError, [0.05, 0.5], 'speech probability relative error');
     assert.ok(minCosine(report.drift) >= 0.99, JSON.stringify(cosines(report.drift)));
     within(share, [0.75, 0.82], 'int8 size share');
   }

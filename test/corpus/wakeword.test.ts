@@ -47,9 +47,11 @@ test('hello_deepa: FP16 exits 0 within the gate at half the size', { skip }, (t)
 
 // The cosine of one value is 1 whenever the signs agree, so the INT8 gate judges a one-value
 // output (one window per set) on the relative error that cosine allows: the moved probability fails.
-test('hello_deepa: INT8 dynamic and static from a calibration file miss the gate: the probability moves beyond what cosine 0.99 allows', { skip }, async (t) => {
-  const dynamic = await quantize(model, { output: path.join(dir, 'ww.dynamic.onnx'), to: 'int8', mode: 'dynamic', inputs: holdout });
-  staticReport = await quantize(model, { output: path.join(dir, 'ww.static.onnx'), to: 'int8', mode: 'static', calibration, inputs: holdout });
+// 7-bit weights are pinned, the default without VNNI: with VNNI's 8-bit ones static INT8 moves the
+// probability by 0.04 and passes, so the figures would depend on the CPU running the test.
+test('hello_deepa: INT8 dynamic and static (7-bit weights) from a calibration file miss the gate: the probability moves beyond what cosine 0.99 allows', { skip }, async (t) => {
+  const dynamic = await quantize(model, { output: path.join(dir, 'ww.dynamic.onnx'), to: 'int8', mode: 'dynamic', reduceRange: true, inputs: holdout });
+  staticReport = await quantize(model, { output: path.join(dir, 'ww.static.onnx'), to: 'int8', mode: 'static', reduceRange: true, calibration, inputs: holdout });
   for (const [mode, report] of [['dynamic', dynamic], ['static', staticReport]] as const) {
     const [output] = report.drift.outputs;
     t.diagnostic(`${mode}: size ${report.sizeAfter / report.sizeBefore}, cosine ${output.cosine}, max abs ${output.maxAbsError}, max rel ${output.maxRelError}, ${output.failures.join('; ')}`);

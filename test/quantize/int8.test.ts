@@ -136,7 +136,7 @@ test('convnet: dynamic keeps Conv float (ConvInteger loses to float Conv on this
   const report = await quantize(fixture('convnet.onnx'), { output: path.join(tempDir(), 'dynamic.onnx'), to: 'int8', mode: 'dynamic' });
   assert.equal(report.nodesConverted, 1, 'the Gemm');
   assert.deepEqual(report.blockedNodes.map((b) => b.op), ['Conv', 'Conv']);
-  assert.match(report.blockedNodes[0].reason, /^no faster INT8 kernel on this CPU: DynamicQuantizeLinear\+ConvInteger\+Cast\+Mul ran at 0\.\d\d× float speed \(x64-avx2, bench\/int8-kernels\.ts\)$/);
+  assert.match(report.blockedNodes[0].reason, /^no faster INT8 kernel on this CPU: DynamicQuantizeLinear\+ConvInteger\+Cast\+Mul ran at 0\.\d\d× float speed \(x64-(?:avx2|vnni), bench\/int8-kernels\.ts\)$/);
   assert.deepEqual(ops(await loadModel(report.output)).filter((o) => o === 'ConvInteger' || o === 'Conv'), ['Conv', 'Conv']);
   const { cosine, maxAbs } = drift(reference.get('logits')!, (await run(report.output, reference)).get('logits')!);
   assert.ok(cosine > 0.999 && maxAbs < 0.02, `cosine ${cosine}, max abs ${maxAbs}`);

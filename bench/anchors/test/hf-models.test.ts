@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type CliResult, runCli, tempDir } from '../../../test/helpers.js';
-import type { AnchorModel } from '../table.js';
+import type { HfModel } from '../table.js';
 import { anchorsDir, anchorsPython, anchorsRun } from './venv.js';
 
-const catalog = JSON.parse(anchorsRun('import runpy, json; print(json.dumps(runpy.run_path("models.py")["MODELS"]))')) as Record<string, AnchorModel>;
+const catalog = JSON.parse(anchorsRun('import runpy, json; print(json.dumps(runpy.run_path("models.py")["MODELS"]))')) as Record<string, HfModel>;
 const names = process.env.TDEPLOY_ANCHORS_MODELS?.split(',') ?? Object.keys(catalog);
 const SEQ = 32;
 const mib = (file: string) => +(fs.statSync(file).size / 2 ** 20).toFixed(1);

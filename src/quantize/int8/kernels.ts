@@ -4,11 +4,10 @@
  * by side, static forms between int8 neighbours). INT8 is only worth its drift where its kernel
  * wins: a form whose measured speed-up is below 1 stays float, with the figure as the reason.
  *
- * Measured with onnxruntime-node 1.30.0 on an AMD EPYC with AVX2 and no VNNI (2 shared cores,
- * default threads, under other processes' load: ratios near 1 are ties). x64 with VNNI and arm64
- * were not measured here: their columns are empty, and a CPU without its own figures uses the
- * x64 AVX2 ones (VNNI only makes the integer kernels faster, so a form that wins without it wins
- * with it), which the report says. Island rows (`static-conv-island`) time one Conv in int8
+ * Measured with onnxruntime-node 1.30.0, default threads, on 2 shared cores under other processes'
+ * load (ratios near 1 are ties): x64-avx2 on an AMD EPYC without VNNI, x64-vnni on an Intel Xeon
+ * with AVX512-VNNI (the median of three runs' ratios). arm64 was not measured: its column is
+ * empty, and a CPU without its own figures uses the x64 AVX2 ones, which the report says. Island rows (`static-conv-island`) time one Conv in int8
  * between float Convs, paying for the conversions at its edges: they set `islandLoses`.
  */
 import type { CpuKind, CpuProfile } from '../cpu.js';
@@ -43,46 +42,46 @@ const MEASURED: CpuKind = 'x64-avx2';
 
 /** The benchmark's output, one row per form and shape. */
 export const KERNEL_TABLE: KernelRow[] = [
-  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→768', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 6.0 } },
-  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→3072', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 1.68 } },
-  { form: 'dynamic-matmul', shape: 'MatMul 2 rows × 1280→1000 (a CNN classifier)', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 2.85 } },
-  { form: 'dynamic-matmul', shape: 'MatMul 16 tokens × 64→64', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 0.94 }, small: { macs: 16 * 64 * 64 } },
-  { form: 'dynamic-conv', shape: 'Conv 64→64 3×3 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.41 } },
-  { form: 'dynamic-conv', shape: 'Conv 64→256 1×1 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.45 } },
-  { form: 'dynamic-conv', shape: 'Conv 96→96 3×3 depthwise on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.26 } },
-  { form: 'dynamic-conv', shape: 'Conv 3→64 7×7 stride 2 on 224×224', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.39 } },
-  { form: 'static-conv', shape: 'Conv+Relu 64→64 3×3 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.55 } },
-  { form: 'static-conv', shape: 'Conv+Relu 64→256 1×1 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 2.96 } },
-  { form: 'static-conv', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 12.07 } },
-  { form: 'static-conv', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.5 } },
-  { form: 'static-conv', shape: 'Conv+Relu 16→16 3×3 on 14×14', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.03 }, small: { macs: 16 * 16 * 9 * 14 * 14 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.12 }, island: { macsPerValue: 288 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.98 }, island: { macsPerValue: 51.2 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66 }, island: { macsPerValue: 4.5 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.79 }, island: { macsPerValue: 123.79 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 16→16 3×3 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.99 }, island: { macsPerValue: 72 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.81 }, island: { macsPerValue: 15.43 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 24→88 1×1 on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.76 }, island: { macsPerValue: 18.86 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 88→88 3×3 depthwise on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66 }, island: { macsPerValue: 4.5 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.88 }, island: { macsPerValue: 12.5 } },
-  { form: 'static-conv-island', shape: 'Conv+Relu 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.05 }, island: { macsPerValue: 82.29 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.19 }, island: { macsPerValue: 288 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.94 }, island: { macsPerValue: 51.2 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.28 }, island: { macsPerValue: 15.43 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 40→240 1×1 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.94 }, island: { macsPerValue: 34.29 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.16 }, island: { macsPerValue: 82.29 } },
-  { form: 'static-conv-island', shape: 'Conv+HardSwish 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.11 }, island: { macsPerValue: 12.5 } },
-  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→768', ranAs: 'QGemm', speedup: { 'x64-avx2': 5.14 } },
-  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→3072', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.5 } },
-  { form: 'static-gemm', shape: 'Gemm batch 1 × 2048→1000', ranAs: 'QGemm', speedup: { 'x64-avx2': 3.49 } },
-  { form: 'static-gemm', shape: 'Gemm batch 1 × 64→10', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.07 }, small: { macs: 64 * 10 } },
-  { form: 'static-add', shape: 'Add 1×64×56×56', ranAs: 'QLinearAdd', speedup: { 'x64-avx2': 2.03 } },
-  { form: 'static-mul', shape: 'Mul 1×64×56×56', ranAs: 'QLinearMul', speedup: { 'x64-avx2': 1.35 } },
-  { form: 'static-concat', shape: 'Concat 2 × 1×64×28×28', ranAs: 'QLinearConcat', speedup: { 'x64-avx2': 2.06 } },
-  { form: 'static-maxpool', shape: 'MaxPool 3×3 stride 2 on 1×64×112×112', ranAs: 'MaxPool (uint8)', speedup: { 'x64-avx2': 0.29 } },
-  { form: 'static-averagepool', shape: 'AveragePool 2×2 on 1×64×56×56', ranAs: 'QLinearAveragePool', speedup: { 'x64-avx2': 0.16 } },
-  { form: 'static-globalaveragepool', shape: 'GlobalAveragePool 1×1280×7×7', ranAs: 'QLinearGlobalAveragePool', speedup: { 'x64-avx2': 1.64 } },
-  { form: 'static-sigmoid', shape: 'Sigmoid 1×64×56×56', ranAs: 'QLinearSigmoid', speedup: { 'x64-avx2': 1.73 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→768', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 6.0, 'x64-vnni': 10.05 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 128 tokens × 768→3072', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 1.68, 'x64-vnni': 2.32 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 2 rows × 1280→1000 (a CNN classifier)', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 2.85, 'x64-vnni': 2.45 } },
+  { form: 'dynamic-matmul', shape: 'MatMul 16 tokens × 64→64', ranAs: 'DynamicQuantizeMatMul', speedup: { 'x64-avx2': 0.94, 'x64-vnni': 0.95 }, small: { macs: 16 * 64 * 64 } },
+  { form: 'dynamic-conv', shape: 'Conv 64→64 3×3 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.41, 'x64-vnni': 0.26 } },
+  { form: 'dynamic-conv', shape: 'Conv 64→256 1×1 on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.45, 'x64-vnni': 0.33 } },
+  { form: 'dynamic-conv', shape: 'Conv 96→96 3×3 depthwise on 56×56', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.26, 'x64-vnni': 0.11 } },
+  { form: 'dynamic-conv', shape: 'Conv 3→64 7×7 stride 2 on 224×224', ranAs: 'DynamicQuantizeLinear+ConvInteger+Cast+Mul', speedup: { 'x64-avx2': 0.39, 'x64-vnni': 0.23 } },
+  { form: 'static-conv', shape: 'Conv+Relu 64→64 3×3 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.55, 'x64-vnni': 8.63 } },
+  { form: 'static-conv', shape: 'Conv+Relu 64→256 1×1 on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 2.96, 'x64-vnni': 3.01 } },
+  { form: 'static-conv', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 12.07, 'x64-vnni': 2.35 } },
+  { form: 'static-conv', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.5, 'x64-vnni': 1.03 } },
+  { form: 'static-conv', shape: 'Conv+Relu 16→16 3×3 on 14×14', ranAs: 'QLinearConv', speedup: { 'x64-avx2': 1.03, 'x64-vnni': 1.13 }, small: { macs: 16 * 16 * 9 * 14 * 14 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.12, 'x64-vnni': 1.26 }, island: { macsPerValue: 288 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.98, 'x64-vnni': 0.83 }, island: { macsPerValue: 51.2 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 96→96 3×3 depthwise on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66, 'x64-vnni': 0.89 }, island: { macsPerValue: 4.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 3→64 7×7 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.79, 'x64-vnni': 0.74 }, island: { macsPerValue: 123.79 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 16→16 3×3 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.99, 'x64-vnni': 0.82 }, island: { macsPerValue: 72 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.81, 'x64-vnni': 0.59 }, island: { macsPerValue: 15.43 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 24→88 1×1 on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.76, 'x64-vnni': 0.78 }, island: { macsPerValue: 18.86 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 88→88 3×3 depthwise on 28×28, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.66, 'x64-vnni': 0.34 }, island: { macsPerValue: 4.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 0.88, 'x64-vnni': 0.91 }, island: { macsPerValue: 12.5 } },
+  { form: 'static-conv-island', shape: 'Conv+Relu 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear', speedup: { 'x64-avx2': 1.05, 'x64-vnni': 0.6 }, island: { macsPerValue: 82.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→64 3×3 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.19, 'x64-vnni': 1.08 }, island: { macsPerValue: 288 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 64→256 1×1 on 56×56, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.94, 'x64-vnni': 0.67 }, island: { macsPerValue: 51.2 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 3→16 3×3 stride 2 on 224×224, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.28, 'x64-vnni': 0.9 }, island: { macsPerValue: 15.43 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 40→240 1×1 on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 0.94, 'x64-vnni': 0.9 }, island: { macsPerValue: 34.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 96→576 1×1 on 7×7, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.16, 'x64-vnni': 0.88 }, island: { macsPerValue: 82.29 } },
+  { form: 'static-conv-island', shape: 'Conv+HardSwish 240→240 5×5 depthwise on 14×14, between float 1×1 Convs', ranAs: 'QuantizeLinear+Transpose+QLinearConv+DequantizeLinear+HardSigmoid+Mul', speedup: { 'x64-avx2': 1.11, 'x64-vnni': 0.86 }, island: { macsPerValue: 12.5 } },
+  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→768', ranAs: 'QGemm', speedup: { 'x64-avx2': 5.14, 'x64-vnni': 12.8 } },
+  { form: 'static-matmul', shape: 'MatMul+bias 128 tokens × 768→3072', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.5, 'x64-vnni': 2.25 } },
+  { form: 'static-gemm', shape: 'Gemm batch 1 × 2048→1000', ranAs: 'QGemm', speedup: { 'x64-avx2': 3.49, 'x64-vnni': 2.37 } },
+  { form: 'static-gemm', shape: 'Gemm batch 1 × 64→10', ranAs: 'QGemm', speedup: { 'x64-avx2': 1.07, 'x64-vnni': 0.87 }, small: { macs: 64 * 10 } },
+  { form: 'static-add', shape: 'Add 1×64×56×56', ranAs: 'QLinearAdd', speedup: { 'x64-avx2': 2.03, 'x64-vnni': 2.22 } },
+  { form: 'static-mul', shape: 'Mul 1×64×56×56', ranAs: 'QLinearMul', speedup: { 'x64-avx2': 1.35, 'x64-vnni': 1.83 } },
+  { form: 'static-concat', shape: 'Concat 2 × 1×64×28×28', ranAs: 'QLinearConcat', speedup: { 'x64-avx2': 2.06, 'x64-vnni': 2.1 } },
+  { form: 'static-maxpool', shape: 'MaxPool 3×3 stride 2 on 1×64×112×112', ranAs: 'MaxPool (uint8)', speedup: { 'x64-avx2': 0.29, 'x64-vnni': 0.17 } },
+  { form: 'static-averagepool', shape: 'AveragePool 2×2 on 1×64×56×56', ranAs: 'QLinearAveragePool', speedup: { 'x64-avx2': 0.16, 'x64-vnni': 0.32 } },
+  { form: 'static-globalaveragepool', shape: 'GlobalAveragePool 1×1280×7×7', ranAs: 'QLinearGlobalAveragePool', speedup: { 'x64-avx2': 1.64, 'x64-vnni': 1.15 } },
+  { form: 'static-sigmoid', shape: 'Sigmoid 1×64×56×56', ranAs: 'QLinearSigmoid', speedup: { 'x64-avx2': 1.73, 'x64-vnni': 1.65 } },
 ];
 
 export interface KernelVerdict {
