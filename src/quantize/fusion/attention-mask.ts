@@ -3,7 +3,11 @@ import { tensorInfo } from '../../onnx/signature.js';
 import { type Dtype, onnxFromDtype } from '../../tensor/dtype.js';
 import { numberAt } from '../../tensor/tensor.js';
 import { constantTensor, intAttr, intsAttr, isOnnxOp } from '../graph.js';
-import { type Kind, type ShapeOf, type Term, evaluate, isNumber, kindOf, num, sameTerm, size, times } from './shape-expr.js';
+import {
+  type Bias, type Positions, type Uniform, type Value, atomSize, broadcast, broadcastTerms, convert, isBias, isPositions, isUniform,
+  product, regroup, shapeOfValue,
+} from './mask-values.js';
+import { type Kind, type ShapeOf, type Term, evaluate, isNumber, kindOf, num, sameTerm, times } from './shape-expr.js';
 import { type Bail, type FusionGraph, bail, isBail, smallValues } from './types.js';
 
 /** An attention mask as com.microsoft Attention takes it: a [B, S] tensor, 1 keeps a token, 0 drops it. */
@@ -12,119 +16,6 @@ export interface AttentionMask {
   dtype: Dtype;
   /** what the pattern adds to the scores of dropped tokens: Attention's mask_filter_value */
   fill: number;
-}
-
-/**
- * A value of the mask chain, evaluated for the two values a [B, S] mask of 0 and 1 can hold: what
- * it is where the mask keeps a token and where it drops one, and its shape as the atoms merged
- * into each axis in row-major order: `B` and `S` index the mask; a number, or `*S`, is an axis
- * of that size along which the value repeats (the mask broadcast over heads or queries).
- * Tokenizers give such masks; other values (2, -1) would make the pattern and the fused op
- * differ, as they do for ONNX Runtime's own fusion.
- */
-interface Bias {
-  keep: number;
-  drop: number;
-  kind: Kind;
-  shape: string[][];
-  source: string;
-  dtype: Dtype;
-}
-
-/** A value that is the same in every element (a constant, a size read from a shape, all-true). */
-interface Uniform {
-  uniform: Term;
-  kind: Kind;
-  shape: Term[];
-}
-
-/**
- * Integer positions: Σ stride[a] · i[a] over the axes' indices i, built from Range(0, n). Index
- * arithmetic of this form picks the mask's elements in transformers 5 (`mask[batch_idx, kv_idx]`
- * written as a Gather from the flattened mask).
- */
-interface Positions {
-  stride: Term[];
-  shape: Term[];
-}
-
-type Value = Bias | Uniform | Positions;
-const isUniform = (v: Value): v is Uniform => 'uniform' in v;
-const isPositions = (v: Value): v is Positions => 'stride' in v;
-const isBias = (v: Value): v is Bias => 'keep' in v;
-
-function convert(v: number, kind: Kind): number {
-  return kind === 'bool' ? Number(v !== 0) : kind === 'int' ? Math.trunc(v) : Math.fround(v);
-}
-
-const atomSize = (atom: string): Term => (/^\d+$/.test(atom) ? num(Number(atom)) : size(atom.replace(/^\*/, '')));
-const product = (terms: Term[]): Term => terms.reduce(times, num(1));
-const axisSize = (axis: string[]): Term => product(axis.map(atomSize));
-const shapeOfValue = (v: Value): Term[] => (isBias(v) ? v.shape.map(axisSize) : v.shape);
-
-/** An axis of size t that a value repeats along, or undefined for a size no atom can say. */
-function repeat(t: Term): string[] | undefined {
-  if (isNumber(t)) return t.k >= 1 ? (t.k === 1 ? [] : [String(t.k)]) : undefined;
-  return t.k === 1 && t.dims.length === 1 ? [`*${t.dims[0]}`] : undefined;
-}
-
-/** Numpy broadcasting of a mask value's axes with a shape (right-aligned; size 1 stretches). */
-function broadcast(shape: string[][], to: Term[]): string[][] | undefined {
-  const rank = Math.max(shape.length, to.length);
-  const out: string[][] = [];
-  for (let i = 0; i < rank; i++) {
-    const axis = shape[i - rank + shape.length] ?? [];
-    const t = to[i - rank + to.length] ?? num(1);
-    const stretched = isNumber(t, 1) ? axis : axis.length === 0 ? repeat(t) : sameTerm(axisSize(axis), t) ? axis : undefined;
-    if (!stretched) return undefined;
-    out.push(stretched);
-  }
-  return out;
-}
-
-function broadcastTerms(a: Term[], b: Term[]): Term[] | undefined {
-  const rank = Math.max(a.length, b.length);
-  const out: Term[] = [];
-  for (let i = 0; i < rank; i++) {
-    const [x, y] = [a[i - rank + a.length] ?? num(1), b[i - rank + b.length] ?? num(1)];
-    if (!isNumber(x, 1) && !isNumber(y, 1) && !sameTerm(x, y)) return undefined;
-    out.push(isNumber(x, 1) ? y : x);
-  }
-  return out;
-}
-
-/** a / b for terms, when b's sizes are among a's and its factor divides a's. */
-function divide(a: Term, b: Term): Term | undefined {
-  const dims = [...a.dims];
-  for (const d of b.dims) {
-    const i = dims.indexOf(d);
-    if (i < 0) return undefined;
-    dims.splice(i, 1);
-  }
-  return b.k !== 0 && a.k % b.k === 0 ? { k: a.k / b.k, dims } : undefined;
-}
-
-/** The shape after Reshape(x, target): target sizes made of x's atoms, merged or split in order; one -1 takes the rest. */
-function regroup(shape: string[][], target: Term[]): string[][] | undefined {
-  const atoms = shape.flat();
-  const inferred = target.filter((t) => isNumber(t, -1)).length;
-  if (inferred > 1 || target.some((t) => isNumber(t, 0))) return undefined;
-  const rest = inferred ? divide(product(atoms.map(atomSize)), product(target.filter((t) => !isNumber(t, -1)))) : undefined;
-  const out: string[][] = [];
-  let next = 0;
-  for (const wanted of target) {
-    const t = isNumber(wanted, -1) ? rest : wanted;
-    if (!t) return undefined;
-    const group: string[] = [];
-    let made = num(1);
-    while (!sameTerm(made, t) && next < atoms.length) {
-      group.push(atoms[next]);
-      made = times(made, atomSize(atoms[next++]));
-    }
-    if (!sameTerm(made, t)) return undefined;
-    out.push(group);
-  }
-  return next === atoms.length ? out : undefined;
 }
 
 type Trace = (name: string) => Value | Bail;
