@@ -109,7 +109,8 @@ function inputsFor(model: AnchorModel, samples: number, seed: number, padded = 0
 
 const mib = (file: string) => fs.statSync(file).size / 2 ** 20;
 
-interface CheckJson { outputs: { name: string; cosine: number }[] }
+/** check's report, or its error document where onnxruntime-node cannot run the variant */
+interface CheckJson { outputs?: { name: string; cosine: number }[]; error?: { message: string } }
 interface BenchJson { results: { label: string; latencyMs: { p50: number } }[] }
 interface InspectJson { ops: Record<string, number> }
 
@@ -160,6 +161,11 @@ async function anchorModel(name: string, model: AnchorModel): Promise<ModelRun> 
   const ops = new Map<string, Record<string, number>>();
   for (const [label, variant] of variants) {
     const report = JSON.parse(tdeploy(['check', variant.file, '--against', fp32, '--inputs', file('eval.npz')], { allowFail: true })) as CheckJson;
+    if (!report.outputs) {
+      failed[label] = `made, but tdeploy check cannot run it: ${report.error?.message}`;
+      variants.delete(label);
+      continue;
+    }
     cosine.set(label, Math.min(...report.outputs.map((o) => o.cosine)));
     ops.set(label, (JSON.parse(tdeploy(['inspect', variant.file])) as InspectJson).ops);
   }
