@@ -146,6 +146,8 @@ function markdownTable(header: string[], text: number, body: string[][]): string
 const fixed = (digits: number) => (value: number) => value.toFixed(digits);
 const cos = (value: number) => (value >= 0.99995 ? value.toFixed(6) : value.toFixed(4));
 const times = (value: number) => `${fixed(2)(value)}×`;
+/** A failure's first 240 characters: its reason, without the whole list of nodes some of them go on with. */
+const clip = (message: string) => (message.length > 240 ? `${message.slice(0, 240)}…` : message);
 const span = ([lo, hi]: [number, number]) => `${fixed(2)(lo)}–${fixed(2)(hi)}`;
 
 function verdictText(v: Verdict): string {
@@ -194,7 +196,7 @@ export function markdown(doc: AnchorsDocument): string {
     '',
     '</details>',
   ];
-  const failures = doc.runs.flatMap((run) => Object.entries(run.failed).map(([label, message]) => `- ${run.name} ${label}: ${message}`));
+  const failures = doc.runs.flatMap((run) => Object.entries(run.failed).map(([label, message]) => `- ${run.name} ${label}: ${clip(message)}`));
   if (failures.length) lines.push('', 'Recipes that failed:', '', ...failures);
   const notes = doc.runs.flatMap((run) => run.notes.map((note) => `- ${run.name}: ${note}`));
   if (notes.length) lines.push('', 'Notes:', '', ...notes);
