@@ -8,7 +8,8 @@
  * and each corpus model of corpus.ts (ONNX files with image inputs, from TDEPLOY_CORPUS_DIR):
  *   1. `tdeploy convert models:<factory>` with the anchors venv's torch (bench/anchors/venv.sh); a corpus
  *      file is its own fp32 model,
- *   2. tdeploy's variants: `quantize --to fp16`, `--to int8` (its default mode), `--to int8 --mode static`
+ *   2. tdeploy's variants: `quantize --to fp16 --keep-io-types` (float32 in and out, as onnxruntime's fp16 recipe
+ *      keeps them, so one float32 input file feeds every variant), `--to int8` (its default mode), `--to int8 --mode static`
  *      (all with --no-gate: the table shows the drift rather than a refusal),
  *   3. onnxruntime's recipes (bench/anchors/ort_tools.py): transformers optimizer (fp32, fp16),
  *      quantize_dynamic (plain and after the optimizer), quantize_static QDQ, all with their default settings
@@ -108,7 +109,8 @@ function inputsFor(model: AnchorModel, samples: number, seed: number, padded = 0
 
 const mib = (file: string) => fs.statSync(file).size / 2 ** 20;
 
-interface CheckJson { outputs: { name: string; cosine: number }[] }
+/** check's report, or its error document where onnxruntime-node cannot run the variant */
+interface CheckJson { outputs?: { name: string; cosine: number }[]; error?: { message: string } }
 interface BenchJson { results: { label: string; latencyMs: { p50: number } }[] }
 interface InspectJson { ops: Record<string, number> }
 
@@ -135,7 +137,7 @@ async function anchorModel(name: string, model: AnchorModel): Promise<ModelRun> 
   const variants = new Map<string, { tool: 'tdeploy' | 'onnxruntime'; file: string; seconds?: number }>([['fp32', { tool: 'tdeploy', file: fp32 }]]);
   const failed: Record<string, string> = {};
   const recipes: [string, string[]][] = [
-    ['tdeploy-fp16', ['--to', 'fp16']],
+    ['tdeploy-fp16', ['--to', 'fp16', '--keep-io-types']],
     ['tdeploy-int8', ['--to', 'int8']],
     ['tdeploy-int8-static', ['--to', 'int8', '--mode', 'static', '--calibration', file('calibration.npz')]],
   ];
@@ -159,6 +161,11 @@ async function anchorModel(name: string, model: AnchorModel): Promise<ModelRun> 
   const ops = new Map<string, Record<string, number>>();
   for (const [label, variant] of variants) {
     const report = JSON.parse(tdeploy(['check', variant.file, '--against', fp32, '--inputs', file('eval.npz')], { allowFail: true })) as CheckJson;
+    if (!report.outputs) {
+      failed[label] = `made, but tdeploy check cannot run it: ${report.error?.message}`;
+      variants.delete(label);
+      continue;
+    }
     cosine.set(label, Math.min(...report.outputs.map((o) => o.cosine)));
     ops.set(label, (JSON.parse(tdeploy(['inspect', variant.file])) as InspectJson).ops);
   }

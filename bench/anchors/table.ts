@@ -68,6 +68,10 @@ export interface Row extends Measured {
  */
 export const TOLERANCE = { speed: 0.05, cosine: 5e-4 };
 
+/** quantize's default drift gates (lowest cosine): a variant below its gate is not one tdeploy would hand out. */
+export const GATES = { fp16: 0.999, int8: 0.99 };
+const gateOf = (label: string) => (label.includes('fp16') ? GATES.fp16 : GATES.int8);
+
 /** Each tdeploy variant and the onnxruntime recipes that do the same job. */
 const PAIRS: [string, string][] = [
   ['tdeploy-fp16', 'ort-opt-fp16'],
@@ -101,6 +105,8 @@ export interface Verdict {
   roundRatios: [number, number];
   cosineTdeploy: number;
   cosineOnnxruntime: number;
+  /** the default gate of the pair's precision (GATES) */
+  gate: number;
   faster: boolean;
   asAccurate: boolean;
   passed: boolean;
@@ -116,7 +122,7 @@ export function verdicts(run: ModelRun): Verdict[] {
     const asAccurate = ours.cosine >= theirs.cosine - TOLERANCE.cosine;
     return {
       model: run.name, tdeploy: t, onnxruntime: o, speedRatio: ratio, roundRatios: range,
-      cosineTdeploy: ours.cosine, cosineOnnxruntime: theirs.cosine, faster, asAccurate, passed: faster && asAccurate,
+      cosineTdeploy: ours.cosine, cosineOnnxruntime: theirs.cosine, gate: gateOf(t), faster, asAccurate, passed: faster && asAccurate,
     };
   });
 }
@@ -140,14 +146,18 @@ function markdownTable(header: string[], text: number, body: string[][]): string
 const fixed = (digits: number) => (value: number) => value.toFixed(digits);
 const cos = (value: number) => (value >= 0.99995 ? value.toFixed(6) : value.toFixed(4));
 const times = (value: number) => `${fixed(2)(value)}×`;
+/** A failure's first 240 characters: its reason, without the whole list of nodes some of them go on with. */
+const clip = (message: string) => (message.length > 240 ? `${message.slice(0, 240)}…` : message);
 const span = ([lo, hi]: [number, number]) => `${fixed(2)(lo)}–${fixed(2)(hi)}`;
 
 function verdictText(v: Verdict): string {
-  if (v.passed) return 'matches or beats';
   const why = [];
   if (!v.faster) why.push('slower');
   if (!v.asAccurate) why.push('less accurate');
-  return `**${why.join(', ')}**`;
+  const verdict = v.passed ? 'matches or beats' : `**${why.join(', ')}**`;
+  const missing = [v.cosineTdeploy < v.gate && 'tdeploy\'s', v.cosineOnnxruntime < v.gate && 'onnxruntime\'s'].filter(Boolean);
+  if (missing.length === 0) return verdict;
+  return `${verdict}; ${missing.length === 2 ? 'both miss' : `${missing[0]} misses`} the ${v.gate} gate`;
 }
 
 export interface AnchorsDocument {
@@ -186,7 +196,7 @@ export function markdown(doc: AnchorsDocument): string {
     '',
     '</details>',
   ];
-  const failures = doc.runs.flatMap((run) => Object.entries(run.failed).map(([label, message]) => `- ${run.name} ${label}: ${message}`));
+  const failures = doc.runs.flatMap((run) => Object.entries(run.failed).map(([label, message]) => `- ${run.name} ${label}: ${clip(message)}`));
   if (failures.length) lines.push('', 'Recipes that failed:', '', ...failures);
   const notes = doc.runs.flatMap((run) => run.notes.map((note) => `- ${run.name}: ${note}`));
   if (notes.length) lines.push('', 'Notes:', '', ...notes);

@@ -35,6 +35,7 @@ test('speed-up is the ratio of the p50s (medians of rounds), with the per-round 
 });
 
 test('verdicts use the same statistic: onnxruntime p50 over tdeploy p50, and judge cosine within 5e-4', () => {
+  assert.deepEqual(verdicts(run).map((v) => v.gate), [0.99, 0.99]);
   const [dynamic, staticQdq] = verdicts(run);
   assert.deepEqual([dynamic.tdeploy, dynamic.onnxruntime], ['tdeploy-int8', 'ort-dynamic']);
   close(dynamic.speedRatio, 400 / 320, 'dynamic ratio');
@@ -46,12 +47,16 @@ test('verdicts use the same statistic: onnxruntime p50 over tdeploy p50, and jud
 });
 
 test('the Markdown cells agree: every speed-up is fp32\'s p50 cell over the row\'s p50 cell', () => {
-  const text = markdown({ environment: { cpu: 'x', cores: 2, torch: '2', transformers: '5', onnxruntimePython: '1.30.0' }, runs: [run], verdicts: verdicts(run) });
+  const doc = { environment: { cpu: 'x', cores: 2, torch: '2', transformers: '5', onnxruntimePython: '1.30.0' }, runs: [run], verdicts: verdicts(run) };
+  const text = markdown(doc);
   assert.match(text, /\*\*p50 ms\*\* is the median of the rounds' p50s; \*\*speed-up\*\* is fp32's p50 over the variant's/);
   assert.ok(text.includes('| m | tdeploy-int8 | tdeploy | 60.0 | 0.9990 | 320.00 | 2.41× | 1.54–3.33 |'), text);
   assert.ok(!text.includes('2.19×'), 'the median of per-round ratios is not shown as the speed-up');
   assert.ok(text.includes('| m | tdeploy-int8 | ort-dynamic | 1.25× | 0.84–1.27 | 0.9990 / 0.9998 | **less accurate** |'), text);
   assert.ok(text.includes('| m | tdeploy-int8-static | ort-static | 0.91× | 0.88–1.11 | 0.9970 / 0.9970 | **slower** |'), text);
+  const belowGate = { ...run, measured: run.measured.map((m) => (m.label.includes('static') ? { ...m, cosine: m.tool === 'tdeploy' ? 0.9628 : 0.9499 } : m)) };
+  assert.ok(markdown({ ...doc, runs: [belowGate], verdicts: verdicts(belowGate) })
+    .includes('| m | tdeploy-int8-static | ort-static | 0.91× | 0.88–1.11 | 0.9628 / 0.9499 | **slower**; both miss the 0.99 gate |'));
   assert.ok(text.includes('| m | seq 128 | 2026-12-02 19:30 | 3 × 5 | 1 | 2.00 1.50 1.00 → 3.00 2.00 1.25 |'), text);
   const variantRows = text.split('\n').filter((line) => line.startsWith('| m | ') && line.split('|').length === 10);
   assert.equal(variantRows.length, 5);
