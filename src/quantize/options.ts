@@ -33,7 +33,7 @@ export const QuantizeOptions = z.object({
   method: z.enum(CALIBRATION_METHODS).optional().describe('int8 static: how activation ranges are chosen (default minmax)'),
   percentile: numeric(PERCENT).gt(0, PERCENT).max(100, PERCENT).optional().describe('int8 static, percentile method: percent of |x| kept (default 99.99)'),
   perChannel: z.boolean().optional().describe('int8: one weight scale per output channel (default on)'),
-  reduceRange: z.boolean().optional().describe('int8: 7-bit weights (default: on for x64 CPUs without VNNI, where 8-bit u8×s8 products saturate; off for --target tensorrt)'),
+  reduceRange: z.boolean().optional().describe('int8: 7-bit weights (default: on for x64 CPUs without VNNI, where 8-bit u8×s8 products saturate; off for target: tensorrt)'),
   symmetric: z.boolean().optional().describe('int8 static: int8 activations with zero point 0 (what TensorRT wants) instead of uint8'),
   opTypes: z.array(z.string()).optional().describe(`int8: the op types to quantize (default all: ${INT8_OP_TYPES.join(', ')})`),
   excludeNodes: z.array(z.string()).optional().describe('int8: nodes left in float32, by name'),
