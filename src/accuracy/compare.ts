@@ -350,9 +350,9 @@ function gateFailures(r: OutputComparison, gate: GateOptions, nonFinite: number)
     failures.push(`cosine ${formatCosine(r.cosine)} < ${gate.minCosine}`);
   }
   // The cosine of one value is its sign, so it would pass any magnitude: the value is judged on the
-  // relative error that cosine allows between vectors of equal norm, √(2(1 − c)) (0.141 for 0.99).
+  // relative error that cosine allows (oneValueLimit).
   if (gate.minCosine !== undefined && !r.exact && r.elements === 1 && r.cosine === 1) {
-    const allowed = Math.sqrt(2 * (1 - gate.minCosine));
+    const allowed = oneValueLimit(gate.minCosine);
     if (!(r.maxRelError <= allowed)) {
       failures.push(`one value: relative error ${formatNumber(r.maxRelError)} > ${formatNumber(allowed)}, what cosine ≥ ${gate.minCosine} allows`);
     }
@@ -395,4 +395,9 @@ export function combineSets(perSet: OutputComparison[]): OutputComparison {
     failures: perSet.flatMap((c, set) => c.failures.map((f) => `set ${set}: ${f}`)),
     worst,
   };
+}
+
+/** The relative error a minimum cosine c allows between vectors of equal norm, √(2(1 − c)) (0.141 for 0.99): how one value is judged. */
+export function oneValueLimit(minCosine: number): number {
+  return Math.sqrt(2 * (1 - minCosine));
 }

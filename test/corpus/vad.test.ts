@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { check } from '../../src/accuracy/check.js';
+import { oneValueLimit } from '../../src/accuracy/compare.js';
 import { inspect } from '../../src/onnx/inspect.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { signature } from '../../src/onnx/signature.js';
@@ -20,8 +21,8 @@ import { listFiles, runCli, tempDir } from '../helpers.js';
 import { corpus, cosines, failure, int64, minCosine, normal, skipWithoutCorpus, within, writeDataSets } from './corpus.js';
 
 const v5 = corpus('npm', 'silero_vad_v5.onnx');
-/** the relative error the INT8 gate (cosine >= 0.99) allows an output of one value (src/accuracy/compare.ts) */
-const ONE_VALUE_LIMIT = Math.sqrt(2 * (1 - 0.99));
+/** the relative error the INT8 gate (cosine >= 0.99) allows an output of one value */
+const ONE_VALUE_LIMIT = oneValueLimit(0.99);
 const legacy = corpus('npm', 'silero_vad_legacy.onnx');
 const dir = tempDir('tdeploy-corpus-');
 /** 4 chunks of 512 samples of quiet noise at 16 kHz, from silence (state zeros) */

@@ -49,12 +49,8 @@ async function probed(proto: ModelProto, where: string, probes: number[]): Promi
   });
   if (assigned.size === 0) return undefined;
   const names = new Map([...assigned].map(([name, probe]) => [probe, name]));
-  let types;
-  try {
-    types = await inferTypes({ ...proto, graph: { ...proto.graph!, input } }, where);
-  } catch {
-    return undefined;
-  }
+  const types = await inferTypes({ ...proto, graph: { ...proto.graph!, input } }, where).catch(() => undefined);
+  if (!types) return undefined;
   const shapes = new Map<string, Term[]>();
   for (const [name, type] of types) {
     const terms = type.shape?.map((d) => (typeof d !== 'number' ? undefined : names.has(d) ? size(names.get(d)!) : num(d)));
